@@ -1,0 +1,150 @@
+use super::{GlobalArgs, Output};
+use crate::device::{self, Authenticator, DeviceError, DeviceSpec, PinRetries};
+use crate::error::{Error, Result};
+use crate::pin::{self, PinReader, PinSources};
+
+/// Below or at this many retries, a PIN attempt needs an explicit yes (or
+/// `--allow-low-retries` in a script).
+pub const LOW_RETRIES: u32 = 3;
+
+/// What every command gets: the global flags, where output goes, and whether a person can be
+/// asked.
+pub struct Context {
+    pub global: GlobalArgs,
+    pub out: Output,
+    /// Prompts are allowed: stdin and stderr are terminals and `--no-input` was not given.
+    pub interactive: bool,
+}
+
+impl Context {
+    pub fn new(global: GlobalArgs) -> Context {
+        let interactive = !global.no_input && pin::terminal_available();
+        Context {
+            out: Output { json: global.json },
+            interactive,
+            global,
+        }
+    }
+
+    pub fn pin_reader(&self) -> PinReader {
+        PinReader::new(PinSources {
+            stdin: self.global.pin_stdin,
+            fd: self.global.pin_fd,
+            interactive: self.interactive && !self.global.pin_stdin,
+        })
+    }
+
+    /// Ask a yes/no question on stderr. Without a terminal this is an error, never a hang.
+    pub fn confirm(&self, question: &str, default: bool) -> Result<bool> {
+        if !self.interactive {
+            return Err(Error::ConfirmationNeeded(format!(
+                "{question} (needs a person to answer, and there is no terminal)"
+            )));
+        }
+        dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(default)
+            .interact_on(&dialoguer::console::Term::stderr())
+            .map_err(|e| Error::Cancelled(e.to_string()))
+    }
+
+    /// Ask for a line of text on stderr.
+    pub fn ask_text(&self, question: &str) -> Result<String> {
+        if !self.interactive {
+            return Err(Error::ConfirmationNeeded(format!(
+                "{question} (needs a person to answer, and there is no terminal)"
+            )));
+        }
+        dialoguer::Input::<String>::new()
+            .with_prompt(question)
+            .allow_empty(true)
+            .interact_text_on(&dialoguer::console::Term::stderr())
+            .map_err(|e| Error::Cancelled(e.to_string()))
+    }
+
+    /// Open the one key this command is about. With several keys present, a person is asked
+    /// to touch or pick one; a script gets the list and how to choose.
+    pub fn open_key(&self) -> Result<Box<dyn Authenticator>> {
+        let spec = &self.global.device;
+        let keys = device::discover(spec)?;
+        match keys.len() {
+            0 => Err(DeviceError::NoKey {
+                diagnosis: match spec {
+                    DeviceSpec::Auto => device::hid::diagnose_no_key(),
+                    _ => Some(format!("nothing present for --device {spec}")),
+                },
+            }
+            .into()),
+            1 => Ok(device::open(&keys[0])?),
+            _ if !self.interactive => Err(DeviceError::SeveralKeys { keys }.into()),
+            _ => {
+                let mut items = vec!["Touch the key I mean (they will all blink)".to_string()];
+                items.extend(keys.iter().map(|k| k.display_name()));
+                let choice = dialoguer::Select::new()
+                    .with_prompt(format!("{} keys are plugged in. Which one?", keys.len()))
+                    .items(&items)
+                    .default(0)
+                    .interact_on(&dialoguer::console::Term::stderr())
+                    .map_err(|e| Error::Cancelled(e.to_string()))?;
+                let index = if choice == 0 {
+                    self.out.note("Touch the key you want to use...");
+                    device::select_by_touch(&keys, device::TOUCH_TIMEOUT)?
+                } else {
+                    choice - 1
+                };
+                Ok(device::open(&keys[index])?)
+            }
+        }
+    }
+
+    /// Before any attempt with a PIN that could be wrong: say how many retries remain, refuse
+    /// when the key is blocked, and require an explicit yes when few remain.
+    pub fn guard_pin_attempt(&self, key: &mut dyn Authenticator) -> Result<PinRetries> {
+        let retries = key.pin_retries()?;
+        if retries.retries == 0 {
+            return Err(DeviceError::PinBlocked.into());
+        }
+        if retries.power_cycle_required {
+            return Err(DeviceError::PinAuthBlocked.into());
+        }
+        self.out.note(format!(
+            "PIN attempts left on this key: {}",
+            retries.retries
+        ));
+        if retries.retries <= LOW_RETRIES && !self.global.allow_low_retries {
+            let question = format!(
+                "Only {} PIN attempts remain; when they run out the key must be reset, which erases it. Try a PIN now?",
+                retries.retries
+            );
+            if !self.interactive {
+                return Err(Error::ConfirmationNeeded(format!(
+                    "only {} PIN attempts remain on this key; stopping rather than risk locking it \
+                     (a script may pass --allow-low-retries to go on)",
+                    retries.retries
+                )));
+            }
+            if !self.confirm(&question, false)? {
+                return Err(Error::Cancelled("no PIN attempt made".into()));
+            }
+        }
+        Ok(retries)
+    }
+
+    /// Guard, read the current PIN and unlock the key for the rest of this command.
+    pub fn unlock(&self, key: &mut dyn Authenticator, reader: &mut PinReader) -> Result<()> {
+        self.guard_pin_attempt(key)?;
+        let pin = reader.current("PIN of the key")?;
+        key.unlock(&pin).map_err(|e| self.with_retries(key, e))
+    }
+
+    /// A wrong PIN is more useful with how many attempts are left.
+    pub fn with_retries(&self, key: &mut dyn Authenticator, e: DeviceError) -> Error {
+        match e {
+            DeviceError::PinInvalid { retries_left: None } => DeviceError::PinInvalid {
+                retries_left: key.pin_retries().ok().map(|r| r.retries),
+            }
+            .into(),
+            other => other.into(),
+        }
+    }
+}

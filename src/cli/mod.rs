@@ -1,0 +1,122 @@
+//! Command-line definitions, dispatch and output.
+//!
+//! Every command that reports has `--json`. Prompts go to stderr, results to stdout, and
+//! nothing prompts when stdin is not a terminal. Errors are mapped to exit codes once, in
+//! [`crate::error`].
+
+mod context;
+mod devices;
+mod key;
+mod output;
+mod virtual_cmd;
+
+pub use context::Context;
+pub use output::Output;
+
+use crate::device::DeviceSpec;
+use crate::error::ExitCode;
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyward",
+    version,
+    about = "Get FIDO2 security keys into accounts, and track the weaker sign-in methods still to disable",
+    after_help = "Exit codes are listed in docs/exit-codes.md. PINs are never taken as flags: \
+                  use the prompt, --pin-stdin, --pin-fd or KEYWARD_PIN / KEYWARD_NEW_PIN."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Which key: auto, hid:PATH, virtual:FILE or virtual-dir:DIR.
+    #[arg(long, global = true, env = "KEYWARD_DEVICE", default_value = "auto", value_parser = parse_device)]
+    pub device: DeviceSpec,
+
+    /// The ledger file (default: keyward/ledger.sqlite in your data folder).
+    #[arg(long, global = true, env = "KEYWARD_LEDGER", value_name = "PATH")]
+    pub ledger: Option<PathBuf>,
+
+    /// A folder of playbooks that add to or override the built-in ones.
+    #[arg(long, global = true, env = "KEYWARD_PLAYBOOKS", value_name = "DIR")]
+    pub playbooks: Option<PathBuf>,
+
+    /// Name of the help-desk operator running this session; recorded with every change.
+    #[arg(long, global = true, env = "KEYWARD_OPERATOR", value_name = "NAME")]
+    pub operator: Option<String>,
+
+    /// Read PINs from standard input, one per line: the current PIN first, then the new one.
+    #[arg(long, global = true)]
+    pub pin_stdin: bool,
+
+    /// Read PINs from this open file descriptor, one per line, like --pin-stdin.
+    #[arg(long, global = true, value_name = "N")]
+    pub pin_fd: Option<i32>,
+
+    /// Allow a PIN attempt even when 3 or fewer retries remain on the key (scripts only).
+    #[arg(long, global = true)]
+    pub allow_low_retries: bool,
+
+    /// Never prompt, even on a terminal; fail instead where a person would be asked.
+    #[arg(long, global = true)]
+    pub no_input: bool,
+}
+
+fn parse_device(s: &str) -> Result<DeviceSpec, String> {
+    s.parse()
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the security keys present.
+    Devices,
+    /// Inspect and manage one security key.
+    Key(key::KeyArgs),
+    /// Create and drive virtual keys (software stand-ins for tests, demos and training).
+    Virtual(virtual_cmd::VirtualArgs),
+}
+
+/// Parse the arguments, run the command, print the result or the error, and return the exit
+/// code.
+pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::Ok.code()
+                }
+                _ => ExitCode::Usage.code(),
+            };
+        }
+    };
+    let ctx = Context::new(cli.global.clone());
+    let result = match cli.command {
+        Command::Devices => devices::run(&ctx),
+        Command::Key(args) => key::run(&ctx, args),
+        Command::Virtual(args) => virtual_cmd::run(&ctx, args),
+    };
+    match result {
+        Ok(()) => ExitCode::Ok.code(),
+        Err(e) => {
+            ctx.out.error(&e);
+            e.exit_code().code()
+        }
+    }
+}
