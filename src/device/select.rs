@@ -87,28 +87,28 @@ pub fn open(desc: &DeviceDescriptor) -> Result<Box<dyn Authenticator>, DeviceErr
 
 /// Ask every key to blink and wait for the person to touch one (CTAP selection). Returns the
 /// index of the key touched first.
+///
+/// Each key waits on its own detached thread, so the answer comes as soon as one key is touched
+/// rather than when the slowest one times out; the others give up on their own.
 pub fn select_by_touch(keys: &[DeviceDescriptor], timeout: Duration) -> Result<usize, DeviceError> {
     let (tx, rx) = mpsc::channel();
     let mut opened = Vec::new();
     for (i, desc) in keys.iter().enumerate() {
         opened.push((i, open(desc)?));
     }
-    std::thread::scope(|scope| {
-        for (i, mut key) in opened {
-            let tx = tx.clone();
-            scope.spawn(move || {
-                let _ = tx.send((i, key.selection(timeout)));
-            });
+    for (i, mut key) in opened {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send((i, key.selection(timeout)));
+        });
+    }
+    drop(tx);
+    let mut last_err = None;
+    for (i, result) in rx.iter() {
+        match result {
+            Ok(()) => return Ok(i),
+            Err(e) => last_err = Some(e),
         }
-        drop(tx);
-        let mut last_err = None;
-        // The first key to answer Ok wins; the others time out on their own.
-        for (i, result) in rx.iter() {
-            match result {
-                Ok(()) => return Ok(i),
-                Err(e) => last_err = Some(e),
-            }
-        }
-        Err(last_err.unwrap_or(DeviceError::Timeout))
-    })
+    }
+    Err(last_err.unwrap_or(DeviceError::Timeout))
 }
