@@ -226,7 +226,12 @@ pub fn make_credential_request(req: &MakeCredentialRequest, auth: Option<&PinAut
     if !req.exclude_credentials.is_empty() {
         m.insert(
             int(0x05),
-            Value::Array(req.exclude_credentials.iter().map(|c| descriptor(c)).collect()),
+            Value::Array(
+                req.exclude_credentials
+                    .iter()
+                    .map(|c| descriptor(c))
+                    .collect(),
+            ),
         );
     }
     if req.discoverable {
@@ -327,7 +332,12 @@ pub fn get_assertion_request(req: &AssertionRequest, auth: Option<&PinAuth>) -> 
     if !req.allow_credentials.is_empty() {
         m.insert(
             int(0x03),
-            Value::Array(req.allow_credentials.iter().map(|c| descriptor(c)).collect()),
+            Value::Array(
+                req.allow_credentials
+                    .iter()
+                    .map(|c| descriptor(c))
+                    .collect(),
+            ),
         );
     }
     if let Some(a) = auth {
@@ -337,10 +347,7 @@ pub fn get_assertion_request(req: &AssertionRequest, auth: Option<&PinAuth>) -> 
     encode(m)
 }
 
-pub fn parse_get_assertion(
-    bytes: &[u8],
-    req: &AssertionRequest,
-) -> Result<Assertion, DeviceError> {
+pub fn parse_get_assertion(bytes: &[u8], req: &AssertionRequest) -> Result<Assertion, DeviceError> {
     let m = decode_map(bytes)?;
     // A key may leave out the credential when the allow list named exactly one.
     let credential_id = match get(&m, 0x01) {
@@ -387,7 +394,10 @@ mod tests {
     #[test]
     fn get_info_of_a_real_key_is_read_fully() {
         let info = parse_info(&hex::decode(YUBIKEY_BIO_INFO).unwrap()).unwrap();
-        assert_eq!(info.versions, ["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"]);
+        assert_eq!(
+            info.versions,
+            ["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"]
+        );
         assert_eq!(
             info.aaguid.unwrap().to_string(),
             "d8522d9f-575b-4866-88a9-ba99fa02f35b"
@@ -418,7 +428,10 @@ mod tests {
 
     #[test]
     fn retries_and_power_cycle_state_are_read() {
-        assert_eq!(parse_retries(&[0xA2, 0x03, 0x05, 0x04, 0xF5]).unwrap(), (5, true));
+        assert_eq!(
+            parse_retries(&[0xA2, 0x03, 0x05, 0x04, 0xF5]).unwrap(),
+            (5, true)
+        );
         assert_eq!(parse_retries(&[0xA1, 0x03, 0x08]).unwrap(), (8, false));
         assert!(parse_retries(&[0xA0]).is_err());
         // {1: 2, 2: 1}
@@ -458,7 +471,11 @@ mod tests {
         assert_eq!(bytes[0], 0xA8);
         assert_eq!(bytes[1], 0x01);
         let user = serde_cbor_2::to_vec(get(&m, 3).unwrap()).unwrap();
-        let pos = |needle: &[u8]| user.windows(needle.len()).position(|w| w == needle).unwrap();
+        let pos = |needle: &[u8]| {
+            user.windows(needle.len())
+                .position(|w| w == needle)
+                .unwrap()
+        };
         assert!(pos(b"id") < pos(b"name") && pos(b"name") < pos(b"displayName"));
     }
 
@@ -479,7 +496,10 @@ mod tests {
         let mut stmt = BTreeMap::new();
         stmt.insert(text("alg"), int(-7));
         stmt.insert(text("sig"), Value::Bytes(vec![1, 2, 3]));
-        stmt.insert(text("x5c"), Value::Array(vec![Value::Bytes(vec![0x30, 0x00])]));
+        stmt.insert(
+            text("x5c"),
+            Value::Array(vec![Value::Bytes(vec![0x30, 0x00])]),
+        );
         let mut resp = BTreeMap::new();
         resp.insert(int(1), text("packed"));
         resp.insert(int(2), Value::Bytes(auth_data.clone()));

@@ -53,12 +53,10 @@ impl HidTransport {
             spec: format!("hid:{path}"),
             reason: "the path contains a NUL byte".into(),
         })?;
-        let device = api
-            .open_path(&c_path)
-            .map_err(|e| DeviceError::NotFound {
-                spec: format!("hid:{path}"),
-                reason: format!("cannot open it ({e}); is it still plugged in?"),
-            })?;
+        let device = api.open_path(&c_path).map_err(|e| DeviceError::NotFound {
+            spec: format!("hid:{path}"),
+            reason: format!("cannot open it ({e}); is it still plugged in?"),
+        })?;
         Ok(HidTransport { device })
     }
 }
@@ -76,7 +74,9 @@ impl Transport for HidTransport {
 
     fn receive(&mut self, timeout: Duration) -> Result<Option<[u8; PACKET]>, DeviceError> {
         let mut buf = [0u8; PACKET];
-        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX).max(1);
+        let ms = i32::try_from(timeout.as_millis())
+            .unwrap_or(i32::MAX)
+            .max(1);
         match self.device.read_timeout(&mut buf, ms) {
             Ok(0) => Ok(None),
             Ok(_) => Ok(Some(buf)),
@@ -89,7 +89,10 @@ impl Transport for HidTransport {
 pub fn frame(cid: [u8; 4], cmd: u8, payload: &[u8]) -> Result<Vec<[u8; PACKET]>, DeviceError> {
     if payload.len() > MAX_PAYLOAD {
         return Err(DeviceError::Transport {
-            message: format!("message of {} bytes is too large for CTAPHID", payload.len()),
+            message: format!(
+                "message of {} bytes is too large for CTAPHID",
+                payload.len()
+            ),
         });
     }
     let mut packets = Vec::new();
@@ -127,7 +130,6 @@ pub struct Channel<T: Transport> {
 /// CTAPHID_INIT capability flags.
 pub const CAP_WINK: u8 = 0x01;
 pub const CAP_CBOR: u8 = 0x04;
-pub const CAP_NMSG: u8 = 0x08;
 
 /// Parse a CTAPHID_INIT response for `nonce`: the channel ID the key gave us and its
 /// capability flags.
@@ -172,6 +174,7 @@ impl<T: Transport> Channel<T> {
         }
     }
 
+    #[cfg(test)]
     pub fn cid(&self) -> [u8; 4] {
         self.cid
     }
@@ -206,9 +209,7 @@ impl<T: Transport> Channel<T> {
                 c if c == cmd => return Ok(r),
                 other => {
                     return Err(DeviceError::Transport {
-                        message: format!(
-                            "the key answered command 0x{cmd:02X} with 0x{other:02X}"
-                        ),
+                        message: format!("the key answered command 0x{cmd:02X} with 0x{other:02X}"),
                     })
                 }
             }
@@ -257,7 +258,9 @@ impl<T: Transport> Channel<T> {
         let total = u16::from_be_bytes([first[5], first[6]]) as usize;
         if total > MAX_PAYLOAD {
             return Err(DeviceError::Transport {
-                message: format!("the key announced a {total}-byte answer, more than CTAPHID allows"),
+                message: format!(
+                    "the key announced a {total}-byte answer, more than CTAPHID allows"
+                ),
             });
         }
         let mut payload = first[7..7 + total.min(INIT_DATA)].to_vec();
@@ -402,7 +405,9 @@ pub(crate) mod tests {
 
     #[test]
     fn a_response_spanning_continuation_packets_is_reassembled() {
-        let body: Vec<u8> = std::iter::once(0u8).chain((0..150u8).map(|x| x ^ 0x5A)).collect();
+        let body: Vec<u8> = std::iter::once(0u8)
+            .chain((0..150u8).map(|x| x ^ 0x5A))
+            .collect();
         let packets = frame(CID, CMD_CBOR, &body).unwrap();
         let mut ch = opened(packets.into_iter().map(Some).collect());
         let got = ch.cbor(CTAP_RESET, None, Duration::from_secs(1)).unwrap();
@@ -410,7 +415,10 @@ pub(crate) mod tests {
         // the request was 0x07 on our channel
         let req = &ch.transport.sent[1];
         assert_eq!(&req[..4], &CID);
-        assert_eq!((req[4], req[5], req[6], req[7]), (CMD_CBOR, 0, 1, CTAP_RESET));
+        assert_eq!(
+            (req[4], req[5], req[6], req[7]),
+            (CMD_CBOR, 0, 1, CTAP_RESET)
+        );
     }
 
     #[test]
@@ -418,7 +426,10 @@ pub(crate) mod tests {
         let keepalive = frame(CID, CMD_KEEPALIVE, &[2]).unwrap()[0];
         let answer = frame(CID, CMD_CBOR, &[0]).unwrap()[0];
         let mut ch = opened(vec![Some(keepalive), None, Some(keepalive), Some(answer)]);
-        assert_eq!(ch.cbor(CTAP_RESET, None, Duration::from_secs(1)).unwrap(), b"");
+        assert_eq!(
+            ch.cbor(CTAP_RESET, None, Duration::from_secs(1)).unwrap(),
+            b""
+        );
     }
 
     #[test]
@@ -426,7 +437,9 @@ pub(crate) mod tests {
         let foreign = frame([7, 7, 7, 7], CMD_CBOR, &[0x31]).unwrap()[0];
         let answer = frame(CID, CMD_CBOR, &[0]).unwrap()[0];
         let mut ch = opened(vec![Some(foreign), Some(answer)]);
-        assert!(ch.cbor(CTAP_SELECTION, None, Duration::from_secs(1)).is_ok());
+        assert!(ch
+            .cbor(CTAP_SELECTION, None, Duration::from_secs(1))
+            .is_ok());
     }
 
     #[test]
@@ -466,7 +479,9 @@ pub(crate) mod tests {
     fn ctaphid_error_frames_are_reported() {
         let busy = frame(CID, CMD_ERROR, &[0x06]).unwrap()[0];
         let mut ch = opened(vec![Some(busy)]);
-        let e = ch.cbor(CTAP_RESET, None, Duration::from_secs(1)).unwrap_err();
+        let e = ch
+            .cbor(CTAP_RESET, None, Duration::from_secs(1))
+            .unwrap_err();
         assert!(e.to_string().contains("busy"), "{e}");
     }
 

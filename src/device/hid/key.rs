@@ -13,10 +13,11 @@ use super::ctap2::{self, PinAuth};
 use super::ctaphid::{self, Channel, HidTransport, CAP_CBOR, CAP_WINK, QUICK};
 use super::quiet::StdoutToStderr;
 use super::status::from_library;
+use super::u2f;
 use crate::device::{
-    Assertion, AssertionRequest, Authenticator, CredentialMetadata, DeviceDescriptor,
-    DeviceError, KeyInfo, MadeCredential, MakeCredentialRequest, PinRetries, RpCredentials,
-    StoredCredential, TOUCH_TIMEOUT,
+    Assertion, AssertionRequest, Authenticator, CredentialMetadata, DeviceDescriptor, DeviceError,
+    KeyInfo, MadeCredential, MakeCredentialRequest, PinRetries, RpCredentials, StoredCredential,
+    TOUCH_TIMEOUT,
 };
 use crate::pin::Pin;
 use ctap_hid_fido2::fidokey::credential_management::credential_management_params::CredentialProtectionPolicy;
@@ -92,12 +93,13 @@ impl HidKey {
                 keep_alive_msg: String::new(),
                 keep_alive_msg_to_stderr: true,
             };
-            let key = FidoKeyHidFactory::create_by_params(&[HidParam::Path(self.path.clone())], &cfg)
-                .map_err(|e| DeviceError::NotFound {
-                    spec: self.desc.spec.clone(),
-                    reason: format!("cannot open it ({e}); is it still plugged in?"),
-                })?
-                .with_pin_protocol_version(protocol);
+            let key =
+                FidoKeyHidFactory::create_by_params(&[HidParam::Path(self.path.clone())], &cfg)
+                    .map_err(|e| DeviceError::NotFound {
+                        spec: self.desc.spec.clone(),
+                        reason: format!("cannot open it ({e}); is it still plugged in?"),
+                    })?
+                    .with_pin_protocol_version(protocol);
             self.conn = Conn::Lib(Box::new(key));
         }
         match &self.conn {
@@ -235,7 +237,8 @@ impl Authenticator for HidKey {
 
     fn credential_metadata(&mut self) -> Result<CredentialMetadata, DeviceError> {
         let pin = self.unlocked_pin()?;
-        let meta = self.with_lib(|k| k.credential_management_get_creds_metadata(Some(pin.as_str())))?;
+        let meta =
+            self.with_lib(|k| k.credential_management_get_creds_metadata(Some(pin.as_str())))?;
         Ok(CredentialMetadata {
             existing: meta.existing_resident_credentials_count,
             remaining: meta.max_possible_remaining_resident_credentials_count,
@@ -329,39 +332,42 @@ impl Authenticator for HidKey {
         &mut self,
         req: &MakeCredentialRequest,
     ) -> Result<MadeCredential, DeviceError> {
-        self.require_fido2("registering through the USB backend")?;
+        if !self.cached_info()?.supports_fido2() {
+            return u2f::register(self.raw()?, req, TOUCH_TIMEOUT);
+        }
         let auth = if req.user_verification {
             Some(self.pin_auth(&req.client_data_hash)?)
         } else {
             None
         };
         let request = ctap2::make_credential_request(req, auth.as_ref());
-        let bytes = self.raw()?.cbor(
-            ctaphid::CTAP_MAKE_CREDENTIAL,
-            Some(&request),
-            TOUCH_TIMEOUT,
-        )?;
+        let bytes =
+            self.raw()?
+                .cbor(ctaphid::CTAP_MAKE_CREDENTIAL, Some(&request), TOUCH_TIMEOUT)?;
         ctap2::parse_make_credential(&bytes)
     }
 
     fn get_assertion(&mut self, req: &AssertionRequest) -> Result<Assertion, DeviceError> {
-        self.require_fido2("signing in through the USB backend")?;
+        if !self.cached_info()?.supports_fido2() {
+            return u2f::authenticate(self.raw()?, req, TOUCH_TIMEOUT);
+        }
         let auth = if req.user_verification {
             Some(self.pin_auth(&req.client_data_hash)?)
         } else {
             None
         };
         let request = ctap2::get_assertion_request(req, auth.as_ref());
-        let bytes = self.raw()?.cbor(
-            ctaphid::CTAP_GET_ASSERTION,
-            Some(&request),
-            TOUCH_TIMEOUT,
-        )?;
+        let bytes = self
+            .raw()?
+            .cbor(ctaphid::CTAP_GET_ASSERTION, Some(&request), TOUCH_TIMEOUT)?;
         ctap2::parse_get_assertion(&bytes, req)
     }
 
     fn selection(&mut self, timeout: Duration) -> Result<(), DeviceError> {
-        let info = self.require_fido2("touch selection")?;
+        let info = self.cached_info()?;
+        if !info.supports_fido2() {
+            return u2f::wait_for_touch(self.raw()?, timeout);
+        }
         if info.supports_ctap21() {
             self.raw()?.cbor(ctaphid::CTAP_SELECTION, None, timeout)?;
             return Ok(());

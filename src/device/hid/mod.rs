@@ -9,6 +9,7 @@ mod discovery;
 mod key;
 mod quiet;
 mod status;
+mod u2f;
 
 pub use diagnose::{diagnose_hidraw, diagnose_no_key};
 pub use discovery::{discover, FIDO_USAGE_PAGE};

@@ -23,7 +23,8 @@ pub fn from_library(e: impl std::fmt::Display) -> DeviceError {
         return DeviceError::from_ctap_status(code);
     }
     // Read and write failures are how an unplugged key shows up in the library.
-    if message.starts_with("read err") || message.contains("write error") || message == "read error" {
+    if message.starts_with("read err") || message.contains("write error") || message == "read error"
+    {
         return DeviceError::Disconnected;
     }
     DeviceError::Transport { message }
@@ -41,14 +42,18 @@ mod tests {
         assert_eq!(ctap_status_in(m), Some(0x31));
         let m = "response_status err = 0x34 CTAP2_ERR_PIN_AUTH_BLOCKED PIN authentication, pinAuth, blocked.Requires power recycle to reset.";
         assert_eq!(ctap_status_in(m), Some(0x34));
-        let m = "response_status err = 0x28 CTAP2_ERR_KEY_STORE_FULL    Internal key storage is full.";
+        let m =
+            "response_status err = 0x28 CTAP2_ERR_KEY_STORE_FULL    Internal key storage is full.";
         assert_eq!(ctap_status_in(m), Some(0x28));
     }
 
     #[test]
     fn unnamed_statuses_without_padding_are_recovered() {
         assert_eq!(ctap_status_in("response_status err = 0xF"), Some(0x0F));
-        assert_eq!(ctap_status_in("response_status err = 0x6A BioPass UnKnown Error."), Some(0x6A));
+        assert_eq!(
+            ctap_status_in("response_status err = 0x6A BioPass UnKnown Error."),
+            Some(0x6A)
+        );
     }
 
     #[test]
@@ -77,7 +82,10 @@ mod tests {
             from_library("read err = 0xFE"),
             DeviceError::Disconnected
         ));
-        assert!(matches!(from_library("write error"), DeviceError::Disconnected));
+        assert!(matches!(
+            from_library("write error"),
+            DeviceError::Disconnected
+        ));
         assert!(matches!(
             from_library("Nonce verification failed"),
             DeviceError::Transport { .. }
