@@ -53,11 +53,33 @@ impl HidTransport {
             spec: format!("hid:{path}"),
             reason: "the path contains a NUL byte".into(),
         })?;
-        let device = api.open_path(&c_path).map_err(|e| DeviceError::NotFound {
-            spec: format!("hid:{path}"),
-            reason: format!("cannot open it ({e}); is it still plugged in?"),
-        })?;
+        let device = api.open_path(&c_path).map_err(|e| open_failure(path, e))?;
         Ok(HidTransport { device })
+    }
+}
+
+/// Why a listed key cannot be opened, in words a person can act on. On Linux a key is listed
+/// from sysfs even when its /dev node is closed to this user: that is the udev case.
+pub fn open_failure(path: &str, e: impl std::fmt::Display) -> DeviceError {
+    #[cfg(target_os = "linux")]
+    if let Err(io) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        if io.kind() == std::io::ErrorKind::PermissionDenied {
+            return DeviceError::Environment {
+                message: format!(
+                    "the security key at {path} is present but this user may not open it \
+                     (permission denied): the udev rules for security keys are missing; \
+                     see docs/linux-udev.md"
+                ),
+            };
+        }
+    }
+    DeviceError::NotFound {
+        spec: format!("hid:{path}"),
+        reason: format!("cannot open it ({e}); is it still plugged in?"),
     }
 }
 

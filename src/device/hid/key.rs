@@ -95,10 +95,7 @@ impl HidKey {
             };
             let key =
                 FidoKeyHidFactory::create_by_params(&[HidParam::Path(self.path.clone())], &cfg)
-                    .map_err(|e| DeviceError::NotFound {
-                        spec: self.desc.spec.clone(),
-                        reason: format!("cannot open it ({e}); is it still plugged in?"),
-                    })?
+                    .map_err(|e| ctaphid::open_failure(&self.path, e))?
                     .with_pin_protocol_version(protocol);
             self.conn = Conn::Lib(Box::new(key));
         }
