@@ -38,7 +38,10 @@ fn device() -> String {
         many => panic!(
             "{} keys present; choose one with KEYWARD_TEST_DEVICE=hid:PATH (one of {})",
             many.len(),
-            many.iter().map(|k| k.spec.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|k| k.spec.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -73,8 +76,12 @@ fn keyward(sb: &Sandbox, args: &[&str], pins: &[&str]) -> Run {
 }
 
 fn retries(sb: &Sandbox) -> u64 {
-    let status = keyward(sb, &["key", "pin", "status", "--json"], &[]).ok().json();
-    status["retries"].as_u64().expect("a PIN is set on the test key")
+    let status = keyward(sb, &["key", "pin", "status", "--json"], &[])
+        .ok()
+        .json();
+    status["retries"]
+        .as_u64()
+        .expect("a PIN is set on the test key")
 }
 
 #[test]
@@ -101,8 +108,14 @@ fn key_info_reads_get_info() {
     assert_eq!(info["device"]["backend"], "hid");
     let versions = info["info"]["versions"].as_array().expect("versions");
     assert!(!versions.is_empty());
-    if versions.iter().any(|v| v.as_str().is_some_and(|v| v.starts_with("FIDO_2"))) {
-        assert!(info["info"]["aaguid"].is_string(), "a FIDO2 key has an AAGUID: {info}");
+    if versions
+        .iter()
+        .any(|v| v.as_str().is_some_and(|v| v.starts_with("FIDO_2")))
+    {
+        assert!(
+            info["info"]["aaguid"].is_string(),
+            "a FIDO2 key has an AAGUID: {info}"
+        );
     }
     // Text mode names the key the way `devices` does.
     let text = keyward(&sb, &["key", "info"], &[]).ok();
@@ -113,12 +126,17 @@ fn key_info_reads_get_info() {
 #[ignore = "needs a real key: docs/hardware-testing.md"]
 fn pin_status_reports_attempts() {
     let sb = Sandbox::new();
-    let status = keyward(&sb, &["key", "pin", "status", "--json"], &[]).ok().json();
+    let status = keyward(&sb, &["key", "pin", "status", "--json"], &[])
+        .ok()
+        .json();
     if status["pin_set"] == true {
         let r = status["retries"].as_u64().expect("retries");
         assert!((1..=8).contains(&r), "{status}");
     } else {
-        assert!(status["pin_set"] == false || status["pin_set"].is_null(), "{status}");
+        assert!(
+            status["pin_set"] == false || status["pin_set"].is_null(),
+            "{status}"
+        );
     }
 }
 
@@ -131,7 +149,10 @@ fn credentials_list_with_the_pin() {
     let list = keyward(&sb, &["key", "credentials", "list", "--json"], &[&pin])
         .ok()
         .json();
-    assert!(list["existing"].is_u64() && list["remaining"].is_u64(), "{list}");
+    assert!(
+        list["existing"].is_u64() && list["remaining"].is_u64(),
+        "{list}"
+    );
     assert!(list["relying_parties"].is_array());
     // The right PIN costs nothing.
     assert_eq!(retries(&sb), before);
@@ -176,7 +197,8 @@ fn register_list_and_delete_a_passkey() {
         .expect("the key is present")
         .remove(0);
     let mut key = device::open(&desc).expect("the key opens");
-    key.unlock(&Pin::new(pin.clone())).expect("the test PIN is right");
+    key.unlock(&Pin::new(pin.clone()))
+        .expect("the test PIN is right");
 
     let client_data = br#"{"type":"webauthn.create","challenge":"a2V5d2FyZA","origin":"https://keyward-hardware-test.invalid"}"#;
     let client_data_hash: [u8; 32] = Sha256::digest(client_data).into();
@@ -217,9 +239,20 @@ fn register_list_and_delete_a_passkey() {
     drop(key);
 
     let id = hex::encode(&made.credential_id);
-    assert!(credential_ids_listed(&sb, &pin).contains(&id), "the new passkey is listed");
-    keyward(&sb, &["key", "credentials", "delete", &id, "--yes", "--json"], &[&pin]).ok();
-    assert!(!credential_ids_listed(&sb, &pin).contains(&id), "the passkey is gone");
+    assert!(
+        credential_ids_listed(&sb, &pin).contains(&id),
+        "the new passkey is listed"
+    );
+    keyward(
+        &sb,
+        &["key", "credentials", "delete", &id, "--yes", "--json"],
+        &[&pin],
+    )
+    .ok();
+    assert!(
+        !credential_ids_listed(&sb, &pin).contains(&id),
+        "the passkey is gone"
+    );
 }
 
 #[test]
@@ -232,12 +265,19 @@ fn wrong_pin_costs_one_attempt() {
     let sb = Sandbox::new();
     let pin = test_pin();
     let before = retries(&sb);
-    assert!(before >= 5, "only {before} PIN attempts left: not risking the key");
+    assert!(
+        before >= 5,
+        "only {before} PIN attempts left: not risking the key"
+    );
     let wrong = if pin == "000000" { "999999" } else { "000000" };
     let run = keyward(&sb, &["key", "credentials", "list"], &[wrong]).expect_code(5);
-    assert!(!run.all_output().contains(wrong), "the wrong PIN was echoed");
     assert!(
-        run.stderr.contains(&format!("wrong PIN ({} attempts left", before - 1)),
+        !run.all_output().contains(wrong),
+        "the wrong PIN was echoed"
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("wrong PIN ({} attempts left", before - 1)),
         "{}",
         run.stderr
     );
@@ -259,6 +299,8 @@ fn reset_erases_the_key() {
         .ok()
         .json();
     assert_eq!(done["action"], "reset");
-    let status = keyward(&sb, &["key", "pin", "status", "--json"], &[]).ok().json();
+    let status = keyward(&sb, &["key", "pin", "status", "--json"], &[])
+        .ok()
+        .json();
     assert_eq!(status["pin_set"], false, "{status}");
 }

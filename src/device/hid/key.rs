@@ -144,8 +144,19 @@ impl HidKey {
     fn pin_auth(&mut self, client_data_hash: &[u8; 32]) -> Result<PinAuth, DeviceError> {
         let pin = self.unlocked_pin()?;
         let protocol = pin_protocol(&self.cached_info()?);
-        let param = self.with_lib(|k| k.create_pin_auth(pin.as_str(), client_data_hash))?;
+        let param = self
+            .with_lib(|k| k.create_pin_auth(pin.as_str(), client_data_hash))
+            .map_err(token_refused)?;
         Ok(PinAuth { param, protocol })
+    }
+}
+
+/// A key whose PIN must be changed answers a token request with PIN_POLICY_VIOLATION
+/// (CTAP 2.1 §6.5.5.7): that is not about a new PIN's length.
+fn token_refused(e: DeviceError) -> DeviceError {
+    match e {
+        DeviceError::PinPolicyViolation { .. } => DeviceError::PinChangeRequired,
+        other => other,
     }
 }
 
@@ -227,7 +238,8 @@ impl Authenticator for HidKey {
     fn unlock(&mut self, pin: &Pin) -> Result<(), DeviceError> {
         self.require_fido2("a PIN")?;
         // One getPinToken: a wrong PIN costs exactly one retry, a right one is kept.
-        self.with_lib(|k| k.get_pin_token(pin.as_str()).map(drop))?;
+        self.with_lib(|k| k.get_pin_token(pin.as_str()).map(drop))
+            .map_err(token_refused)?;
         self.pin = Some(Pin::new(pin.as_str()));
         Ok(())
     }
