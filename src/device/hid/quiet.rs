@@ -44,3 +44,25 @@ impl Drop for StdoutToStderr {
         }
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn identity(fd: i32) -> (u64, u64) {
+        // SAFETY: fstat on a standard descriptor into a zeroed struct we own.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::fstat(fd, &mut st) }, 0);
+        (st.st_dev as u64, st.st_ino as u64)
+    }
+
+    #[test]
+    fn stdout_points_at_stderr_while_guarded_and_is_restored() {
+        let before = identity(1);
+        {
+            let _guard = StdoutToStderr::new();
+            assert_eq!(identity(1), identity(2));
+        }
+        assert_eq!(identity(1), before);
+    }
+}
