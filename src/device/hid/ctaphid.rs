@@ -31,6 +31,8 @@ pub const CTAP_SELECTION: u8 = 0x0B;
 
 /// How long a command that needs no touch may take before we call the key unresponsive.
 pub const QUICK: Duration = Duration::from_secs(5);
+/// How long to wait for a cancelled request's last word.
+const DRAIN: Duration = Duration::from_millis(100);
 
 /// One HID report in each direction. The report-ID byte is the transport's business.
 pub trait Transport {
@@ -221,6 +223,7 @@ impl<T: Transport> Channel<T> {
             let r = match self.read_message(deadline) {
                 Err(DeviceError::Timeout) => {
                     self.cancel();
+                    self.drain(DRAIN);
                     return Err(DeviceError::Timeout);
                 }
                 other => other?,
@@ -256,6 +259,21 @@ impl<T: Transport> Channel<T> {
             None => Err(DeviceError::Transport {
                 message: "empty CTAP2 response".into(),
             }),
+        }
+    }
+
+    /// Swallow what the key still sends after a cancel (its KEEPALIVE_CANCEL answer), so a
+    /// later command on this channel does not take it for its own answer.
+    fn drain(&mut self, quiet: Duration) {
+        let until = Instant::now() + quiet * 4;
+        while Instant::now() < until {
+            match self.transport.receive(quiet) {
+                Ok(Some(p)) if p[..4] == self.cid && p[4] & 0x80 != 0 && p[4] != CMD_KEEPALIVE => {
+                    return
+                }
+                Ok(_) => continue,
+                Err(_) => return,
+            }
         }
     }
 
@@ -354,7 +372,7 @@ pub(crate) mod tests {
             match self.script.pop_front() {
                 Some(Some(p)) => Ok(Some(p)),
                 Some(None) => {
-                    std::thread::sleep(timeout.min(Duration::from_millis(5)));
+                    std::thread::sleep(timeout.min(Duration::from_millis(20)));
                     Ok(None)
                 }
                 // An unplugged key: reads fail.
@@ -487,6 +505,23 @@ pub(crate) mod tests {
         let last = ch.transport.sent.last().unwrap();
         assert_eq!((&last[..4], last[4]), (&CID[..], CMD_CANCEL));
     }
+
+    #[test]
+    fn the_answer_to_a_cancelled_request_is_not_taken_for_the_next_one() {
+        let cancelled = frame(CID, CMD_CBOR, &[0x2D]).unwrap()[0];
+        let fresh = frame(CID, CMD_CBOR, &[0x00, 0xA0]).unwrap()[0];
+        // Silence past the 30 ms deadline, then the key's answer to the cancel.
+        let mut ch = opened(vec![None, None, None, Some(cancelled), Some(fresh)]);
+        let r = ch.cbor(CTAP_SELECTION, None, Duration::from_millis(30));
+        assert!(matches!(r, Err(DeviceError::Timeout)), "{r:?}");
+        assert_eq!(
+            ch.cbor(CTAP_GET_INFO_FOR_TEST, None, Duration::from_secs(1))
+                .unwrap(),
+            [0xA0]
+        );
+    }
+
+    const CTAP_GET_INFO_FOR_TEST: u8 = 0x04;
 
     #[test]
     fn a_key_unplugged_mid_command_is_reported_as_disconnected() {
