@@ -79,9 +79,7 @@ impl HidKey {
     fn lib(&mut self) -> Result<&FidoKeyHid, DeviceError> {
         if !matches!(self.conn, Conn::Lib(_)) {
             let info = self.cached_info()?;
-            let use_pre = !info.supports_ctap21()
-                && (info.versions.iter().any(|v| v == "FIDO_2_1_PRE")
-                    || info.options.get("credentialMgmtPreview") == Some(&true));
+            let use_pre = use_prerelease_commands(&info);
             let protocol = pin_protocol(&info);
             self.conn = Conn::Closed;
             let cfg = LibCfg {
@@ -158,6 +156,15 @@ fn token_refused(e: DeviceError) -> DeviceError {
         DeviceError::PinPolicyViolation { .. } => DeviceError::PinChangeRequired,
         other => other,
     }
+}
+
+/// The prototype credential-management (0x41) and bio (0x40) commands only for keys that
+/// know no better: a key announcing FIDO_2_1 gets the final ones, even when it also announces
+/// FIDO_2_1_PRE (the library's default of "prototype for everyone" fails on such keys).
+fn use_prerelease_commands(info: &KeyInfo) -> bool {
+    !info.supports_ctap21()
+        && (info.versions.iter().any(|v| v == "FIDO_2_1_PRE")
+            || info.options.get("credentialMgmtPreview") == Some(&true))
 }
 
 /// PIN/UV auth protocol 2 when the key offers it (the library defaults to 1).
@@ -410,5 +417,51 @@ impl Authenticator for HidKey {
         self.pin = None;
         self.info = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ctap2;
+    use super::*;
+
+    fn info(versions: &[&str], protocols: &[u32]) -> KeyInfo {
+        let mut i = ctap2::u2f_only_info();
+        i.versions = versions.iter().map(|v| v.to_string()).collect();
+        i.pin_uv_protocols = protocols.to_vec();
+        i
+    }
+
+    #[test]
+    fn final_credential_management_whenever_the_key_speaks_ctap_2_1() {
+        let yubikey_5_7 = info(&["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE", "FIDO_2_1"], &[2, 1]);
+        assert!(!use_prerelease_commands(&yubikey_5_7));
+        let yubikey_5_2 = info(&["U2F_V2", "FIDO_2_0", "FIDO_2_1_PRE"], &[1]);
+        assert!(use_prerelease_commands(&yubikey_5_2));
+        let mut preview_option_only = info(&["FIDO_2_0"], &[1]);
+        preview_option_only
+            .options
+            .insert("credentialMgmtPreview".into(), true);
+        assert!(use_prerelease_commands(&preview_option_only));
+    }
+
+    #[test]
+    fn pin_protocol_two_when_offered() {
+        assert_eq!(pin_protocol(&info(&["FIDO_2_1"], &[2, 1])), 2);
+        assert_eq!(pin_protocol(&info(&["FIDO_2_1"], &[1, 2])), 2);
+        assert_eq!(pin_protocol(&info(&["FIDO_2_0"], &[1])), 1);
+        assert_eq!(pin_protocol(&info(&["FIDO_2_0"], &[])), 1);
+    }
+
+    #[test]
+    fn a_token_refused_for_a_forced_change_says_so() {
+        let e = token_refused(DeviceError::PinPolicyViolation {
+            reason: "rejected by the key".into(),
+        });
+        assert!(matches!(e, DeviceError::PinChangeRequired));
+        assert!(matches!(
+            token_refused(DeviceError::PinInvalid { retries_left: None }),
+            DeviceError::PinInvalid { .. }
+        ));
     }
 }
