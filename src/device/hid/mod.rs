@@ -1,22 +1,16 @@
-//! Real keys over USB HID: discovery with `hidapi`, CTAP commands with `ctap-hid-fido2`.
+//! Real keys over USB HID: discovery with `hidapi`, CTAP commands with `ctap-hid-fido2`, and our
+//! own small CTAPHID exchange for what that library lacks or cannot bound in time (reset,
+//! selection, wink, makeCredential and getAssertion with an exact clientDataHash).
 
-use super::{DeviceDescriptor, DeviceError};
+mod ctap2;
+mod ctaphid;
+mod diagnose;
+mod discovery;
+mod key;
+mod quiet;
+mod status;
+mod u2f;
 
-pub fn discover() -> Result<Vec<DeviceDescriptor>, DeviceError> {
-    Ok(Vec::new())
-}
-
-pub fn diagnose_no_key() -> Option<String> {
-    None
-}
-
-pub struct HidKey;
-
-impl HidKey {
-    pub fn open(desc: &DeviceDescriptor) -> Result<Box<dyn super::Authenticator>, DeviceError> {
-        Err(DeviceError::NotFound {
-            spec: desc.spec.clone(),
-            reason: "HID backend not built yet".into(),
-        })
-    }
-}
+pub use diagnose::{diagnose_hidraw, diagnose_no_key};
+pub use discovery::{discover, FIDO_USAGE_PAGE};
+pub use key::HidKey;
