@@ -30,8 +30,8 @@ impl Context {
     /// The ledger from `--ledger` / `KEYWARD_LEDGER`, else the default in the data folder.
     pub fn ledger(&self) -> Result<Ledger> {
         let path = match &self.global.ledger {
-            Some(p) => p.clone(),
-            None => Ledger::default_path().ok_or_else(|| {
+            Some(p) if !p.as_os_str().is_empty() => p.clone(),
+            _ => Ledger::default_path().ok_or_else(|| {
                 Error::Usage(
                     "cannot find your data folder for the ledger; give one with --ledger PATH"
                         .into(),

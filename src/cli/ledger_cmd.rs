@@ -399,6 +399,8 @@ fn export(ctx: &Context, output: Option<PathBuf>) -> Result<()> {
 }
 
 fn import(ctx: &Context, file: PathBuf) -> Result<()> {
+    // The target first: a ledger that is not ours is refused before the export is read.
+    let mut ledger = ctx.ledger()?;
     let name = file.display().to_string();
     let text =
         std::fs::read_to_string(&file).map_err(|e| Error::io(format!("cannot read {name}"), e))?;
@@ -409,7 +411,6 @@ fn import(ctx: &Context, file: PathBuf) -> Result<()> {
             e.column()
         ))
     })?;
-    let mut ledger = ctx.ledger()?;
     ledger.import(&data, &name)?;
     let counts = Counts::of(&data);
     #[derive(Serialize)]
