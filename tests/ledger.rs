@@ -134,6 +134,11 @@ fn status_puts_what_remains_first_then_accounts_and_evidence() {
     let accounts = out.find("Accounts:").expect(out);
     assert!(remain < sms && sms < accounts, "{out}");
     assert!(out.contains("still on"), "{out}");
+    // How to remove it comes from the Google playbook, right under the method.
+    let how = out
+        .find("https://myaccount.google.com/two-step-verification/phone-numbers")
+        .expect(out);
+    assert!(sms < how && how < accounts, "{out}");
     assert!(out.contains("not checked yet"), "{out}");
     assert!(
         out.contains("seen on the key (RP google.com, user ada@example.com"),
@@ -156,6 +161,10 @@ fn status_puts_what_remains_first_then_accounts_and_evidence() {
         .map(|r| r["method"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(methods, ["sms", "totp"], "present before unknown");
+    assert_eq!(
+        json["remaining"][0]["how"]["url"],
+        "https://myaccount.google.com/two-step-verification/phone-numbers"
+    );
     assert_eq!(json["accounts"].as_array().unwrap().len(), 2);
 }
 
@@ -215,7 +224,43 @@ fn method_set_records_a_later_change_with_its_operator() {
         ])
         .expect_code(12);
     assert!(run.stderr.contains("needs a reason"), "{}", run.stderr);
-    // An ambiguous account name says how to be precise.
+    // Method ids come from the playbook vocabulary.
+    let run = sb
+        .run(&[
+            "method",
+            "set",
+            "text_codes",
+            "removed",
+            "--account",
+            "ada@example.com",
+        ])
+        .expect_code(12);
+    assert!(
+        run.stderr.contains("use one of: sms, voice, totp"),
+        "{}",
+        run.stderr
+    );
+    // "kept" without --reason takes the playbook's reason when it has one.
+    let json = sb
+        .run(&[
+            "method",
+            "set",
+            "push",
+            "kept",
+            "--account",
+            "ada@example.com",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert!(
+        json["record"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Google offers no switch"),
+        "{json}"
+    );
+    // An unknown account says how to find the right one.
     let run = sb
         .run(&["method", "set", "sms", "removed", "--account", "nobody@x"])
         .expect_code(12);
@@ -331,14 +376,16 @@ fn the_default_ledger_lives_in_the_data_folder() {
     assert!(expected.exists());
 }
 
-fn writer_loop(sb: &Sandbox, who: &str, n: usize) -> Vec<i32> {
+/// `n` changes in a row, each one its own process: the method flips between present and
+/// removed so that every run is a real change with its own audit entry.
+fn writer_loop(sb: &Sandbox, who: &str, method: &str, n: usize) -> Vec<i32> {
     (0..n)
         .map(|i| {
             sb.run(&[
                 "method",
                 "set",
-                &format!("m_{who}_{i}"),
-                "present",
+                method,
+                if i % 2 == 0 { "present" } else { "removed" },
                 "--account",
                 "bob@corp.example",
                 "--operator",
@@ -359,16 +406,24 @@ fn two_processes_writing_at_once_both_succeed() {
         .len();
     let n = 12;
     let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| writer_loop(&sb, "alice", n));
-        let b = s.spawn(|| writer_loop(&sb, "bert", n));
+        let a = s.spawn(|| writer_loop(&sb, "alice", "sms", n));
+        let b = s.spawn(|| writer_loop(&sb, "bert", "totp", n));
         (a.join().unwrap(), b.join().unwrap())
     });
     assert!(a.iter().chain(&b).all(|c| *c == 0), "{a:?} {b:?}");
     let l = Ledger::open(&sb.ledger()).unwrap();
     let bob = l.find_person("Bob Builder").unwrap();
     let acct = &l.accounts_of(bob.id).unwrap()[0];
-    assert_eq!(l.methods_of(acct.id).unwrap().len(), 1 + 2 * n);
-    assert_eq!(l.audit_entries().unwrap().len(), before + 2 * n);
+    assert_eq!(l.methods_of(acct.id).unwrap().len(), 2);
+    let entries = l.audit_entries().unwrap();
+    assert_eq!(entries.len(), before + 2 * n, "every change has its entry");
+    for who in ["alice", "bert"] {
+        let mine = entries
+            .iter()
+            .filter(|e| e.actor == format!("operator:{who}"))
+            .count();
+        assert_eq!(mine, n, "{who}");
+    }
     assert!(l.verify_audit().unwrap().ok);
 }
 

@@ -1,6 +1,7 @@
 //! Commands that change or check the record: `method set`, `key retire|lost`, `audit verify`,
 //! `ledger export|import`.
 
+use super::howto::{self, HowToBook, MethodCheck};
 use super::Context;
 use crate::error::{Error, Result};
 use crate::ledger::{Account, KeyState, Ledger, LedgerError, LedgerExport, MethodStatus};
@@ -167,6 +168,25 @@ pub fn method(ctx: &Context, args: MethodArgs) -> Result<()> {
         .methods_of(account.id)?
         .into_iter()
         .find(|m| m.method == method.trim());
+    let book = HowToBook::load(ctx);
+    match book.check_method(&account.playbook, method.trim()) {
+        MethodCheck::Known => {}
+        MethodCheck::NotInVocabulary => {
+            return Err(Error::BadInput(format!(
+                "`{method}` is not a weaker-method id; use one of: {}",
+                howto::vocabulary()
+            )))
+        }
+        MethodCheck::NotInPlaybook => ctx.out.warn(format!(
+            "the {} playbook does not list {method}; recording it anyway",
+            account.playbook
+        )),
+    }
+    // "kept" without a reason takes the playbook's, which says why it must stay.
+    let reason = match reason {
+        None if status == StatusArg::Kept => book.keep_reason(&account.playbook, method.trim()),
+        r => r,
+    };
     let actor = ctx.actor();
     let record = ledger.set_method_status(
         &actor,
