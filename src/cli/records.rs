@@ -129,7 +129,7 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
                 .unwrap_or_else(|| r.remaining.method.clone());
             let _ = writeln!(
                 s,
-                "  - {} {}: {name} [{}] ({}, since {})",
+                "  - {} {}: {name} [{}] ({}, as of {})",
                 book.provider(&r.remaining.playbook),
                 r.remaining.identifier,
                 r.remaining.method,
