@@ -483,7 +483,9 @@ fn verify_fails(sb: &Sandbox, needle: &str) {
         .map(|d| d.unwrap())
         .collect();
     assert_eq!(docs[0]["ok"], false);
-    assert!(!docs[0]["problems"].as_array().unwrap().is_empty());
+    let found = docs[0]["problems"].as_array().unwrap().len()
+        + docs[0]["record_problems"].as_array().unwrap().len();
+    assert!(found > 0, "{}", run.stdout);
     assert_eq!(docs[1]["error"]["exit_code"], 15);
 }
 
@@ -520,6 +522,45 @@ fn audit_verify_detects_deleted_newest_entries() {
     let sb = seeded();
     tamper(&sb, "DELETE FROM audit WHERE seq >= 18");
     verify_fails(&sb, "should end at entry 19 but ends at entry 17");
+}
+
+#[test]
+fn audit_verify_detects_a_record_changed_behind_its_back() {
+    let sb = seeded();
+    tamper(
+        &sb,
+        "UPDATE methods SET status = 'removed' WHERE method = 'sms' AND status = 'present'",
+    );
+    verify_fails(
+        &sb,
+        "record: method sms of account #1 reads removed but the trail last recorded present",
+    );
+    // The same edit inside an export is refused on import.
+    let sb = seeded();
+    let text = sb.run(&["ledger", "export"]).ok().stdout;
+    let mut export: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for m in export["methods"].as_array_mut().unwrap() {
+        if m["method"] == "sms" && m["status"] == "present" {
+            m["status"] = "removed".into();
+        }
+    }
+    let file = sb.path("edited.json");
+    std::fs::write(&file, serde_json::to_string(&export).unwrap()).unwrap();
+    let copy = sb.path("copy.sqlite");
+    let run = sb
+        .run(&[
+            "ledger",
+            "import",
+            path_str(&file),
+            "--ledger",
+            path_str(&copy),
+        ])
+        .expect_code(12);
+    assert!(
+        run.stderr.contains("records disagree with its audit trail"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

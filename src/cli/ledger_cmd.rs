@@ -299,18 +299,21 @@ pub fn audit(ctx: &Context, args: AuditArgs) -> Result<()> {
     ctx.out.emit(&report, || {
         if report.ok {
             format!(
-                "Audit trail intact: {} entries, each following the one before.",
+                "Audit trail intact: {} entries, each following the one before, and every record matches it.",
                 report.entries
             )
         } else {
             let mut s = format!(
                 "Audit trail BROKEN: {} problem(s) in {} entries of {}:\n",
-                report.problems.len(),
+                report.problems.len() + report.record_problems.len(),
                 report.entries,
                 ledger.path().display()
             );
             for p in &report.problems {
                 let _ = writeln!(s, "  entry {}: {}", p.seq, p.problem);
+            }
+            for p in &report.record_problems {
+                let _ = writeln!(s, "  record: {p}");
             }
             s
         }

@@ -335,11 +335,26 @@ impl Ledger {
         query::audit_entries(&self.conn, &self.path_str())
     }
 
-    /// Recompute the audit chain: detects an edited, deleted, inserted or reordered entry.
+    /// Recompute the audit chain (detects an edited, deleted, inserted or reordered entry) and
+    /// hold every record against the trail's last word on it (detects a record changed
+    /// without an entry).
     pub fn verify_audit(&self) -> Result<AuditReport> {
         let entries = self.audit_entries()?;
         let head = audit::head(&self.conn).map_err(|e| LedgerError::sql_at(&self.path_str(), e))?;
-        Ok(audit::verify(&entries, head.as_deref()))
+        let mut report = audit::verify(&entries, head.as_deref());
+        let data = self.export()?;
+        report.record_problems = audit::cross_check(
+            &entries,
+            &audit::Records {
+                people: &data.people,
+                accounts: &data.accounts,
+                keys: &data.keys,
+                enrollments: &data.enrollments,
+                methods: &data.methods,
+            },
+        );
+        report.ok = report.problems.is_empty() && report.record_problems.is_empty();
+        Ok(report)
     }
 
     /// Every record and the whole audit trail, for `keyward ledger export`.
