@@ -212,6 +212,28 @@ fn method_set_records_a_later_change_with_its_operator() {
     assert_eq!(last.action, "method.set");
     assert_eq!(last.actor, "operator:Helpdesk Hana");
 
+    // Without --operator, the change is the OS user's.
+    sb.run_with(
+        &[
+            "method",
+            "set",
+            "sms",
+            "present",
+            "--account",
+            "ada@example.com",
+        ],
+        None,
+        &[("USER", "ada-admin")],
+    )
+    .ok();
+    let last = Ledger::open(&sb.ledger())
+        .unwrap()
+        .audit_entries()
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(last.actor, "user:ada-admin");
+
     // "kept" without a reason is refused, and nothing is recorded.
     let run = sb
         .run(&[
@@ -224,6 +246,12 @@ fn method_set_records_a_later_change_with_its_operator() {
         ])
         .expect_code(12);
     assert!(run.stderr.contains("needs a reason"), "{}", run.stderr);
+    let after = Ledger::open(&sb.ledger()).unwrap().audit_entries().unwrap();
+    assert_eq!(
+        after.last().unwrap().seq,
+        last.seq,
+        "a refused change leaves no entry"
+    );
     // Method ids come from the playbook vocabulary.
     let run = sb
         .run(&[

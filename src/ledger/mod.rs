@@ -174,7 +174,8 @@ impl Ledger {
     }
 
     /// Run `f` as ONE transaction: everything it changes, with its audit entries, is committed
-    /// together or not at all. Waits (up to 30 s) while another process writes.
+    /// together or not at all. Waits (up to 30 s) while another process writes. The write lock
+    /// is held while `f` runs: never ask a person anything or touch a key inside it.
     pub fn write<T>(
         &mut self,
         actor: &Actor,
