@@ -384,6 +384,15 @@ fn a_new_ledger_is_private_and_in_wal_mode() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+    drop(conn);
+    // Someone loosened it: keyward says so (and still works).
+    std::fs::set_permissions(sb.ledger(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = sb.run(&["report"]).ok();
+    assert!(
+        run.stderr.contains("can be read by other users (mode 644)"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -38,7 +38,20 @@ impl Context {
                 )
             })?,
         };
-        Ok(Ledger::open(&path)?)
+        let ledger = Ledger::open(&path)?;
+        #[cfg(unix)]
+        if let Ok(meta) = std::fs::metadata(&path) {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                self.out.warn(format!(
+                    "the ledger {} can be read by other users (mode {mode:o}); it says who has                      which key: `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                ));
+            }
+        }
+        Ok(ledger)
     }
 
     /// Who is making changes: `--operator NAME` when given, else the OS user.
