@@ -8,6 +8,7 @@ mod context;
 mod devices;
 mod key;
 mod output;
+mod playbooks;
 mod virtual_cmd;
 
 pub use context::Context;
@@ -85,6 +86,8 @@ pub enum Command {
     Key(key::KeyArgs),
     /// Create and drive virtual keys (software stand-ins for tests, demos and training).
     Virtual(virtual_cmd::VirtualArgs),
+    /// Provider playbooks: what each account needs and which weaker methods to remove.
+    Playbooks(playbooks::PlaybooksArgs),
 }
 
 /// Parse the arguments, run the command, print the result or the error, and return the exit
@@ -111,6 +114,7 @@ where
         Command::Devices => devices::run(&ctx),
         Command::Key(args) => key::run(&ctx, args),
         Command::Virtual(args) => virtual_cmd::run(&ctx, args),
+        Command::Playbooks(args) => playbooks::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::Ok.code(),
