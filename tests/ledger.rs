@@ -375,7 +375,7 @@ fn the_fleet_report_in_every_format() {
 #[test]
 fn a_new_ledger_is_private_and_in_wal_mode() {
     let sb = Sandbox::new();
-    sb.run(&["report"]).ok();
+    Ledger::open(&sb.ledger()).unwrap();
     let meta = std::fs::metadata(sb.ledger()).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
@@ -385,6 +385,7 @@ fn a_new_ledger_is_private_and_in_wal_mode() {
         .unwrap();
     assert_eq!(mode, "wal");
     drop(conn);
+    sb.run(&["audit", "verify"]).ok();
     // Someone loosened it: keyward says so (and still works).
     std::fs::set_permissions(sb.ledger(), std::fs::Permissions::from_mode(0o644)).unwrap();
     let run = sb.run(&["report"]).ok();
@@ -396,21 +397,25 @@ fn a_new_ledger_is_private_and_in_wal_mode() {
 }
 
 #[test]
-fn the_default_ledger_lives_in_the_data_folder() {
+fn reading_a_ledger_that_does_not_exist_says_so_and_creates_nothing() {
     let sb = Sandbox::new();
+    // The default place is the data folder.
     let mut c = sb.cmd();
-    c.env_remove("KEYWARD_LEDGER")
-        .args(["ledger", "info", "--json"]);
+    c.env_remove("KEYWARD_LEDGER").args(["status"]);
     let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(13));
     let expected = sb.path("home/.local/share/keyward/ledger.sqlite");
-    assert_eq!(json["path"], path_str(&expected));
-    assert!(expected.exists());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("there is no ledger at {}", expected.display())),
+        "{stderr}"
+    );
+    assert!(!expected.exists());
+    // A mistyped --ledger is not silently a new, empty ledger.
+    let typo = sb.path("ledgr.sqlite");
+    sb.run(&["report", "--ledger", path_str(&typo)])
+        .expect_code(13);
+    assert!(!typo.exists());
 }
 
 /// `n` changes in a row, each one its own process: the method flips between present and

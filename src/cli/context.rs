@@ -27,8 +27,19 @@ impl Context {
         }
     }
 
-    /// The ledger from `--ledger` / `KEYWARD_LEDGER`, else the default in the data folder.
+    /// The ledger from `--ledger` / `KEYWARD_LEDGER`, else the default in the data folder;
+    /// created when it does not exist yet.
     pub fn ledger(&self) -> Result<Ledger> {
+        self.open_ledger(true)
+    }
+
+    /// The ledger, for commands that only read or change existing records: a missing file is
+    /// an error, not a new empty ledger.
+    pub fn existing_ledger(&self) -> Result<Ledger> {
+        self.open_ledger(false)
+    }
+
+    fn open_ledger(&self, create: bool) -> Result<Ledger> {
         let path = match &self.global.ledger {
             Some(p) if !p.as_os_str().is_empty() => p.clone(),
             _ => Ledger::default_path().ok_or_else(|| {
@@ -38,7 +49,11 @@ impl Context {
                 )
             })?,
         };
-        let ledger = Ledger::open(&path)?;
+        let ledger = if create {
+            Ledger::open(&path)?
+        } else {
+            Ledger::open_existing(&path)?
+        };
         #[cfg(unix)]
         if let Ok(meta) = std::fs::metadata(&path) {
             use std::os::unix::fs::PermissionsExt;

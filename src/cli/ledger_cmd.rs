@@ -162,7 +162,7 @@ pub fn method(ctx: &Context, args: MethodArgs) -> Result<()> {
         person,
         reason,
     } = args.command;
-    let mut ledger = ctx.ledger()?;
+    let mut ledger = ctx.existing_ledger()?;
     let account = resolve_account(&ledger, &account, person.as_deref())?;
     let before = ledger
         .methods_of(account.id)?
@@ -232,7 +232,7 @@ pub fn method(ctx: &Context, args: MethodArgs) -> Result<()> {
 
 /// `keyward key retire|lost KEY`.
 pub fn key_state(ctx: &Context, args: KeyStateArgs, state: KeyState) -> Result<()> {
-    let mut ledger = ctx.ledger()?;
+    let mut ledger = ctx.existing_ledger()?;
     let person = args
         .person
         .as_deref()
@@ -294,7 +294,7 @@ pub fn key_state(ctx: &Context, args: KeyStateArgs, state: KeyState) -> Result<(
 
 pub fn audit(ctx: &Context, args: AuditArgs) -> Result<()> {
     let AuditCommand::Verify = args.command;
-    let ledger = ctx.ledger()?;
+    let ledger = ctx.existing_ledger()?;
     let report = ledger.verify_audit()?;
     ctx.out.emit(&report, || {
         if report.ok {
@@ -371,7 +371,7 @@ pub fn ledger(ctx: &Context, args: LedgerArgs) -> Result<()> {
 }
 
 fn export(ctx: &Context, output: Option<PathBuf>) -> Result<()> {
-    let ledger = ctx.ledger()?;
+    let ledger = ctx.existing_ledger()?;
     let data = ledger.export()?;
     let mut text = serde_json::to_string_pretty(&data)
         .map_err(|e| Error::io("encoding the export", std::io::Error::other(e)))?;
@@ -461,7 +461,7 @@ fn import(ctx: &Context, file: PathBuf) -> Result<()> {
 }
 
 fn info(ctx: &Context) -> Result<()> {
-    let ledger = ctx.ledger()?;
+    let ledger = ctx.existing_ledger()?;
     let data = ledger.export()?;
     let counts = Counts::of(&data);
     #[derive(Serialize)]

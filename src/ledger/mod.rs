@@ -53,6 +53,8 @@ pub enum LedgerError {
         found: i64,
         supported: i64,
     },
+    #[error("there is no ledger at {path}: nothing has been recorded there yet. Check --ledger / KEYWARD_LEDGER (`keyward enroll` or `keyward provision` create it)")]
+    Missing { path: String },
     #[error("ledger {path} stayed locked by another keyward for too long; try again when it has finished")]
     Busy { path: String },
     #[error("ledger {path}: {doing}: {source}")]
@@ -86,7 +88,8 @@ impl LedgerError {
             | LedgerError::Busy { .. }
             | LedgerError::Io { .. }
             | LedgerError::Sql { .. }
-            | LedgerError::NotEmpty { .. } => ExitCode::Ledger,
+            | LedgerError::NotEmpty { .. }
+            | LedgerError::Missing { .. } => ExitCode::Ledger,
             LedgerError::UnknownPerson(_)
             | LedgerError::NotFound(_)
             | LedgerError::Conflict(_)
@@ -152,6 +155,17 @@ impl Ledger {
     /// `keyward/ledger.sqlite` in the user's data folder (`~/.local/share` on Linux).
     pub fn default_path() -> Option<PathBuf> {
         dirs::data_dir().map(|d| d.join("keyward").join("ledger.sqlite"))
+    }
+
+    /// Open the ledger at `path` only if it exists: for commands that read, so that a mistyped
+    /// `--ledger` says so instead of creating an empty ledger.
+    pub fn open_existing(path: &Path) -> Result<Ledger> {
+        if !path.exists() {
+            return Err(LedgerError::Missing {
+                path: path.display().to_string(),
+            });
+        }
+        Ledger::open(path)
     }
 
     /// Open the ledger at `path`, creating a new one (mode 0600) when nothing is there. A file
