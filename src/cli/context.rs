@@ -1,6 +1,7 @@
 use super::{GlobalArgs, Output};
 use crate::device::{self, Authenticator, DeviceError, DeviceSpec, PinRetries};
 use crate::error::{Error, Result};
+use crate::ledger::{Actor, Ledger};
 use crate::pin::{self, PinReader, PinSources};
 
 /// Below or at this many retries, a PIN attempt needs an explicit yes (or
@@ -26,12 +27,81 @@ impl Context {
         }
     }
 
+    /// The ledger from `--ledger` / `KEYWARD_LEDGER`, else the default in the data folder;
+    /// created when it does not exist yet.
+    pub fn ledger(&self) -> Result<Ledger> {
+        self.open_ledger(true)
+    }
+
+    /// The ledger, for commands that only read or change existing records: a missing file is
+    /// an error, not a new empty ledger.
+    pub fn existing_ledger(&self) -> Result<Ledger> {
+        self.open_ledger(false)
+    }
+
+    fn open_ledger(&self, create: bool) -> Result<Ledger> {
+        let path = match &self.global.ledger {
+            Some(p) if !p.as_os_str().is_empty() => p.clone(),
+            _ => Ledger::default_path().ok_or_else(|| {
+                Error::Usage(
+                    "cannot find your data folder for the ledger; give one with --ledger PATH"
+                        .into(),
+                )
+            })?,
+        };
+        let ledger = if create {
+            Ledger::open(&path)?
+        } else {
+            Ledger::open_existing(&path)?
+        };
+        #[cfg(unix)]
+        if let Ok(meta) = std::fs::metadata(&path) {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                self.out.warn(format!(
+                    "the ledger {} can be read by other users (mode {mode:o}); it says who has                      which key: `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                ));
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// Who is making changes: `--operator NAME` when given, else the OS user.
+    pub fn actor(&self) -> Actor {
+        Actor::from_operator(self.global.operator.as_deref())
+    }
+
     pub fn pin_reader(&self) -> PinReader {
         PinReader::new(PinSources {
             stdin: self.global.pin_stdin,
             fd: self.global.pin_fd,
             interactive: self.interactive && !self.global.pin_stdin,
         })
+    }
+
+    /// The playbooks in effect: built-in, then `<config dir>/keyward/playbooks/` when it
+    /// exists, then `--playbooks DIR` (which must exist). Later folders override by id.
+    /// Loading warnings (stale reviews) are printed on stderr.
+    pub fn playbooks(&self) -> Result<crate::playbook::Catalog> {
+        let config = dirs::config_dir()
+            .map(|d| d.join("keyward").join("playbooks"))
+            .filter(|d| d.is_dir());
+        let dirs: Vec<&std::path::Path> = config
+            .as_deref()
+            .into_iter()
+            .chain(self.global.playbooks.as_deref())
+            .collect();
+        let catalog = crate::playbook::Catalog::load_layers(
+            &dirs,
+            &crate::playbook::ValidateOptions::default(),
+        )?;
+        for w in catalog.warnings() {
+            self.out.warn(w.to_string());
+        }
+        Ok(catalog)
     }
 
     /// Ask a yes/no question on stderr. Without a terminal this is an error, never a hang.

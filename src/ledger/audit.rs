@@ -1,0 +1,350 @@
+//! The audit trail: append-only, each entry hashing the one before, so that editing, deleting
+//! or reordering history shows.
+
+use super::model::{Actor, AuditEntry};
+use super::LedgerError;
+use crypto_glue::s256::Sha256;
+use crypto_glue::traits::Digest;
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::Serialize;
+
+/// The `prev_hash` of the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The chain's head is also kept in `meta`, so that deleting the newest entries shows too.
+const HEAD_KEY: &str = "audit_head";
+
+/// SHA-256 over every field, each length-prefixed so that no two different entries can
+/// produce the same byte stream.
+pub fn entry_hash(
+    seq: i64,
+    at: &str,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+    prev_hash: &str,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(b"keyward-audit-v1");
+    h.update(seq.to_be_bytes());
+    for field in [at, actor, action, subject, detail, prev_hash] {
+        h.update((field.len() as u64).to_be_bytes());
+        h.update(field.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Append one entry inside the caller's transaction (the same one that makes the change).
+pub(crate) fn append(
+    tx: &Transaction<'_>,
+    path: &str,
+    at: &str,
+    actor: &Actor,
+    action: &str,
+    subject: &str,
+    detail: &impl Serialize,
+) -> Result<(), LedgerError> {
+    let sql = |e| LedgerError::Sql {
+        path: path.to_string(),
+        message: format!("{e}"),
+    };
+    let detail = serde_json::to_string(detail).map_err(|e| LedgerError::Sql {
+        path: path.to_string(),
+        message: format!("cannot encode an audit entry: {e}"),
+    })?;
+    let last: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(sql)?;
+    let (seq, prev) = match last {
+        Some((s, h)) => (s + 1, h),
+        None => (1, GENESIS.to_string()),
+    };
+    let actor = actor.stored();
+    let hash = entry_hash(seq, at, &actor, action, subject, &detail, &prev);
+    tx.execute(
+        "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![seq, at, actor, action, subject, detail, prev, hash],
+    )
+    .map_err(sql)?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![HEAD_KEY, format!("{seq}:{hash}")],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// One thing wrong with the chain, located by sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditProblem {
+    /// The entry where the chain breaks (or the head, for missing newest entries).
+    pub seq: i64,
+    pub problem: String,
+}
+
+/// The result of `keyward audit verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    pub ok: bool,
+    pub entries: usize,
+    pub head: Option<String>,
+    pub problems: Vec<AuditProblem>,
+    /// Records that disagree with the trail (changed without keyward, so without an entry).
+    pub record_problems: Vec<String>,
+}
+
+/// Check every entry: sequence numbers without gaps, each `prev_hash` equal to the hash of the
+/// entry before, each hash matching its content, and the last entry matching the recorded
+/// head.
+pub fn verify(entries: &[AuditEntry], head: Option<&str>) -> AuditReport {
+    let mut problems = Vec::new();
+    let mut expected_prev = GENESIS.to_string();
+    let mut expected_seq = 1;
+    for e in entries {
+        if e.seq != expected_seq {
+            problems.push(AuditProblem {
+                seq: e.seq,
+                problem: if e.seq > expected_seq {
+                    format!(
+                        "entries {expected_seq}..{} are missing (deleted)",
+                        e.seq - 1
+                    )
+                } else {
+                    format!("out of order: expected entry {expected_seq}")
+                },
+            });
+        }
+        if e.prev_hash != expected_prev {
+            problems.push(AuditProblem {
+                seq: e.seq,
+                problem: "does not follow the entry before it (an entry was deleted, inserted or \
+                          reordered)"
+                    .into(),
+            });
+        }
+        let computed = entry_hash(
+            e.seq,
+            &e.at,
+            &e.actor,
+            &e.action,
+            &e.subject,
+            &e.detail,
+            &e.prev_hash,
+        );
+        if computed != e.hash {
+            problems.push(AuditProblem {
+                seq: e.seq,
+                problem: "its content does not match its hash (the entry was edited)".into(),
+            });
+        }
+        expected_prev = e.hash.clone();
+        expected_seq = e.seq + 1;
+    }
+    let last = entries.last().map(|e| format!("{}:{}", e.seq, e.hash));
+    match (head, &last) {
+        (Some(h), Some(l)) if h != l => {
+            let head_seq = h
+                .split_once(':')
+                .and_then(|(s, _)| s.parse().ok())
+                .unwrap_or(0);
+            problems.push(AuditProblem {
+                seq: head_seq,
+                problem: format!(
+                    "the trail should end at entry {head_seq} but ends at entry {} (newest \
+                     entries deleted or replaced)",
+                    entries.last().map(|e| e.seq).unwrap_or(0)
+                ),
+            });
+        }
+        (Some(h), None) => problems.push(AuditProblem {
+            seq: h
+                .split_once(':')
+                .and_then(|(s, _)| s.parse().ok())
+                .unwrap_or(0),
+            problem: "every entry of the trail is gone (deleted)".into(),
+        }),
+        (None, Some(_)) => problems.push(AuditProblem {
+            seq: 0,
+            problem: "the trail's recorded end is missing".into(),
+        }),
+        _ => {}
+    }
+    AuditReport {
+        ok: problems.is_empty(),
+        entries: entries.len(),
+        head: last,
+        problems,
+        record_problems: Vec::new(),
+    }
+}
+
+pub(crate) fn head(tx: &rusqlite::Connection) -> rusqlite::Result<Option<String>> {
+    tx.query_row(
+        "SELECT value FROM meta WHERE key = ?1",
+        params![HEAD_KEY],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// What the records say, to hold against what the trail says (see [`cross_check`]).
+pub(crate) struct Records<'a> {
+    pub people: &'a [super::model::Person],
+    pub accounts: &'a [super::model::Account],
+    pub keys: &'a [super::model::Key],
+    pub enrollments: &'a [super::model::Enrollment],
+    pub methods: &'a [super::model::MethodRecord],
+}
+
+/// Every record must be where the audit trail left it: a record changed behind keyward's back
+/// (say, `sms` flipped to `removed` with an SQLite tool) disagrees with the last entry about it.
+/// Only meaningful on a trail whose chain verifies.
+pub(crate) fn cross_check(entries: &[AuditEntry], r: &Records<'_>) -> Vec<String> {
+    use serde_json::Value;
+    use std::collections::HashMap;
+    let mut person_names: HashMap<i64, String> = HashMap::new();
+    let mut accounts: HashMap<i64, (i64, String, String)> = HashMap::new();
+    let mut key_states: HashMap<i64, String> = HashMap::new();
+    let mut evidence: HashMap<i64, String> = HashMap::new();
+    let mut methods: HashMap<(i64, String), (String, Option<String>, String)> = HashMap::new();
+    for e in entries {
+        let Ok(d) = serde_json::from_str::<Value>(&e.detail) else {
+            continue;
+        };
+        let id = |k: &str| d.get(k).and_then(Value::as_i64);
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        match e.action.as_str() {
+            "person.add" => {
+                if let (Some(p), Some(n)) = (id("person_id"), text(d.get("name"))) {
+                    person_names.insert(p, n);
+                }
+            }
+            "account.add" => {
+                if let (Some(a), Some(p), Some(pb), Some(ident)) = (
+                    id("account_id"),
+                    id("person_id"),
+                    text(d.get("playbook")),
+                    text(d.get("identifier")),
+                ) {
+                    accounts.insert(a, (p, pb, ident));
+                }
+            }
+            "key.add" => {
+                if let Some(k) = id("key_id") {
+                    key_states.insert(k, "active".into());
+                }
+            }
+            "key.active" | "key.lost" | "key.retired" => {
+                if let (Some(k), Some(s)) = (id("key_id"), text(d.pointer("/state/to"))) {
+                    key_states.insert(k, s);
+                }
+            }
+            "enrollment.record" => {
+                if let (Some(i), Some(ev)) = (id("enrollment_id"), text(d.get("evidence"))) {
+                    evidence.insert(i, ev);
+                }
+            }
+            "enrollment.update" => {
+                if let (Some(i), Some(ev)) = (id("enrollment_id"), text(d.pointer("/evidence/to")))
+                {
+                    evidence.insert(i, ev);
+                }
+            }
+            "method.set" => {
+                if let (Some(a), Some(m), Some(s)) = (
+                    id("account_id"),
+                    text(d.get("method")),
+                    text(d.pointer("/status/to")),
+                ) {
+                    methods.insert((a, m), (s, text(d.get("reason")), e.actor.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut problems = Vec::new();
+    for p in r.people {
+        match person_names.get(&p.id) {
+            None => problems.push(format!(
+                "person #{} ({}) is not in the audit trail",
+                p.id, p.name
+            )),
+            Some(n) if n != &p.name => problems.push(format!(
+                "person #{} is named {} but the trail recorded {n}",
+                p.id, p.name
+            )),
+            _ => {}
+        }
+    }
+    for a in r.accounts {
+        match accounts.get(&a.id) {
+            None => problems.push(format!(
+                "account #{} ({}:{}) is not in the audit trail",
+                a.id, a.playbook, a.identifier
+            )),
+            Some((p, pb, ident))
+                if *p != a.person_id || pb != &a.playbook || ident != &a.identifier =>
+            {
+                problems.push(format!(
+                    "account #{} reads {}:{} of person #{}, but the trail recorded {pb}:{ident} of person #{p}",
+                    a.id, a.playbook, a.identifier, a.person_id
+                ))
+            }
+            _ => {}
+        }
+    }
+    for k in r.keys {
+        match key_states.get(&k.id) {
+            None => problems.push(format!(
+                "key #{} ({}) is not in the audit trail",
+                k.id, k.label
+            )),
+            Some(s) if s != k.state.as_str() => problems.push(format!(
+                "key #{} ({}) is marked {} but the trail last recorded {s}",
+                k.id,
+                k.label,
+                k.state.as_str()
+            )),
+            _ => {}
+        }
+    }
+    for en in r.enrollments {
+        match evidence.get(&en.id) {
+            None => problems.push(format!("enrollment #{} is not in the audit trail", en.id)),
+            Some(ev) if ev != en.evidence.as_str() => problems.push(format!(
+                "enrollment #{} claims evidence {} but the trail last recorded {ev}",
+                en.id,
+                en.evidence.as_str()
+            )),
+            _ => {}
+        }
+    }
+    for m in r.methods {
+        match methods.get(&(m.account_id, m.method.clone())) {
+            None => problems.push(format!(
+                "method {} of account #{} is not in the audit trail",
+                m.method, m.account_id
+            )),
+            Some((s, reason, actor))
+                if s != m.status.as_str() || reason != &m.reason || actor != &m.updated_by =>
+            {
+                problems.push(format!(
+                    "method {} of account #{} reads {} but the trail last recorded {s}",
+                    m.method,
+                    m.account_id,
+                    m.status.as_str()
+                ))
+            }
+            _ => {}
+        }
+    }
+    problems
+}
