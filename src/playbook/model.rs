@@ -410,11 +410,12 @@ pub struct Note {
 
 impl Playbook {
     /// The path to lead a person through: the first that is not a fallback (or the first).
-    pub fn primary_path(&self) -> &EnrollmentPath {
+    /// Never `None` for a playbook that passed validation.
+    pub fn primary_path(&self) -> Option<&EnrollmentPath> {
         self.paths
             .iter()
             .find(|p| !p.fallback)
-            .unwrap_or(&self.paths[0])
+            .or(self.paths.first())
     }
 
     pub fn path(&self, id: &str) -> Option<&EnrollmentPath> {

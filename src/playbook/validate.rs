@@ -453,6 +453,20 @@ impl Checker<'_> {
                     "evidence is \"on_key\" but no rp_ids are listed: keyward cannot know which credential on the key proves it",
                 );
             }
+            for (di, d) in v.user_name_domains.iter().enumerate() {
+                if d.is_empty() || d.contains(['@', ' ', '/']) {
+                    self.error(
+                        &[
+                            K("paths"),
+                            I(pi),
+                            K("verification"),
+                            K("user_name_domains"),
+                            I(di),
+                        ],
+                        format!("`{d}` is not a domain; write it like `example.com` (no @)"),
+                    );
+                }
+            }
             self.not_empty(&vp, "verification.explanation", &v.explanation);
             self.certainty(&vp, v.confidence, &v.not_certain);
             if path.steps.is_empty() {
