@@ -362,6 +362,15 @@ impl Checker<'_> {
             self.url(&[K("sources"), I(i), K("url")], &s.url);
         }
 
+        for (di, d) in pb.user_name_domains.iter().enumerate() {
+            if d.is_empty() || d.contains(['@', ' ', '/']) {
+                self.error(
+                    &[K("user_name_domains"), I(di)],
+                    format!("`{d}` is not a domain; write it like `example.com` (no @)"),
+                );
+            }
+        }
+
         let r = &pb.requirements;
         let keys = [K("requirements"), K("keys")];
         if r.keys.min == 0 {
@@ -452,20 +461,6 @@ impl Checker<'_> {
                     &[K("paths"), I(pi), K("verification"), K("evidence")],
                     "evidence is \"on_key\" but no rp_ids are listed: keyward cannot know which credential on the key proves it",
                 );
-            }
-            for (di, d) in v.user_name_domains.iter().enumerate() {
-                if d.is_empty() || d.contains(['@', ' ', '/']) {
-                    self.error(
-                        &[
-                            K("paths"),
-                            I(pi),
-                            K("verification"),
-                            K("user_name_domains"),
-                            I(di),
-                        ],
-                        format!("`{d}` is not a domain; write it like `example.com` (no @)"),
-                    );
-                }
             }
             self.not_empty(&vp, "verification.explanation", &v.explanation);
             self.certainty(&vp, v.confidence, &v.not_certain);
