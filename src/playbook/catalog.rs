@@ -181,7 +181,14 @@ fn read_dir(dir: &Path) -> Result<Vec<(Origin, String, String)>, PlaybookError> 
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(read_err)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        // Dot files are editor backups and lock files, not playbooks.
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "toml")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                && p.is_file()
+        })
         .collect();
     paths.sort();
     paths
