@@ -333,7 +333,13 @@ fn render(entry: &Entry, pb: &Playbook, platform: Option<Platform>) -> String {
         not_certain(&mut s, "    ", &c.not_certain);
     }
 
-    let primary = pb.primary_path().map(|p| p.id.as_str());
+    // Equivalent to `primary_path`, without its precondition.
+    let primary = pb
+        .paths
+        .iter()
+        .find(|p| !p.fallback)
+        .or(pb.paths.first())
+        .map(|p| p.id.as_str());
     for path in &pb.paths {
         render_path(&mut s, path, Some(path.id.as_str()) == primary, platform);
     }

@@ -410,12 +410,14 @@ pub struct Note {
 
 impl Playbook {
     /// The path to lead a person through: the first that is not a fallback (or the first).
-    /// Never `None` for a playbook that passed validation.
-    pub fn primary_path(&self) -> Option<&EnrollmentPath> {
+    ///
+    /// # Panics
+    /// On a playbook without paths, which the loader and validator never let through.
+    pub fn primary_path(&self) -> &EnrollmentPath {
         self.paths
             .iter()
             .find(|p| !p.fallback)
-            .or(self.paths.first())
+            .unwrap_or(&self.paths[0])
     }
 
     pub fn path(&self, id: &str) -> Option<&EnrollmentPath> {
