@@ -64,6 +64,10 @@ pub enum Error {
     /// A check ran and reported failure (the report itself went to stdout).
     #[error("{0}")]
     CheckFailed(String),
+    /// The command already printed its whole report on stdout (with `--json`, one document
+    /// that says what failed); this only sets the exit code and a line on stderr.
+    #[error("{message}")]
+    Reported { code: ExitCode, message: String },
     /// The key is in a state that prevents the command (e.g. not fresh for provisioning).
     #[error("{0}")]
     KeyState(String),
@@ -80,6 +84,12 @@ impl Error {
             context: context.into(),
             source,
         }
+    }
+
+    /// True when stdout already holds the command's full report, so no error document
+    /// should follow it there.
+    pub fn report_on_stdout(&self) -> bool {
+        matches!(self, Error::CheckFailed(_) | Error::Reported { .. })
     }
 
     pub fn exit_code(&self) -> ExitCode {
@@ -100,6 +110,7 @@ impl Error {
             Error::Usage(_) => ExitCode::Usage,
             Error::BadInput(_) => ExitCode::BadInput,
             Error::CheckFailed(_) => ExitCode::CheckFailed,
+            Error::Reported { code, .. } => *code,
             Error::KeyState(_) => ExitCode::KeyState,
             Error::Io { .. } => ExitCode::Failure,
         }

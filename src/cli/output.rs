@@ -49,10 +49,11 @@ impl Output {
     }
 
     /// Report an error: always a line on stderr, and with `--json` also an object on stdout
-    /// so a script reading stdout learns what happened.
+    /// so a script reading stdout learns what happened, unless the command's own report is
+    /// already there (stdout then stays one JSON document).
     pub fn error(&self, e: &Error) {
         eprintln!("error: {e}");
-        if self.json {
+        if self.json && !e.report_on_stdout() {
             let code = e.exit_code();
             let obj = serde_json::json!({
                 "ok": false,

@@ -1,7 +1,7 @@
 //! `keyward playbooks ...`: list, show and validate provider playbooks.
 
 use super::Context;
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitCode, Result};
 use crate::playbook::{
     check_source, Catalog, Diagnostic, EnrollmentPath, Entry, Expects, Location, Origin, Platform,
     Playbook, Removable, Severity, Step, ValidateOptions, DEFAULT_MAX_AGE_DAYS,
@@ -593,12 +593,15 @@ fn validate(ctx: &Context, files: &[PathBuf], max_age_days: u32) -> Result<()> {
     });
     let bad = report.files.iter().filter(|f| !f.ok).count();
     if bad > 0 {
-        return Err(Error::BadInput(format!(
-            "{bad} of {} playbook file{} {} errors (listed above with file:line:column)",
-            report.files.len(),
-            if report.files.len() == 1 { "" } else { "s" },
-            if bad == 1 { "has" } else { "have" }
-        )));
+        return Err(Error::Reported {
+            code: ExitCode::BadInput,
+            message: format!(
+                "{bad} of {} playbook file{} {} errors (listed above with file:line:column)",
+                report.files.len(),
+                if report.files.len() == 1 { "" } else { "s" },
+                if bad == 1 { "has" } else { "have" }
+            ),
+        });
     }
     Ok(())
 }
