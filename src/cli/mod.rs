@@ -10,7 +10,7 @@ mod key;
 mod output;
 mod virtual_cmd;
 
-pub use context::Context;
+pub use context::{Context, LOW_RETRIES};
 pub use output::Output;
 
 use crate::device::DeviceSpec;
