@@ -6,6 +6,7 @@
 
 mod context;
 mod devices;
+mod enroll;
 mod key;
 mod output;
 mod virtual_cmd;
@@ -85,6 +86,10 @@ pub enum Command {
     Key(key::KeyArgs),
     /// Create and drive virtual keys (software stand-ins for tests, demos and training).
     Virtual(virtual_cmd::VirtualArgs),
+    /// Guide a person through getting their keys into their accounts; resumes when run again.
+    Enroll(enroll::EnrollArgs),
+    /// See what keyward does: the whole enrollment on two virtual keys, in seconds.
+    Demo(enroll::DemoArgs),
 }
 
 /// Parse the arguments, run the command, print the result or the error, and return the exit
@@ -111,6 +116,8 @@ where
         Command::Devices => devices::run(&ctx),
         Command::Key(args) => key::run(&ctx, args),
         Command::Virtual(args) => virtual_cmd::run(&ctx, args),
+        Command::Enroll(args) => enroll::enroll(&ctx, args),
+        Command::Demo(args) => enroll::demo(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::Ok.code(),

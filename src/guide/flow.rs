@@ -27,7 +27,8 @@ pub trait KeySource {
 }
 
 /// Stands in for the websites in `keyward demo`: does what the provider would do when a step
-/// says "act" (registers the credential the playbook expects on the key).
+/// says "act" (registers the credential the playbook expects on the key). Called at every
+/// such step for the key being enrolled, so it must do its work once per account and key.
 pub trait StandIn {
     fn act(
         &mut self,
@@ -35,7 +36,6 @@ pub trait StandIn {
         playbook: &Playbook,
         path: &EnrollmentPath,
         account: &Account,
-        step: &Step,
     ) -> Result<()>;
 }
 
@@ -118,10 +118,8 @@ impl Guide<'_> {
                 later.push(format!("{}: not enough keys", account_name(playbook, account)));
                 continue;
             }
-            for key in &keys {
-                if let Some(reason) = self.enroll_one(&person, playbook, account, key)? {
-                    later.push(reason);
-                }
+            if let Some(reason) = self.enroll_account(&person, playbook, account, &keys)? {
+                later.push(reason);
             }
         }
         for (account, playbook) in &accounts {
@@ -247,7 +245,7 @@ impl Guide<'_> {
         for i in 0..count {
             let label = key_label(i);
             let known = recorded.iter().find(|k| k.label == label).cloned();
-            let mut present = self.acquire(person, &label, known.as_ref(), &keys)?;
+            let mut present = self.acquire(person, &label, known.as_ref(), &keys, true)?;
             self.ready(&mut present, playbooks)?;
             keys.push(present.record);
         }
@@ -262,6 +260,7 @@ impl Guide<'_> {
         label: &str,
         known: Option<&Key>,
         others: &[Key],
+        mark_seen: bool,
     ) -> Result<Present> {
         let lid = label_id(label);
         let mut attempts = 0;
@@ -325,7 +324,9 @@ impl Guide<'_> {
                                 continue;
                             }
                         }
-                        self.record.key_seen(k, &self.actor)?;
+                        if mark_seen {
+                            self.record.key_seen(k, &self.actor)?;
+                        }
                         k.clone()
                     }
                     None => {
@@ -458,114 +459,182 @@ impl Guide<'_> {
         Ok(out)
     }
 
-    /// One key into one account. `Some(reason)` when it is left for a later run.
-    fn enroll_one(
+    /// Every key into one account. `Some(reason)` when part of it is left for a later run.
+    ///
+    /// The playbook's steps are walked once for the account; each "verify on the key" step
+    /// checks the next key not yet enrolled (a playbook may add both keys in one pass). Keys
+    /// still missing afterwards get the steps again, one round per key. Each step done is a
+    /// checkpoint in the ledger, so a rerun skips it.
+    fn enroll_account(
         &mut self,
         person: &Person,
         playbook: &Playbook,
         account: &Account,
-        key: &Key,
+        keys: &[Key],
     ) -> Result<Option<String>> {
-        let what = format!("{} with {}", account_name(playbook, account), key.label);
-        if self
-            .record
-            .enrollments(account)?
-            .iter()
-            .any(|e| e.key_id == key.id)
-        {
-            self.prompter
-                .info(&format!("\n{what}: enrolled already, nothing to do."));
-            return Ok(None);
-        }
+        let name = account_name(playbook, account);
         let path = playbook.primary_path().clone();
-        self.prompter.info(&format!(
-            "\n== {what} ==\n{}: {}",
-            path.title, path.summary
-        ));
-        let platform = self.platform(playbook, account, &path)?;
-        let mut present: Option<Present> = None;
-        let done = self.record.checkpoints(person)?;
-        let steps: Vec<&Step> = path
-            .steps
-            .iter()
-            .filter(|s| s.applies_to(platform))
-            .collect();
-        let mut verified = false;
-        for (n, step) in steps.iter().enumerate() {
-            let n = n + 1;
-            let checkpoint = format!("enroll/{}/{}/step/{}/{n}", account.id, key.label, path.id);
-            if done.contains(&checkpoint) {
+        let mut opened: Vec<Present> = Vec::new();
+        let mut platform = None;
+        for round in 0..=keys.len() {
+            let pending = self.pending_keys(account, keys)?;
+            let Some(first) = pending.first().cloned() else {
+                if round == 0 {
+                    self.prompter.info(&format!(
+                        "\n{name}: every key is enrolled already, nothing to do."
+                    ));
+                }
+                return Ok(None);
+            };
+            if round > 0 && path.verification.evidence == PathEvidence::PersonConfirms {
+                break;
+            }
+            let tag = if round == 0 {
+                self.prompter
+                    .info(&format!("\n== {name} ==\n{}: {}", path.title, path.summary));
+                "all".to_string()
+            } else {
                 self.prompter.info(&format!(
-                    "Step {n} of {}: {} (done earlier)",
-                    steps.len(),
-                    step.title
+                    "\n== {name}: now {} ==\nThe same steps again, with {}.",
+                    first.label, first.label
                 ));
-                continue;
-            }
-            self.show_step(n, steps.len(), step, platform);
-            let open_id = format!("step.{}.{n}.open", playbook.id);
-            self.offer_url(&open_id, step.location_for(platform).and_then(|(_, l)| l.url.as_deref()))?;
-            match step.expects {
-                Expects::Read => {}
-                Expects::Act | Expects::Confirm => {
-                    if step.expects == Expects::Act && self.stand_in.is_some() {
-                        let p = self.present(person, key, &mut present)?;
-                        if let Some(s) = self.stand_in.as_deref_mut() {
-                            s.act(p.handle.as_mut(), playbook, &path, account, step)?;
-                        }
-                    }
-                    let ok = self.prompter.confirm(
-                        &format!("step.{}.{n}.done", playbook.id),
+                first.label.clone()
+            };
+            let platform = match platform {
+                Some(p) => p,
+                None => *platform.insert(self.platform(playbook, account, &path)?),
+            };
+            let steps: Vec<&Step> = path
+                .steps
+                .iter()
+                .filter(|s| s.applies_to(platform))
+                .collect();
+            let done = self.record.checkpoints(person)?;
+            let mut verified_this_round = false;
+            for (i, step) in steps.iter().enumerate() {
+                let n = i + 1;
+                let checkpoint = format!("enroll/{}/{}/{tag}/{n}", account.id, path.id);
+                if done.contains(&checkpoint) {
+                    self.prompter.info(&format!(
+                        "Step {n} of {}: {} (done earlier)",
+                        steps.len(),
+                        step.title
+                    ));
+                    continue;
+                }
+                self.show_step(n, steps.len(), step, platform);
+                let open_id = format!("step.{}.{n}.open", playbook.id);
+                let url = step
+                    .location_for(platform)
+                    .and_then(|(_, l)| l.url.clone());
+                self.offer_url(&open_id, url.as_deref())?;
+                match step.expects {
+                    Expects::Read => {}
+                    Expects::Act | Expects::Confirm => {
                         if step.expects == Expects::Act {
-                            "Done?"
-                        } else {
-                            "Did it work?"
-                        },
-                        true,
-                    )?;
-                    if !ok {
-                        return Ok(Some(self.stopped(person, &what)));
+                            let target = self.pending_keys(account, keys)?.into_iter().next();
+                            if let Some(k) = target {
+                                self.stand_in_act(person, playbook, &path, account, &k, &mut opened)?;
+                            }
+                        }
+                        let ok = self.prompter.confirm(
+                            &format!("step.{}.{n}.done", playbook.id),
+                            if step.expects == Expects::Act {
+                                "Done?"
+                            } else {
+                                "Did it work?"
+                            },
+                            true,
+                        )?;
+                        if !ok {
+                            return Ok(Some(self.stopped(person, &name)));
+                        }
                     }
-                }
-                Expects::VerifyOnKey => {
-                    if path.verification.evidence == PathEvidence::OnKey {
-                        match self.verify(person, playbook, &path, account, key, &mut present)? {
-                            true => verified = true,
-                            false => return Ok(Some(self.stopped(person, &what))),
+                    Expects::VerifyOnKey => {
+                        let target = self.pending_keys(account, keys)?.into_iter().next();
+                        if let (PathEvidence::OnKey, Some(k)) = (path.verification.evidence, target)
+                        {
+                            self.stand_in_act(person, playbook, &path, account, &k, &mut opened)?;
+                            if !self.verify(person, playbook, &path, account, &k, &mut opened)? {
+                                return Ok(Some(self.stopped(person, &name)));
+                            }
+                            verified_this_round = true;
                         }
                     }
                 }
+                self.record.add_checkpoint(person, &checkpoint, &self.actor)?;
             }
-            self.record.add_checkpoint(person, &checkpoint, &self.actor)?;
-        }
-        if verified {
-            return Ok(None);
-        }
-        let recorded = match path.verification.evidence {
-            PathEvidence::OnKey => {
-                self.verify(person, playbook, &path, account, key, &mut present)?
+            // A path that proves itself on the key but has no step saying when to look.
+            if path.verification.evidence == PathEvidence::OnKey && !verified_this_round {
+                if let Some(k) = self.pending_keys(account, keys)?.into_iter().next() {
+                    self.stand_in_act(person, playbook, &path, account, &k, &mut opened)?;
+                    if !self.verify(person, playbook, &path, account, &k, &mut opened)? {
+                        return Ok(Some(self.stopped(person, &name)));
+                    }
+                }
             }
-            PathEvidence::PersonConfirms => {
+        }
+        if path.verification.evidence == PathEvidence::PersonConfirms {
+            let pending = self.pending_keys(account, keys)?;
+            if !pending.is_empty() {
                 self.prompter.info(&path.verification.explanation);
+            }
+            let mut missing = false;
+            for k in pending {
+                self.stand_in_act(person, playbook, &path, account, &k, &mut opened)?;
                 let yes = self.prompter.confirm(
-                    &format!("confirm.{}.enrolled", playbook.id),
+                    &format!("confirm.{}.{}.enrolled", playbook.id, label_id(&k.label)),
                     &format!(
                         "Does {} now list {} among its security keys?",
-                        playbook.name, key.label
+                        playbook.name, k.label
                     ),
                     true,
                 )?;
                 if yes {
-                    self.confirmed(account, key, "confirmed during keyward enroll")?;
+                    self.confirmed(account, &k, "confirmed during keyward enroll")?;
+                } else {
+                    missing = true;
                 }
-                yes
             }
-        };
-        Ok(if recorded {
-            None
+            if missing {
+                return Ok(Some(self.stopped(person, &name)));
+            }
+        }
+        if self.pending_keys(account, keys)?.is_empty() {
+            Ok(None)
         } else {
-            Some(self.stopped(person, &what))
-        })
+            Ok(Some(self.stopped(person, &name)))
+        }
+    }
+
+    /// This session's keys not yet enrolled in `account`, in label order.
+    fn pending_keys(&mut self, account: &Account, keys: &[Key]) -> Result<Vec<Key>> {
+        let enrolled = self.record.enrollments(account)?;
+        Ok(keys
+            .iter()
+            .filter(|k| !enrolled.iter().any(|e| e.key_id == k.id))
+            .cloned()
+            .collect())
+    }
+
+    fn stand_in_act(
+        &mut self,
+        person: &Person,
+        playbook: &Playbook,
+        path: &EnrollmentPath,
+        account: &Account,
+        key: &Key,
+        opened: &mut Vec<Present>,
+    ) -> Result<()> {
+        if self.stand_in.is_none() {
+            return Ok(());
+        }
+        let p = self.present(person, key, opened)?;
+        let handle = opened[p].handle.as_mut();
+        if let Some(s) = self.stand_in.as_deref_mut() {
+            s.act(handle, playbook, path, account)?;
+        }
+        Ok(())
     }
 
     fn stopped(&mut self, person: &Person, what: &str) -> String {
@@ -644,23 +713,22 @@ impl Guide<'_> {
         Ok(())
     }
 
-    /// The key for this enrollment, found and opened once per enrollment.
-    fn present<'p>(
-        &mut self,
-        person: &Person,
-        key: &Key,
-        slot: &'p mut Option<Present>,
-    ) -> Result<&'p mut Present> {
-        if slot.is_none() {
-            let others: Vec<Key> = self
-                .record
-                .keys(person)?
-                .into_iter()
-                .filter(|k| k.id != key.id)
-                .collect();
-            *slot = Some(self.acquire(person, &key.label, Some(key), &others)?);
+    /// The index in `opened` of `key`, found and opened once per account.
+    fn present(&mut self, person: &Person, key: &Key, opened: &mut Vec<Present>) -> Result<usize> {
+        if let Some(i) = opened.iter().position(|p| p.record.id == key.id) {
+            return Ok(i);
         }
-        Ok(slot.as_mut().expect("just filled"))
+        let others: Vec<Key> = self
+            .record
+            .keys(person)?
+            .into_iter()
+            .filter(|k| k.id != key.id)
+            .collect();
+        // Another key's open session would hold it: a person swaps keys one at a time.
+        opened.clear();
+        let p = self.acquire(person, &key.label, Some(key), &others, false)?;
+        opened.push(p);
+        Ok(opened.len() - 1)
     }
 
     /// Look for the account's credential on the key. True when an enrollment was recorded.
@@ -671,20 +739,20 @@ impl Guide<'_> {
         path: &EnrollmentPath,
         account: &Account,
         key: &Key,
-        slot: &mut Option<Present>,
+        opened: &mut Vec<Present>,
     ) -> Result<bool> {
         let mut tries = 0;
         loop {
             tries += 1;
-            let p = self.present(person, key, slot)?;
-            if !p.unlocked {
-                self.guard_pin(&key.label, p.handle.as_mut())?;
+            let i = self.present(person, key, opened)?;
+            if !opened[i].unlocked {
+                self.guard_pin(&key.label, opened[i].handle.as_mut())?;
                 let pin = self.prompter.secret(
                     &format!("key.{}.pin", label_id(&key.label)),
                     &format!("PIN of {} (to look at the credentials on it)", key.label),
                     SecretKind::Current,
                 )?;
-                let p = slot.as_mut().expect("present");
+                let p = &mut opened[i];
                 if let Err(e) = p.handle.unlock(&pin) {
                     return Err(match e {
                         DeviceError::PinInvalid { retries_left: None } => DeviceError::PinInvalid {
@@ -696,8 +764,7 @@ impl Guide<'_> {
                 }
                 p.unlocked = true;
             }
-            let p = slot.as_mut().expect("present");
-            let listed = p.handle.list_credentials()?;
+            let listed = opened[i].handle.list_credentials()?;
             let found = listed.iter().find_map(|rp| {
                 let rp_ok = path
                     .verification

@@ -6,16 +6,16 @@
 
 mod answers;
 pub mod browser;
-//pub mod flow;
+pub mod flow;
 mod prompt;
-//pub mod readiness;
-//mod record;
+pub mod readiness;
+mod record;
 mod terminal;
 
 pub use answers::{Answer, AnswersFile, ScriptedPrompter};
-//pub use flow::{Guide, KeySource, Options, Outcome, StandIn};
+pub use flow::{Guide, KeySource, Options, Outcome, StandIn};
 pub use prompt::{Choice, Prompter, SecretKind};
-//pub use record::Record;
+pub use record::Record;
 pub use terminal::TerminalPrompter;
 
 use crate::error::ExitCode;

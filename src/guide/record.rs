@@ -46,3 +46,83 @@ pub trait Record {
     fn checkpoints(&mut self, person: &Person) -> Result<Vec<String>>;
     fn add_checkpoint(&mut self, person: &Person, name: &str, actor: &Actor) -> Result<()>;
 }
+
+use crate::ledger::{Ledger, LedgerError};
+
+impl Record for Ledger {
+    fn people(&mut self) -> Result<Vec<Person>> {
+        Ok(Ledger::people(self)?)
+    }
+    fn find_person(&mut self, name: &str) -> Result<Option<Person>> {
+        match Ledger::find_person(self, name) {
+            Ok(p) => Ok(Some(p)),
+            Err(LedgerError::UnknownPerson(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+    fn add_person(&mut self, name: &str, actor: &Actor) -> Result<Person> {
+        Ok(self.upsert_person(actor, name, None)?)
+    }
+    fn accounts(&mut self, person: &Person) -> Result<Vec<Account>> {
+        Ok(self.accounts_of(person.id)?)
+    }
+    fn add_account(
+        &mut self,
+        person: &Person,
+        playbook: &str,
+        identifier: &str,
+        actor: &Actor,
+    ) -> Result<Account> {
+        Ok(Ledger::add_account(self, actor, person.id, playbook, identifier)?)
+    }
+    fn keys(&mut self, person: &Person) -> Result<Vec<Key>> {
+        Ok(self.keys_of(person.id)?)
+    }
+    fn register_key(&mut self, person: &Person, key: &NewKey, actor: &Actor) -> Result<Key> {
+        Ok(Ledger::register_key(self, actor, person.id, key)?)
+    }
+    fn key_seen(&mut self, key: &Key, actor: &Actor) -> Result<()> {
+        // Registering again matches the key (serial, else label) and updates `last_seen`.
+        let again = NewKey {
+            label: key.label.clone(),
+            aaguid: key.aaguid,
+            model: key.model.clone(),
+            serial: key.serial.clone(),
+        };
+        Ledger::register_key(self, actor, key.person_id, &again)?;
+        Ok(())
+    }
+    fn enrollments(&mut self, account: &Account) -> Result<Vec<Enrollment>> {
+        Ok(self.enrollments_of_account(account.id)?)
+    }
+    fn record_enrollment(
+        &mut self,
+        enrollment: &NewEnrollment,
+        actor: &Actor,
+    ) -> Result<Enrollment> {
+        Ok(Ledger::record_enrollment(self, actor, enrollment)?)
+    }
+    fn methods(&mut self, account: &Account) -> Result<Vec<MethodRecord>> {
+        Ok(self.methods_of(account.id)?)
+    }
+    fn set_method(
+        &mut self,
+        account: &Account,
+        method: &str,
+        status: MethodStatus,
+        reason: Option<&str>,
+        actor: &Actor,
+    ) -> Result<()> {
+        self.set_method_status(actor, account.id, method, status, reason)?;
+        Ok(())
+    }
+    fn checkpoints(&mut self, person: &Person) -> Result<Vec<String>> {
+        Ok(Ledger::checkpoints(self, person.id)?
+            .into_iter()
+            .map(|c| c.name)
+            .collect())
+    }
+    fn add_checkpoint(&mut self, person: &Person, name: &str, actor: &Actor) -> Result<()> {
+        Ok(self.checkpoint(actor, person.id, name)?)
+    }
+}
