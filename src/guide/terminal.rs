@@ -29,18 +29,29 @@ fn cancelled(e: dialoguer::Error) -> Error {
     }
 }
 
+impl TerminalPrompter {
+    /// dialoguer's own report repeats the prompt text verbatim; ours marks the answer, so a
+    /// transcript (or a test reading the terminal) never mistakes it for a new question.
+    fn echo(&self, question: &str, answer: &str) {
+        let _ = self.term.write_line(&format!("{question} -> {answer}"));
+    }
+}
+
 impl Prompter for TerminalPrompter {
     fn info(&mut self, text: &str) {
         let _ = self.term.write_line(text);
     }
 
     fn confirm(&mut self, _id: &str, question: &str, default: bool) -> Result<bool> {
-        dialoguer::Confirm::new()
+        let yes = dialoguer::Confirm::new()
             .with_prompt(question)
             .default(default)
             .wait_for_newline(true)
+            .report(false)
             .interact_on(&self.term)
-            .map_err(cancelled)
+            .map_err(cancelled)?;
+        self.echo(question, if yes { "yes" } else { "no" });
+        Ok(yes)
     }
 
     fn choose(
@@ -55,8 +66,10 @@ impl Prompter for TerminalPrompter {
             .with_prompt(question)
             .items(&labels)
             .default(default.min(choices.len().saturating_sub(1)))
+            .report(false)
             .interact_on(&self.term)
             .map_err(cancelled)?;
+        self.echo(question, &choices[i].label);
         Ok(choices[i].value.clone())
     }
 
@@ -64,18 +77,20 @@ impl Prompter for TerminalPrompter {
         loop {
             let mut input = dialoguer::Input::<String>::new()
                 .with_prompt(question)
-                .allow_empty(default.is_some());
+                .allow_empty(default.is_some())
+                .report(false);
             if let Some(d) = default {
                 input = input.default(d.to_string());
             }
             let s = input.interact_text_on(&self.term).map_err(cancelled)?;
             let s = s.trim().to_string();
-            if !s.is_empty() {
-                return Ok(s);
-            }
-            if let Some(d) = default {
-                return Ok(d.to_string());
-            }
+            let answer = match (s.is_empty(), default) {
+                (false, _) => s,
+                (true, Some(d)) => d.to_string(),
+                (true, None) => continue,
+            };
+            self.echo(question, &answer);
+            return Ok(answer);
         }
     }
 
