@@ -179,7 +179,7 @@ impl Guide<'_> {
 
     fn candidate_playbooks(&self) -> Result<Vec<Playbook>> {
         if self.options.playbooks.is_empty() {
-            return Ok(self.catalog.all().into_iter().cloned().collect());
+            return Ok(self.catalog.all().cloned().collect());
         }
         self.options
             .playbooks

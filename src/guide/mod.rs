@@ -52,3 +52,6 @@ impl GuideError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
