@@ -7,8 +7,12 @@
 mod context;
 mod devices;
 mod enroll;
+mod howto;
 mod key;
+mod ledger_cmd;
 mod output;
+mod playbooks;
+mod records;
 mod virtual_cmd;
 
 pub use context::{Context, LOW_RETRIES};
@@ -86,6 +90,18 @@ pub enum Command {
     Key(key::KeyArgs),
     /// Create and drive virtual keys (software stand-ins for tests, demos and training).
     Virtual(virtual_cmd::VirtualArgs),
+    /// One person's record, what remains to disable first; without PERSON, everyone briefly.
+    Status(records::StatusArgs),
+    /// One person or the whole fleet, as text, Markdown, JSON or CSV.
+    Report(records::ReportArgs),
+    /// Record a later change to a weaker sign-in method (e.g. SMS removed a week later).
+    Method(ledger_cmd::MethodArgs),
+    /// Check the ledger's audit trail.
+    Audit(ledger_cmd::AuditArgs),
+    /// Export or import the whole ledger as JSON; where it is.
+    Ledger(ledger_cmd::LedgerArgs),
+    /// Provider playbooks: what each account needs and which weaker methods to remove.
+    Playbooks(playbooks::PlaybooksArgs),
     /// Guide a person through getting their keys into their accounts; resumes when run again.
     Enroll(enroll::EnrollArgs),
     /// See what keyward does: the whole enrollment on two virtual keys, in seconds.
@@ -116,6 +132,12 @@ where
         Command::Devices => devices::run(&ctx),
         Command::Key(args) => key::run(&ctx, args),
         Command::Virtual(args) => virtual_cmd::run(&ctx, args),
+        Command::Status(args) => records::status(&ctx, args),
+        Command::Report(args) => records::report(&ctx, args),
+        Command::Method(args) => ledger_cmd::method(&ctx, args),
+        Command::Audit(args) => ledger_cmd::audit(&ctx, args),
+        Command::Ledger(args) => ledger_cmd::ledger(&ctx, args),
+        Command::Playbooks(args) => playbooks::run(&ctx, args),
         Command::Enroll(args) => enroll::enroll(&ctx, args),
         Command::Demo(args) => enroll::demo(&ctx, args),
     };

@@ -117,7 +117,7 @@ impl Catalog {
                 continue;
             };
             if let Some((_, first)) = seen.iter().find(|(id, _)| *id == playbook.id) {
-                errors.push(duplicate_id(&text, &name, &playbook.id, first));
+                errors.push(duplicate_id_diagnostic(&text, &name, &playbook.id, first));
                 continue;
             }
             seen.push((playbook.id.clone(), name.clone()));
@@ -197,7 +197,7 @@ fn read_dir(dir: &Path) -> Result<Vec<(Origin, String, String)>, PlaybookError> 
 }
 
 /// The finding for a second file that reuses an id, placed on its `id` line.
-pub(crate) fn duplicate_id(text: &str, file: &str, id: &str, first: &str) -> Diagnostic {
+pub fn duplicate_id_diagnostic(text: &str, file: &str, id: &str, first: &str) -> Diagnostic {
     let spans = super::validate::Spans::new(text);
     let (line, column) =
         super::validate::line_col(text, spans.offset(&[super::validate::Seg::Key("id")]));
