@@ -1,20 +1,18 @@
 //! `keyward enroll` (the guided enrollment) and `keyward demo` (the same flow on two virtual
 //! keys, with a built-in answers file).
 
-use super::Context;
+use super::{Context, GlobalArgs};
 use crate::device::{self, Authenticator, DeviceDescriptor, DeviceSpec};
 use crate::error::{Error, Result};
 use crate::guide::{
     Answer, AnswersFile, Guide, GuideError, KeySource, Options, Outcome, Prompter,
     ScriptedPrompter, SecretKind, StandIn, TerminalPrompter,
 };
-use crate::ledger::{Account, Ledger, MethodStatus, PersonStatus};
+use crate::ledger::{Account, Ledger};
 use crate::pin::Pin;
-use crate::playbook::{Catalog, EnrollmentPath, Evidence as PathEvidence, Playbook};
+use crate::playbook::{EnrollmentPath, Evidence as PathEvidence, Playbook};
 use clap::Args;
-use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
@@ -54,18 +52,6 @@ impl KeySource for DeviceKeys {
     }
 }
 
-#[derive(Serialize)]
-struct EnrollResult {
-    ok: bool,
-    /// Everything chosen is enrolled and every weaker method has a decision.
-    complete: bool,
-    left_for_later: Vec<String>,
-    /// Answers-file entries no question used (typos, or questions skipped on resume).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    unused_answers: Vec<String>,
-    status: PersonStatus,
-}
-
 pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
     // Decide who answers before touching anything: no terminal and no file is an error now,
     // not a hang at the first question.
@@ -102,133 +88,29 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
             outcome.unused_answers.join(", ")
         ));
     }
-    report(ctx, &ledger, &catalog, outcome, None)
+    drop(ledger);
+    report(ctx, &outcome)
 }
 
-fn report(
-    ctx: &Context,
-    ledger: &Ledger,
-    catalog: &Catalog,
-    outcome: Outcome,
-    intro: Option<String>,
-) -> Result<()> {
-    let status = ledger.person_status(outcome.person.id)?;
-    let complete = outcome.left_for_later.is_empty() && status.remaining.is_empty();
-    let result = EnrollResult {
-        ok: true,
-        complete,
-        left_for_later: outcome.left_for_later,
-        unused_answers: outcome.unused_answers,
-        status,
-    };
-    ctx.out.emit(&result, || {
-        let mut s = intro.unwrap_or_default();
-        s.push_str(&status_text(&result.status, catalog));
-        if !result.left_for_later.is_empty() {
-            let _ = writeln!(s, "\nLeft for later (run `keyward enroll --person \"{}\"` again):", result.status.person.name);
-            for l in &result.left_for_later {
-                let _ = writeln!(s, "  - {l}");
-            }
-        }
-        s
-    });
-    Ok(())
-}
-
-/// A person's record, what remains to disable first, each with how.
-pub fn status_text(status: &PersonStatus, catalog: &Catalog) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "{}", status.person.name);
-    let playbook_name = |id: &str| {
-        catalog
-            .get(id)
-            .map(|p| p.name.clone())
-            .unwrap_or_else(|| id.to_string())
-    };
-    if status.remaining.is_empty() {
-        let _ = writeln!(s, "\nNothing remains to disable.");
-    } else {
-        let _ = writeln!(s, "\nStill to disable:");
-        for r in &status.remaining {
-            let method = catalog
-                .get(&r.playbook)
-                .and_then(|p| p.weaker_methods.iter().find(|m| m.method.as_str() == r.method));
-            let name = method.map_or(r.method.clone(), |m| m.display_name().to_string());
-            let state = match r.status {
-                MethodStatus::Present => "still on",
-                _ => "not checked yet",
-            };
-            let _ = writeln!(
-                s,
-                "  - {} ({}): {name}, {state}",
-                playbook_name(&r.playbook),
-                r.identifier
-            );
-            if let Some(how) = method.and_then(|m| m.remove.as_ref()) {
-                if let Some(url) = &how.url {
-                    let _ = writeln!(s, "      how: {url}");
-                } else if !how.menu.is_empty() {
-                    let _ = writeln!(s, "      how: {}", how.menu.join(" > "));
-                }
-            }
+/// Say what was left for later (stderr), then print the person's record exactly as
+/// `keyward status` does, from the ledger at `ctx`.
+fn report(ctx: &Context, outcome: &Outcome) -> Result<()> {
+    if !outcome.left_for_later.is_empty() {
+        ctx.out.note(format!(
+            "\nLeft for later (run `keyward enroll --person \"{}\"` again to continue):",
+            outcome.person.name
+        ));
+        for l in &outcome.left_for_later {
+            ctx.out.note(format!("  - {l}"));
         }
     }
-    let _ = writeln!(s, "\nAccounts:");
-    if status.accounts.is_empty() {
-        let _ = writeln!(s, "  (none)");
-    }
-    for a in &status.accounts {
-        let _ = writeln!(
-            s,
-            "  {} ({}): {} working key{}",
-            playbook_name(&a.account.playbook),
-            a.account.identifier,
-            a.working_keys,
-            if a.working_keys == 1 { "" } else { "s" }
-        );
-        for e in &a.enrollments {
-            let mut line = format!("    {}: {}", e.key_label, e.enrollment.evidence.describe());
-            let d = &e.enrollment.detail;
-            if let Some(rp) = &d.rp_id {
-                let _ = write!(line, " ({rp}");
-                if let Some(c) = &d.credential_id {
-                    let short: String = c.chars().take(16).collect();
-                    let _ = write!(line, ", credential {short}...");
-                }
-                line.push(')');
-            }
-            if e.enrollment.needs_replacement {
-                line.push_str(", NEEDS REPLACEMENT");
-            }
-            let _ = writeln!(s, "{line}");
-        }
-        for m in a.methods.iter().filter(|m| m.status == MethodStatus::Kept) {
-            let _ = writeln!(
-                s,
-                "    kept by design: {}{}",
-                m.method,
-                m.reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
-            );
-        }
-    }
-    let _ = writeln!(s, "\nKeys:");
-    for k in &status.keys {
-        let _ = writeln!(
-            s,
-            "  {}: {}{}, {}",
-            k.label,
-            k.model.as_deref().unwrap_or("unknown model"),
-            k.serial
-                .as_deref()
-                .map(|x| format!(", serial {x}"))
-                .unwrap_or_default(),
-            k.state.as_str()
-        );
-    }
-    s
+    ctx.out.note("");
+    super::records::status(
+        ctx,
+        super::records::StatusArgs {
+            person: Some(format!("#{}", outcome.person.id)),
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------- demo
@@ -409,22 +291,22 @@ pub fn demo(ctx: &Context, args: DemoArgs) -> Result<()> {
         },
     }
     .run()?;
-    // The built-in answers cover more than one run needs; listing the unused ones would confuse.
-    let outcome = Outcome {
-        unused_answers: Vec::new(),
-        ..outcome
-    };
-    let mut intro = format!(
-        "\nDemo finished in {:.1} s. This is what the ledger now says:\n\n",
-        started.elapsed().as_secs_f64()
-    );
-    if dir.keep {
-        let _ = write!(
-            intro,
-            "(kept in {}: try `keyward status --ledger {}`)\n\n",
-            dir.path.display(),
-            ledger_path.display()
-        );
-    }
-    report(ctx, &ledger, &catalog, outcome, Some(intro))
+    drop(ledger);
+    ctx.out.note(format!(
+        "\nDemo finished in {:.1} s. This is what the ledger now says{}:",
+        started.elapsed().as_secs_f64(),
+        if dir.keep {
+            format!(
+                " (kept: try `keyward status --ledger {}`)",
+                ledger_path.display()
+            )
+        } else {
+            String::new()
+        }
+    ));
+    let demo_ctx = Context::new(GlobalArgs {
+        ledger: Some(ledger_path),
+        ..ctx.global.clone()
+    });
+    report(&demo_ctx, &outcome)
 }
