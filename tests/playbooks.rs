@@ -574,6 +574,15 @@ fn malformed() -> Vec<(&'static str, String, &'static str, String)> {
                 .into(),
         ),
         (
+            "domain-with-at",
+            variant(
+                "applies_to = \"Staff VPN accounts\"",
+                "applies_to = \"Staff VPN accounts\"\nuser_name_domains = [\"acme.example\", \"@acme.test\"]",
+            ),
+            "\"@acme.test\"",
+            "`@acme.test` is not a domain; write it like `example.com` (no @)".into(),
+        ),
+        (
             "broken-toml",
             variant("title = \"Open the portal\"", "title = \"Open the portal"),
             // The parser points where the closing quote is missing: the end of the line.

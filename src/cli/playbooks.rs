@@ -333,9 +333,15 @@ fn render(entry: &Entry, pb: &Playbook, platform: Option<Platform>) -> String {
         not_certain(&mut s, "    ", &c.not_certain);
     }
 
-    let primary = pb.primary_path().id.clone();
+    // Equivalent to `primary_path`, without its precondition.
+    let primary = pb
+        .paths
+        .iter()
+        .find(|p| !p.fallback)
+        .or(pb.paths.first())
+        .map(|p| p.id.as_str());
     for path in &pb.paths {
-        render_path(&mut s, path, path.id == primary, platform);
+        render_path(&mut s, path, Some(path.id.as_str()) == primary, platform);
     }
 
     if !pb.weaker_methods.is_empty() {

@@ -362,6 +362,15 @@ impl Checker<'_> {
             self.url(&[K("sources"), I(i), K("url")], &s.url);
         }
 
+        for (di, d) in pb.user_name_domains.iter().enumerate() {
+            if d.is_empty() || d.contains(['@', ' ', '/']) {
+                self.error(
+                    &[K("user_name_domains"), I(di)],
+                    format!("`{d}` is not a domain; write it like `example.com` (no @)"),
+                );
+            }
+        }
+
         let r = &pb.requirements;
         let keys = [K("requirements"), K("keys")];
         if r.keys.min == 0 {
