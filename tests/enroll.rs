@@ -102,7 +102,9 @@ fn method_status(account: &Value, method: &str) -> String {
 fn without_a_terminal_or_answers_file_enroll_stops_with_a_clear_error() {
     let sb = Sandbox::new();
     let started = Instant::now();
-    let run = sb.run(&["enroll", "--person", "Ada Lovelace"]).expect_code(14);
+    let run = sb
+        .run(&["enroll", "--person", "Ada Lovelace"])
+        .expect_code(14);
     assert!(started.elapsed() < Duration::from_secs(10), "no hang");
     assert!(run.stderr.contains("--answers FILE"), "{}", run.stderr);
     assert!(!sb.ledger().exists(), "nothing was recorded");
@@ -116,7 +118,15 @@ fn an_answers_file_missing_an_answer_names_the_prompt_and_the_file() {
     std::fs::write(&answers, "\"person.new\" = true\n").unwrap();
     let run = sb
         .run_with(
-            &["enroll", "--person", "Ada", "--answers", path_str(&answers), "--device", &dir],
+            &[
+                "enroll",
+                "--person",
+                "Ada",
+                "--answers",
+                path_str(&answers),
+                "--device",
+                &dir,
+            ],
             None,
             &pins(),
         )
@@ -183,8 +193,18 @@ fn scripted_enrollment_covers_every_playbook() {
         let run = sb
             .run_with(
                 &[
-                    "enroll", "--person", "Ada Lovelace", "--playbook", &pb.id, "--answers",
-                    path_str(&answers), "--device", &dir, "--operator", "sam", "--json",
+                    "enroll",
+                    "--person",
+                    "Ada Lovelace",
+                    "--playbook",
+                    &pb.id,
+                    "--answers",
+                    path_str(&answers),
+                    "--device",
+                    &dir,
+                    "--operator",
+                    "sam",
+                    "--json",
                 ],
                 None,
                 &pins(),
@@ -250,21 +270,26 @@ fn spawn_pty(sb: &Sandbox, args: &[&str]) -> Session {
 
 /// How the person in the pseudo-terminal answers, by question.
 struct Person {
-    /// Weaker methods (by words in their name) the person leaves on: "And now?" -> last item.
+    /// Weaker methods (by lowercase words in their name) the person leaves on: "And now?" ->
+    /// the last choice.
     leave_on: Vec<&'static str>,
-    /// Stop answering (the test kills the process) when a question contains this.
-    stop_at: Option<&'static str>,
+    /// Stop answering (the test kills the process) at the first question after output
+    /// containing `.1`, once output containing `.0` has been seen.
+    stop_at: Option<(&'static str, &'static str)>,
+    in_section: bool,
     /// Every question seen, in order.
     asked: Vec<String>,
     last_method: String,
 }
 
-const QUESTIONS: &str = r"(?:[^\r\n]*\[[Yy]/[Nn]\] |[^\r\n]*\?:|[^\r\n]*\(full name\): |[^\r\n]*UPN\.\.\.\): )";
+const QUESTIONS: &str =
+    r"(?:[^\r\n]*\[[Yy]/[Nn]\] |[^\r\n]*\?:|[^\r\n]*\(full name\): |[^\r\n]*UPN\.\.\.\): )";
 
 /// Answer questions until the program ends (or `stop_at` is reached: returns false).
 fn converse(p: &mut Session, who: &mut Person) -> bool {
     loop {
-        let needles: Vec<Box<dyn expectrl::Needle>> = vec![Box::new(Regex(QUESTIONS)), Box::new(Eof)];
+        let needles: Vec<Box<dyn expectrl::Needle>> =
+            vec![Box::new(Regex(QUESTIONS)), Box::new(Eof)];
         let found = match p.expect(expectrl::Any(needles)) {
             Ok(c) => c,
             Err(e) => panic!("pty session failed after {:?}: {e}", who.asked.last()),
@@ -275,8 +300,10 @@ fn converse(p: &mut Session, who: &mut Person) -> bool {
             return true;
         }
         let q = strip_ansi(&raw);
-        if let Some(stop) = who.stop_at {
-            if q.contains(stop) {
+        if let Some((section, at)) = who.stop_at {
+            let before = strip_ansi(&String::from_utf8_lossy(found.before()));
+            who.in_section |= before.contains(section);
+            if who.in_section && before.contains(at) {
                 who.asked.push(q);
                 return false;
             }
@@ -296,7 +323,8 @@ fn converse(p: &mut Session, who: &mut Person) -> bool {
             who.last_method = q.clone();
             "\r".into()
         } else if q.contains("And now?") {
-            if who.leave_on.iter().any(|m| who.last_method.contains(m)) {
+            let method = who.last_method.to_lowercase();
+            if who.leave_on.iter().any(|m| method.contains(m)) {
                 // The last choice: leave it on for now.
                 "k\r".into()
             } else {
@@ -367,8 +395,9 @@ fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
     args.extend(THREE);
     let mut p = spawn_pty(&sb, &args);
     let mut who = Person {
-        leave_on: vec!["SMS", "Text"],
+        leave_on: vec!["text message"],
         stop_at: None,
+        in_section: false,
         asked: Vec::new(),
         last_method: String::new(),
     };
@@ -419,11 +448,12 @@ fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
     assert_eq!(method_status(apple, "trusted_phone"), "kept");
     assert_eq!(method_status(google, "totp"), "removed");
 
-    // The same, as a person reads it: the two SMS methods first, each with how.
+    // The same, as a person reads it: the two SMS methods first, each with where to go.
     let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
-    let sms = text.matches("SMS").count() + text.matches("Text message").count();
-    assert!(sms >= 2, "{text}");
-    assert!(text.contains("https://"), "says how to remove them: {text}");
+    let todo = text.split("Accounts:").next().unwrap();
+    assert!(todo.contains("Still to disable (2)"), "{text}");
+    assert_eq!(todo.matches("[sms] (still on").count(), 2, "{text}");
+    assert_eq!(todo.matches("https://").count(), 2, "{text}");
 }
 
 #[test]
@@ -434,37 +464,60 @@ fn killed_mid_flow_then_rerun_resumes_without_doing_anything_twice() {
     let mut args = vec!["enroll", "--device", &dir];
     args.extend(THREE);
     let mut p = spawn_pty(&sb, &args);
-    // Google is done with both keys; the first Microsoft step is on the screen.
+    // Killed half-way through the second key's round at Microsoft: Google is done with both
+    // keys, Microsoft with Key A, and Key B has done steps 1 and 2 of its round.
     let mut who = Person {
         leave_on: vec![],
-        stop_at: Some("Where will you add the key to ada@icloud"),
+        stop_at: Some(("ada@contoso.example): now Key B", "Step 3 of")),
+        in_section: false,
         asked: Vec::new(),
         last_method: String::new(),
     };
-    // Microsoft's steps name only the web, so the first question after Google's is Apple's
-    // platform: kill there, with Google and Microsoft enrolled and Apple not begun.
     assert!(!converse(&mut p, &mut who), "stopped early");
     p.get_process_mut().kill(Signal::SIGKILL).unwrap();
     let _ = p.get_process().wait();
 
-    // The rest from an answers file that has NO answers for Google's or Microsoft's steps:
-    // asking any of them again would fail the run.
+    // The rest from an answers file with no answer for any Google question and none for
+    // Microsoft's first two steps: asking any of them again would fail the run.
     let answers = sb.path("rest.toml");
     std::fs::write(
         &answers,
-        r#""account.apple.platform" = "iphone"
-"step.apple.*.done" = true
-"confirm.apple.*.enrolled" = true
-"method.*.*.status" = "off"
+        r#"[step.microsoft-entra]
+3.done = true
+4.done = true
+5.done = true
+
+[step.apple]
+"*.done" = true
+
+[account.apple]
+platform = "iphone"
+
+[confirm.apple]
+"*.enrolled" = true
+
+[method]
+"*.*.status" = "off"
 "#,
     )
     .unwrap();
     let run = sb
         .run_with(
             &[
-                "enroll", "--person", "Ada Lovelace", "--device", &dir, "--answers",
-                path_str(&answers), "--json", "--playbook", "google", "--playbook",
-                "microsoft-entra", "--playbook", "apple",
+                "enroll",
+                "--person",
+                "Ada Lovelace",
+                "--device",
+                &dir,
+                "--answers",
+                path_str(&answers),
+                "--json",
+                "--playbook",
+                "google",
+                "--playbook",
+                "microsoft-entra",
+                "--playbook",
+                "apple",
             ],
             None,
             &pins(),
@@ -472,7 +525,11 @@ fn killed_mid_flow_then_rerun_resumes_without_doing_anything_twice() {
         .ok();
     let status = &run.json();
     assert_eq!(status["keys"].as_array().unwrap().len(), 2, "no key twice");
-    assert_eq!(status["accounts"].as_array().unwrap().len(), 3, "no account twice");
+    assert_eq!(
+        status["accounts"].as_array().unwrap().len(),
+        3,
+        "no account twice"
+    );
     for pb in ["google", "microsoft-entra", "apple"] {
         assert_eq!(
             account(status, pb)["enrollments"].as_array().unwrap().len(),
@@ -480,7 +537,19 @@ fn killed_mid_flow_then_rerun_resumes_without_doing_anything_twice() {
             "{pb}: two enrollments, no duplicates"
         );
     }
-    assert!(run.stderr.contains("every key is enrolled already"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Google Account (ada@example.com): every key is enrolled already"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("(done earlier)"), "{}", run.stderr);
+    // ...and steps 3 to 5 of Key B's round were asked: every answer was used.
+    assert!(!run.stderr.contains("no question used"), "{}", run.stderr);
+    assert_eq!(
+        account(status, "microsoft-entra")["enrollments"][1]["evidence"],
+        "seen_on_key"
+    );
     assert_eq!(status["remaining"].as_array().unwrap().len(), 0);
 }
 
@@ -503,10 +572,16 @@ fn demo_runs_the_whole_flow_in_seconds() {
         );
     }
     assert_eq!(evidences(account(status, "google"))[0].1, "seen_on_key");
-    assert!(!status["remaining"].as_array().unwrap().is_empty(), "the demo shows what remains");
-    assert!(!sb.ledger().exists(), "the demo never touches the real ledger");
+    assert!(
+        !status["remaining"].as_array().unwrap().is_empty(),
+        "the demo shows what remains"
+    );
+    assert!(
+        !sb.ledger().exists(),
+        "the demo never touches the real ledger"
+    );
 
     let text = sb.run(&["demo"]).ok().stdout;
-    assert!(text.contains("Still to disable:"), "{text}");
+    assert!(text.contains("Still to disable"), "{text}");
     assert!(text.contains("seen on the key"), "{text}");
 }

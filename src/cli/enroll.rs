@@ -26,8 +26,9 @@ pub struct EnrollArgs {
     #[arg(long, value_name = "FILE")]
     pub answers: Option<PathBuf>,
     /// Only these providers (playbook ids, repeatable; `keyward playbooks list` shows them).
+    // Not named `playbooks`: clap would take it for the global `--playbooks DIR`.
     #[arg(long = "playbook", value_name = "ID")]
-    pub playbooks: Vec<String>,
+    pub playbook_ids: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -77,7 +78,7 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
         actor: ctx.actor(),
         options: Options {
             person: args.person,
-            playbooks: args.playbooks,
+            playbooks: args.playbook_ids,
             allow_low_retries: ctx.global.allow_low_retries,
         },
     }
@@ -229,7 +230,10 @@ fn demo_answers(key_specs: &[String]) -> BTreeMap<String, Answer> {
     a.insert("method.*.*.status".into(), t("on"));
     a.insert("method.*.*.outcome".into(), t("removed"));
     a.insert("method.google.sms.outcome".into(), t("later"));
-    a.insert("method.microsoft-entra.security_questions.status".into(), t("unknown"));
+    a.insert(
+        "method.microsoft-entra.security_questions.status".into(),
+        t("unknown"),
+    );
     a
 }
 
@@ -257,7 +261,8 @@ pub fn demo(ctx: &Context, args: DemoArgs) -> Result<()> {
         .map(|b| char::from(b'0' + b % 10))
         .collect();
     let pin_for_flow = digits.clone();
-    let file = AnswersFile::from_entries(Path::new("(built-in demo answers)"), demo_answers(&specs))?;
+    let file =
+        AnswersFile::from_entries(Path::new("(built-in demo answers)"), demo_answers(&specs))?;
     let mut prompter = ScriptedPrompter::with_pin_source(
         file,
         Box::new(move |_kind: SecretKind| Ok(Pin::new(pin_for_flow.clone()))),

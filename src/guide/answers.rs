@@ -31,8 +31,16 @@ impl Answer {
     }
 }
 
-/// Words in an id that mean a secret: an answers file holding one is refused outright.
-const SECRET_WORDS: &[&str] = &["pin", "new_pin", "password", "passphrase", "secret"];
+/// Last segments of an id that mean a secret: an answers file holding one is refused outright.
+/// (Only the last: `method.google.password.status` asks about a sign-in method, not for one.)
+const SECRET_WORDS: &[&str] = &[
+    "pin",
+    "new_pin",
+    "current_pin",
+    "password",
+    "passphrase",
+    "secret",
+];
 
 #[derive(Debug)]
 pub struct AnswersFile {
@@ -46,8 +54,8 @@ impl AnswersFile {
             path: path.to_path_buf(),
             message,
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| bad(format!("cannot read it: {e}")))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
         let is_json = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"))
@@ -89,10 +97,8 @@ impl AnswersFile {
         entries: BTreeMap<String, Answer>,
     ) -> Result<AnswersFile, GuideError> {
         for id in entries.keys() {
-            if id
-                .split('.')
-                .any(|seg| SECRET_WORDS.contains(&seg.to_ascii_lowercase().as_str()))
-            {
+            let last = id.rsplit('.').next().unwrap_or(id).to_ascii_lowercase();
+            if SECRET_WORDS.contains(&last.as_str()) {
                 return Err(GuideError::AnswersFile {
                     path: path.to_path_buf(),
                     message: format!(
@@ -161,11 +167,9 @@ fn flatten(
             Some(i) => Answer::Number(i),
             None => return Err(format!("`{prefix}`: {n} is not a whole number")),
         },
-        V::Array(_) => {
-            return Err(format!(
-                "`{prefix}`: a list is not an answer; give one value (true/false, a word or a number)"
-            ))
-        }
+        V::Array(_) => return Err(format!(
+            "`{prefix}`: a list is not an answer; give one value (true/false, a word or a number)"
+        )),
         V::Null => return Err(format!("`{prefix}`: null is not an answer")),
     };
     if out.insert(prefix.to_string(), answer).is_some() {
@@ -384,7 +388,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = write(&dir, "a.toml", "\"person.nmae\" = \"Ada\"\n");
         let mut s = prompter(AnswersFile::load(&p).unwrap());
-        let e = s.text("person.name", "Name?", None).unwrap_err().to_string();
+        let e = s
+            .text("person.name", "Name?", None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`person.name`"), "{e}");
         assert!(e.contains("a.toml"), "{e}");
         assert!(e.contains("person.nmae"), "suggests the near miss: {e}");
@@ -398,6 +405,13 @@ mod tests {
         let e = AnswersFile::load(&p).unwrap_err().to_string();
         assert!(e.contains("PIN"), "{e}");
         assert!(!e.contains("123456"), "{e}");
+        // A question about the password sign-in method is not a secret.
+        let p = write(
+            &dir,
+            "b.toml",
+            "\"method.apple.password.status\" = \"on\"\n",
+        );
+        assert!(AnswersFile::load(&p).is_ok());
     }
 
     #[test]
@@ -411,10 +425,16 @@ mod tests {
     #[test]
     fn wrong_kind_of_answer_is_a_precise_error() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(&dir, "a.toml", "\"keys.count\" = 5\n\"x.done\" = \"maybe\"\n");
+        let p = write(
+            &dir,
+            "a.toml",
+            "\"keys.count\" = 5\n\"x.done\" = \"maybe\"\n",
+        );
         let mut s = prompter(AnswersFile::load(&p).unwrap());
         let choices = [Choice::new("1", "one"), Choice::new("2", "two")];
-        let e = s.choose("keys.count", "How many?", &choices, 1).unwrap_err();
+        let e = s
+            .choose("keys.count", "How many?", &choices, 1)
+            .unwrap_err();
         assert!(e.to_string().contains("one of \"1\", \"2\""), "{e}");
         let e = s.confirm("x.done", "Done?", false).unwrap_err();
         assert!(e.to_string().contains("true or false"), "{e}");

@@ -6,10 +6,10 @@
 //! it writes each result the moment it is known, so killing the process loses at most the
 //! question being asked.
 
+use super::browser;
 use super::prompt::{Choice, Prompter, SecretKind};
 use super::readiness;
 use super::record::Record;
-use super::browser;
 use crate::device::{Authenticator, DeviceDescriptor, DeviceError, KeyInfo};
 use crate::error::{Error, Result};
 use crate::ledger::{
@@ -115,7 +115,10 @@ impl Guide<'_> {
                     person.name
                 );
                 self.prompter.info(&format!("\n{msg}"));
-                later.push(format!("{}: not enough keys", account_name(playbook, account)));
+                later.push(format!(
+                    "{}: not enough keys",
+                    account_name(playbook, account)
+                ));
                 continue;
             }
             if let Some(reason) = self.enroll_account(&person, playbook, account, &keys)? {
@@ -298,7 +301,10 @@ impl Guide<'_> {
                             &choices,
                             0,
                         )?;
-                        candidates.iter().find(|d| d.spec == spec).map(|d| (*d).clone())
+                        candidates
+                            .iter()
+                            .find(|d| d.spec == spec)
+                            .map(|d| (*d).clone())
                     }
                 }
             };
@@ -444,7 +450,10 @@ impl Guide<'_> {
             }
             let identifier = self.prompter.text(
                 &format!("account.{}.identifier", p.id),
-                &format!("{}: the name {} signs in with (email address, UPN...)", p.name, person.name),
+                &format!(
+                    "{}: the name {} signs in with (email address, UPN...)",
+                    p.name, person.name
+                ),
                 None,
             )?;
             let account = self
@@ -524,9 +533,7 @@ impl Guide<'_> {
                 }
                 self.show_step(n, steps.len(), step, platform);
                 let open_id = format!("step.{}.{n}.open", playbook.id);
-                let url = step
-                    .location_for(platform)
-                    .and_then(|(_, l)| l.url.clone());
+                let url = step.location_for(platform).and_then(|(_, l)| l.url.clone());
                 self.offer_url(&open_id, url.as_deref())?;
                 match step.expects {
                     Expects::Read => {}
@@ -534,7 +541,14 @@ impl Guide<'_> {
                         if step.expects == Expects::Act {
                             let target = self.pending_keys(account, keys)?.into_iter().next();
                             if let Some(k) = target {
-                                self.stand_in_act(person, playbook, &path, account, &k, &mut opened)?;
+                                self.stand_in_act(
+                                    person,
+                                    playbook,
+                                    &path,
+                                    account,
+                                    &k,
+                                    &mut opened,
+                                )?;
                             }
                         }
                         let ok = self.prompter.confirm(
@@ -562,7 +576,8 @@ impl Guide<'_> {
                         }
                     }
                 }
-                self.record.add_checkpoint(person, &checkpoint, &self.actor)?;
+                self.record
+                    .add_checkpoint(person, &checkpoint, &self.actor)?;
             }
             // A path that proves itself on the key but has no step saying when to look.
             if path.verification.evidence == PathEvidence::OnKey && !verified_this_round {
@@ -706,8 +721,9 @@ impl Guide<'_> {
             .confirm(id, &format!("Open {url} in your browser?"), true)?
         {
             if let Err(e) = browser::open(url) {
-                self.prompter
-                    .info(&format!("Could not open the browser ({e}); open {url} by hand."));
+                self.prompter.info(&format!(
+                    "Could not open the browser ({e}); open {url} by hand."
+                ));
             }
         }
         Ok(())
@@ -778,7 +794,13 @@ impl Guide<'_> {
                     let name = c.user_name.as_deref()?;
                     (name.eq_ignore_ascii_case(&account.identifier)
                         && playbook.claims_credential(&rp.rp_id, Some(name)))
-                    .then(|| (rp.rp_id.clone(), name.to_string(), hex::encode(&c.credential_id)))
+                    .then(|| {
+                        (
+                            rp.rp_id.clone(),
+                            name.to_string(),
+                            hex::encode(&c.credential_id),
+                        )
+                    })
                 })
             });
             if let Some((rp_id, user_name, credential_id)) = found {
@@ -949,7 +971,8 @@ impl Guide<'_> {
         let mid = format!("method.{}.{}", playbook.id, m.method.as_str());
         let keep_reason = m.keep_reason.clone().or_else(|| m.condition.clone());
         if m.removable == Removable::No {
-            let reason = keep_reason.unwrap_or_else(|| "the provider does not allow removing it".into());
+            let reason =
+                keep_reason.unwrap_or_else(|| "the provider does not allow removing it".into());
             self.prompter
                 .info(&format!("{name}: stays, by design: {reason}"));
             return self.record.set_method(
@@ -982,7 +1005,10 @@ impl Guide<'_> {
                 if let Some(r) = &keep_reason {
                     choices.push(Choice::new("kept", format!("Keep it: {r}")));
                 }
-                choices.push(Choice::new("later", "Leave it on for now (it stays on the list)"));
+                choices.push(Choice::new(
+                    "later",
+                    "Leave it on for now (it stays on the list)",
+                ));
                 let outcome =
                     self.prompter
                         .choose(&format!("{mid}.outcome"), "And now?", &choices, 0)?;

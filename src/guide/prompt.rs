@@ -43,8 +43,13 @@ pub trait Prompter {
     fn confirm(&mut self, id: &str, question: &str, default: bool) -> Result<bool>;
 
     /// One of `choices` (never empty); returns the chosen `value`.
-    fn choose(&mut self, id: &str, question: &str, choices: &[Choice], default: usize)
-        -> Result<String>;
+    fn choose(
+        &mut self,
+        id: &str,
+        question: &str,
+        choices: &[Choice],
+        default: usize,
+    ) -> Result<String>;
 
     /// A line of text. An empty answer is allowed only when `default` is given (it is used).
     fn text(&mut self, id: &str, question: &str, default: Option<&str>) -> Result<String>;

@@ -29,8 +29,11 @@ pub trait Record {
     fn key_seen(&mut self, key: &Key, actor: &Actor) -> Result<()>;
 
     fn enrollments(&mut self, account: &Account) -> Result<Vec<Enrollment>>;
-    fn record_enrollment(&mut self, enrollment: &NewEnrollment, actor: &Actor)
-        -> Result<Enrollment>;
+    fn record_enrollment(
+        &mut self,
+        enrollment: &NewEnrollment,
+        actor: &Actor,
+    ) -> Result<Enrollment>;
 
     fn methods(&mut self, account: &Account) -> Result<Vec<MethodRecord>>;
     fn set_method(
@@ -73,7 +76,9 @@ impl Record for Ledger {
         identifier: &str,
         actor: &Actor,
     ) -> Result<Account> {
-        Ok(Ledger::add_account(self, actor, person.id, playbook, identifier)?)
+        Ok(Ledger::add_account(
+            self, actor, person.id, playbook, identifier,
+        )?)
     }
     fn keys(&mut self, person: &Person) -> Result<Vec<Key>> {
         Ok(self.keys_of(person.id)?)

@@ -76,13 +76,21 @@ impl Authenticator for FakeKey {
     fn delete_credential(&mut self, _: &[u8]) -> Result<(), DeviceError> {
         unsupported()
     }
-    fn set_min_pin_length(&mut self, _: Option<u32>, _: &[String], _: bool) -> Result<(), DeviceError> {
+    fn set_min_pin_length(
+        &mut self,
+        _: Option<u32>,
+        _: &[String],
+        _: bool,
+    ) -> Result<(), DeviceError> {
         unsupported()
     }
     fn toggle_always_uv(&mut self) -> Result<bool, DeviceError> {
         unsupported()
     }
-    fn make_credential(&mut self, req: &MakeCredentialRequest) -> Result<MadeCredential, DeviceError> {
+    fn make_credential(
+        &mut self,
+        req: &MakeCredentialRequest,
+    ) -> Result<MadeCredential, DeviceError> {
         let mut s = self.state.lock().unwrap();
         let id = vec![s.creds.len() as u8 + 1; 16];
         s.creds.push(RpCredentials {
@@ -259,14 +267,20 @@ fn whole_flow_records_keys_enrollments_and_methods() {
     assert!(out.left_for_later.is_empty(), "{:?}", out.left_for_later);
     let status = ledger.person_status(out.person.id).unwrap();
     assert_eq!(status.keys.len(), 2);
-    let google = status.accounts.iter().find(|a| a.account.playbook == "google").unwrap();
-    assert_eq!(google.enrollments.len(), 2);
-    assert!(google
-        .enrollments
+    let google = status
+        .accounts
         .iter()
-        .all(|e| e.enrollment.evidence == crate::ledger::Evidence::SeenOnKey
-            && e.enrollment.detail.rp_id.as_deref() == Some("google.com")));
-    let apple = status.accounts.iter().find(|a| a.account.playbook == "apple").unwrap();
+        .find(|a| a.account.playbook == "google")
+        .unwrap();
+    assert_eq!(google.enrollments.len(), 2);
+    assert!(google.enrollments.iter().all(|e| e.enrollment.evidence
+        == crate::ledger::Evidence::SeenOnKey
+        && e.enrollment.detail.rp_id.as_deref() == Some("google.com")));
+    let apple = status
+        .accounts
+        .iter()
+        .find(|a| a.account.playbook == "apple")
+        .unwrap();
     assert!(apple
         .enrollments
         .iter()
@@ -289,7 +303,11 @@ fn whole_flow_records_keys_enrollments_and_methods() {
     .quiet();
     let again = run(&mut ledger, &mut keys, &mut silent, true).unwrap();
     assert!(again.left_for_later.is_empty());
-    assert_eq!(status_without_seen(&ledger, &status), status, "nothing recorded twice");
+    assert_eq!(
+        status_without_seen(&ledger, &status),
+        status,
+        "nothing recorded twice"
+    );
 }
 
 /// The status, ignoring `last_seen` (a rerun sees the keys again).
@@ -313,7 +331,11 @@ fn a_step_answered_not_yet_stops_that_account_and_a_rerun_resumes_there() {
     let out = run(&mut ledger, &mut keys, &mut p, true).unwrap();
     assert_eq!(out.left_for_later.len(), 1, "{:?}", out.left_for_later);
     let status = ledger.person_status(out.person.id).unwrap();
-    let google = status.accounts.iter().find(|a| a.account.playbook == "google").unwrap();
+    let google = status
+        .accounts
+        .iter()
+        .find(|a| a.account.playbook == "google")
+        .unwrap();
     assert!(google.enrollments.is_empty());
     assert!(google.methods.is_empty(), "weaker methods wait for a key");
 
@@ -335,13 +357,22 @@ fn a_step_answered_not_yet_stops_that_account_and_a_rerun_resumes_there() {
     let out = run(&mut ledger, &mut keys, &mut rec, true).unwrap();
     assert!(out.left_for_later.is_empty(), "{:?}", out.left_for_later);
     let count = |id: &str| rec.asked.iter().filter(|a| *a == id).count();
-    assert_eq!(count("step.google.1.done"), 1, "only for the second key: {:?}", rec.asked);
+    assert_eq!(
+        count("step.google.1.done"),
+        1,
+        "only for the second key: {:?}",
+        rec.asked
+    );
     assert_eq!(count("step.google.2.done"), 1, "{:?}", rec.asked);
     assert_eq!(count("step.google.3.done"), 2, "{:?}", rec.asked);
     assert_eq!(count("keys.count"), 0, "two keys are recorded already");
     assert_eq!(count("person.new"), 0);
     let status = ledger.person_status(out.person.id).unwrap();
-    let google = status.accounts.iter().find(|a| a.account.playbook == "google").unwrap();
+    let google = status
+        .accounts
+        .iter()
+        .find(|a| a.account.playbook == "google")
+        .unwrap();
     assert_eq!(google.enrollments.len(), 2);
     assert!(status.remaining.is_empty());
 }
@@ -381,7 +412,11 @@ fn a_credential_missing_from_the_key_is_not_recorded_as_seen() {
     let mut p = answers(&[("verify.google.not_found", Answer::Text("later".into()))]);
     let out = run(&mut ledger, &mut keys, &mut p, false).unwrap();
     let status = ledger.person_status(out.person.id).unwrap();
-    let google = status.accounts.iter().find(|a| a.account.playbook == "google").unwrap();
+    let google = status
+        .accounts
+        .iter()
+        .find(|a| a.account.playbook == "google")
+        .unwrap();
     assert!(google.enrollments.is_empty());
     assert!(!out.left_for_later.is_empty());
 }
