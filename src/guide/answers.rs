@@ -167,9 +167,11 @@ fn flatten(
             Some(i) => Answer::Number(i),
             None => return Err(format!("`{prefix}`: {n} is not a whole number")),
         },
-        V::Array(_) => return Err(format!(
+        V::Array(_) => {
+            return Err(format!(
             "`{prefix}`: a list is not an answer; give one value (true/false, a word or a number)"
-        )),
+        ))
+        }
         V::Null => return Err(format!("`{prefix}`: null is not an answer")),
     };
     if out.insert(prefix.to_string(), answer).is_some() {

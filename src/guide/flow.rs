@@ -319,6 +319,7 @@ impl Guide<'_> {
                                     "This is not {label}: the ledger has a different model for it. \
                                      Plug in {label}."
                                 ));
+                                drop(handle);
                                 attempts += 1;
                                 if attempts >= 3 {
                                     return Err(DeviceError::NotFound {
@@ -327,6 +328,7 @@ impl Guide<'_> {
                                     }
                                     .into());
                                 }
+                                self.ask_plugged(person, label)?;
                                 continue;
                             }
                         }
@@ -364,18 +366,23 @@ impl Guide<'_> {
                 }
                 .into());
             }
-            let go_on = self.prompter.confirm(
-                &format!("keys.{lid}.plugged"),
-                &format!("Plug in {label} (and touch it if it blinks). Ready?"),
-                true,
-            )?;
-            if !go_on {
-                return Err(Error::Cancelled(format!(
-                    "{label} was not plugged in; run `keyward enroll --person \"{}\"` again to go on",
-                    person.name
-                )));
-            }
+            self.ask_plugged(person, label)?;
         }
+    }
+
+    fn ask_plugged(&mut self, person: &Person, label: &str) -> Result<()> {
+        let go_on = self.prompter.confirm(
+            &format!("keys.{}.plugged", label_id(label)),
+            &format!("Plug in {label} (and touch it if it blinks). Ready?"),
+            true,
+        )?;
+        if !go_on {
+            return Err(Error::Cancelled(format!(
+                "{label} was not plugged in; run `keyward enroll --person \"{}\"` again to go on",
+                person.name
+            )));
+        }
+        Ok(())
     }
 
     /// A PIN on the key if it has none, and a warning for each provider it cannot satisfy.
@@ -459,6 +466,18 @@ impl Guide<'_> {
             let account = self
                 .record
                 .add_account(person, &p.id, &identifier, &self.actor)?;
+            // Until someone looks, every weaker method the provider offers may be on: the
+            // record says "not checked yet" rather than nothing, so `status` never looks
+            // better than what is known.
+            for m in &p.weaker_methods {
+                self.record.set_method(
+                    &account,
+                    m.method.as_str(),
+                    MethodStatus::Unknown,
+                    None,
+                    &self.actor,
+                )?;
+            }
             out.push((account, p.clone()));
         }
         if out.is_empty() {
@@ -519,7 +538,6 @@ impl Guide<'_> {
                 .filter(|s| s.applies_to(platform))
                 .collect();
             let done = self.record.checkpoints(person)?;
-            let mut verified_this_round = false;
             for (i, step) in steps.iter().enumerate() {
                 let n = i + 1;
                 let checkpoint = format!("enroll/{}/{}/{tag}/{n}", account.id, path.id);
@@ -572,7 +590,6 @@ impl Guide<'_> {
                             if !self.verify(person, playbook, &path, account, &k, &mut opened)? {
                                 return Ok(Some(self.stopped(person, &name)));
                             }
-                            verified_this_round = true;
                         }
                     }
                 }
@@ -580,7 +597,8 @@ impl Guide<'_> {
                     .add_checkpoint(person, &checkpoint, &self.actor)?;
             }
             // A path that proves itself on the key but has no step saying when to look.
-            if path.verification.evidence == PathEvidence::OnKey && !verified_this_round {
+            let has_verify_step = steps.iter().any(|s| s.expects == Expects::VerifyOnKey);
+            if path.verification.evidence == PathEvidence::OnKey && !has_verify_step {
                 if let Some(k) = self.pending_keys(account, keys)?.into_iter().next() {
                     self.stand_in_act(person, playbook, &path, account, &k, &mut opened)?;
                     if !self.verify(person, playbook, &path, account, &k, &mut opened)? {

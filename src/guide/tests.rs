@@ -337,7 +337,18 @@ fn a_step_answered_not_yet_stops_that_account_and_a_rerun_resumes_there() {
         .find(|a| a.account.playbook == "google")
         .unwrap();
     assert!(google.enrollments.is_empty());
-    assert!(google.methods.is_empty(), "weaker methods wait for a key");
+    assert!(
+        google
+            .methods
+            .iter()
+            .all(|m| m.status == MethodStatus::Unknown),
+        "weaker methods are not asked about before a key is in: {:?}",
+        google.methods
+    );
+    assert!(
+        !google.methods.is_empty(),
+        "but they are on the record as not checked"
+    );
 
     // The rerun picks up at step 3 for the first key; the second key then gets every step.
     let t = |s: &str| Answer::Text(s.into());
