@@ -279,6 +279,8 @@ struct Person {
     in_section: bool,
     /// Every question seen, in order.
     asked: Vec<String>,
+    /// Everything the terminal showed.
+    transcript: String,
     last_method: String,
 }
 
@@ -295,6 +297,9 @@ fn converse(p: &mut Session, who: &mut Person) -> bool {
             Err(e) => panic!("pty session failed after {:?}: {e}", who.asked.last()),
         };
         let raw = String::from_utf8_lossy(found.as_bytes()).to_string();
+        who.transcript
+            .push_str(&String::from_utf8_lossy(found.before()));
+        who.transcript.push_str(&raw);
         let is_question = raw.ends_with("] ") || raw.ends_with("?:") || raw.ends_with("): ");
         if !is_question {
             return true;
@@ -399,12 +404,19 @@ fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
         stop_at: None,
         in_section: false,
         asked: Vec::new(),
+        transcript: String::new(),
         last_method: String::new(),
     };
     assert!(converse(&mut p, &mut who));
     assert_eq!(exit_code(&p), 0, "questions: {:#?}", who.asked);
     assert!(who.asked.iter().any(|q| q.contains("How many keys")));
     assert!(who.asked.iter().any(|q| q.contains("Does Apple")));
+    assert!(
+        who.transcript.contains("Verified on Key B"),
+        "{}",
+        who.transcript
+    );
+    assert!(!who.transcript.contains(PIN), "the PIN never shows");
 
     let status = status_json(&sb, "Ada Lovelace");
     let google = account(&status, "google");
@@ -471,6 +483,7 @@ fn killed_mid_flow_then_rerun_resumes_without_doing_anything_twice() {
         stop_at: Some(("ada@contoso.example): now Key B", "Step 3 of")),
         in_section: false,
         asked: Vec::new(),
+        transcript: String::new(),
         last_method: String::new(),
     };
     assert!(!converse(&mut p, &mut who), "stopped early");
