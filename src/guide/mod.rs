@@ -7,10 +7,14 @@
 mod answers;
 pub mod browser;
 pub mod flow;
+mod keys;
+mod methods;
 mod prompt;
 pub mod readiness;
 mod record;
+mod steps;
 mod terminal;
+mod verify;
 
 pub use answers::{Answer, AnswersFile, ScriptedPrompter};
 pub use flow::{Guide, KeySource, Options, Outcome, StandIn};
