@@ -78,17 +78,24 @@ pub(super) struct Present {
     pub(super) unlocked: bool,
 }
 
+/// One guided session. Build it with everything it works over, then [`Guide::run`].
 pub struct Guide<'a> {
+    /// Who answers: a person at a terminal or an answers file.
     pub prompter: &'a mut dyn Prompter,
+    /// The ledger: what is already done, and where every result goes at once.
     pub record: &'a mut dyn Record,
     pub catalog: &'a Catalog,
     pub keys: &'a mut dyn KeySource,
+    /// `keyward demo` only: plays the websites.
     pub stand_in: Option<&'a mut dyn StandIn>,
+    /// Recorded with every change (`--operator NAME`, else the OS user).
     pub actor: Actor,
     pub options: Options,
 }
 
 impl Guide<'_> {
+    /// The whole session for one person, in the order: person, keys, readiness,
+    /// accounts, then per account its steps and verification, then its weaker methods.
     pub fn run(mut self) -> Result<Outcome> {
         let mut later = Vec::new();
         let person = self.person()?;
