@@ -51,6 +51,12 @@ impl KeySource for DeviceKeys {
     fn open(&mut self, desc: &DeviceDescriptor) -> Result<Box<dyn Authenticator>> {
         Ok(device::open(desc)?)
     }
+    fn can_select_by_touch(&self) -> bool {
+        true
+    }
+    fn select_by_touch(&mut self, keys: &[DeviceDescriptor]) -> Result<usize> {
+        Ok(device::select_by_touch(keys, device::TOUCH_TIMEOUT)?)
+    }
 }
 
 pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {

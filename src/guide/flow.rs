@@ -17,6 +17,18 @@ use crate::playbook::{Catalog, EnrollmentPath, Playbook};
 pub trait KeySource {
     fn present(&mut self) -> Result<Vec<DeviceDescriptor>>;
     fn open(&mut self, desc: &DeviceDescriptor) -> Result<Box<dyn Authenticator>>;
+    /// Whether [`KeySource::select_by_touch`] can be offered.
+    fn can_select_by_touch(&self) -> bool {
+        false
+    }
+    /// Make every key in `keys` blink and return the index of the one touched.
+    fn select_by_touch(&mut self, keys: &[DeviceDescriptor]) -> Result<usize> {
+        let _ = keys;
+        Err(crate::device::DeviceError::Unsupported {
+            what: "choosing a key by touch here".into(),
+        }
+        .into())
+    }
 }
 
 /// Stands in for the websites in `keyward demo`: does what the provider would do when a step

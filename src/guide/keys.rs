@@ -105,20 +105,37 @@ impl Guide<'_> {
                     1 if known.is_none_or(|k| k.serial.is_none()) => Some(candidates[0].clone()),
                     1 => None,
                     _ => {
-                        let choices: Vec<Choice> = candidates
+                        let mut choices: Vec<Choice> = candidates
                             .iter()
                             .map(|d| Choice::new(d.spec.clone(), d.display_name()))
                             .collect();
+                        // Two keys of one model often look identical here (many reveal no
+                        // serial): a touch tells them apart.
+                        if self.keys.can_select_by_touch() {
+                            choices.push(Choice::new(
+                                "touch",
+                                format!("I will touch {label} (every key blinks)"),
+                            ));
+                        }
                         let spec = self.prompter.choose(
                             &format!("keys.{lid}.device"),
                             &format!("Several keys are plugged in. Which one is {label}?"),
                             &choices,
                             0,
                         )?;
-                        candidates
-                            .iter()
-                            .find(|d| d.spec == spec)
-                            .map(|d| (*d).clone())
+                        if spec == "touch" {
+                            self.prompter
+                                .info(&format!("Touch {label} now (the one that blinks)..."));
+                            let owned: Vec<DeviceDescriptor> =
+                                candidates.iter().map(|d| (*d).clone()).collect();
+                            let i = self.keys.select_by_touch(&owned)?;
+                            owned.get(i).cloned()
+                        } else {
+                            candidates
+                                .iter()
+                                .find(|d| d.spec == spec)
+                                .map(|d| (*d).clone())
+                        }
                     }
                 }
             };
