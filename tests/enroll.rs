@@ -162,6 +162,7 @@ fn scripted_answers(playbook: &str, identifier: &str, a: &str, b: &str, keep_on:
 "method.*.*.status" = "on"
 "method.*.*.outcome" = "removed"
 "method.{playbook}.{keep_on}.outcome" = "later"
+"no.such.question" = true
 "#,
         platform = if playbook == "apple" { "iphone" } else { "web" }
     )
@@ -211,6 +212,12 @@ fn scripted_enrollment_covers_every_playbook() {
             )
             .ok();
         assert!(!run.all_output().contains(PIN), "{}: PIN leaked", pb.id);
+        assert!(
+            run.stderr.contains("no question used") && run.stderr.contains("no.such.question"),
+            "{}: unknown ids are reported\n{}",
+            pb.id,
+            run.stderr
+        );
         let status = &run.json();
         let acct = account(status, &pb.id);
         let want = match path.verification.evidence {
@@ -230,6 +237,15 @@ fn scripted_enrollment_covers_every_playbook() {
             .map(|r| r["method"].as_str().unwrap())
             .collect();
         assert_eq!(remaining, vec![keep_on.as_str()], "{}", pb.id);
+        assert!(
+            acct["methods"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["updated_by"] == "operator:sam"),
+            "{}: every record carries the operator",
+            pb.id
+        );
         for m in &pb.weaker_methods {
             let got = method_status(acct, m.method.as_str());
             let want = if m.method.as_str() == keep_on {
@@ -571,7 +587,7 @@ fn demo_runs_the_whole_flow_in_seconds() {
     let started = Instant::now();
     let run = sb.run(&["demo", "--json"]).ok();
     assert!(
-        started.elapsed() < Duration::from_secs(30),
+        started.elapsed() < Duration::from_secs(10),
         "took {:?}",
         started.elapsed()
     );
