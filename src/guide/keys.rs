@@ -6,7 +6,7 @@ use super::prompt::{Choice, SecretKind};
 use super::readiness;
 use crate::device::{Authenticator, DeviceDescriptor, DeviceError, KeyInfo};
 use crate::error::{Error, Result};
-use crate::ledger::{Key, KeyState, NewKey, Person};
+use crate::ledger::{Key, KeyState, NewKey, Person, PinState};
 use crate::playbook::Playbook;
 
 impl Guide<'_> {
@@ -246,7 +246,40 @@ impl Guide<'_> {
                     },
                 )?;
                 key.handle.set_pin(&pin)?;
+                self.record
+                    .set_pin_state(&key.record, PinState::Set, &self.actor)?;
                 self.prompter.info(&format!("{label} now has a PIN."));
+                info = key.handle.info()?;
+            }
+        } else if info.pin_is_set() == Some(true) && info.force_pin_change {
+            // A key prepared by IT with a temporary PIN: nothing works until the person has
+            // chosen their own, so do it now rather than fail at the first verification.
+            let change = self.prompter.confirm(
+                &format!("key.{lid}.change_pin"),
+                &format!(
+                    "{label} was prepared with a temporary PIN and needs your own before it can \
+                     be used. Change it now?"
+                ),
+                true,
+            )?;
+            if change {
+                self.guard_pin(&label, key.handle.as_mut())?;
+                let current = self.prompter.secret(
+                    &format!("key.{lid}.current_pin"),
+                    &format!("Temporary PIN of {label}"),
+                    SecretKind::Current,
+                )?;
+                let new = self.prompter.secret(
+                    &format!("key.{lid}.new_pin"),
+                    &format!("Your new PIN for {label}"),
+                    SecretKind::New {
+                        min_code_points: info.min_pin_length,
+                    },
+                )?;
+                key.handle.change_pin(&current, &new)?;
+                self.record
+                    .set_pin_state(&key.record, PinState::Set, &self.actor)?;
+                self.prompter.info(&format!("{label} now has your PIN."));
                 info = key.handle.info()?;
             }
         }

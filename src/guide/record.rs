@@ -7,6 +7,7 @@
 use crate::error::Result;
 use crate::ledger::{
     Account, Actor, Enrollment, Key, MethodRecord, MethodStatus, NewEnrollment, NewKey, Person,
+    PinState,
 };
 
 pub trait Record {
@@ -27,6 +28,8 @@ pub trait Record {
     fn register_key(&mut self, person: &Person, key: &NewKey, actor: &Actor) -> Result<Key>;
     /// The key was present just now.
     fn key_seen(&mut self, key: &Key, actor: &Actor) -> Result<()>;
+    /// What is known about the key's PIN now (never the PIN itself).
+    fn set_pin_state(&mut self, key: &Key, state: PinState, actor: &Actor) -> Result<()>;
 
     fn enrollments(&mut self, account: &Account) -> Result<Vec<Enrollment>>;
     fn record_enrollment(
@@ -95,6 +98,10 @@ impl Record for Ledger {
             serial: key.serial.clone(),
         };
         Ledger::register_key(self, actor, key.person_id, &again)?;
+        Ok(())
+    }
+    fn set_pin_state(&mut self, key: &Key, state: PinState, actor: &Actor) -> Result<()> {
+        Ledger::set_pin_state(self, actor, key.id, state)?;
         Ok(())
     }
     fn enrollments(&mut self, account: &Account) -> Result<Vec<Enrollment>> {

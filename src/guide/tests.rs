@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 #[derive(Default)]
 struct KeyState {
     pin: Option<String>,
+    force_change: bool,
     creds: Vec<RpCredentials>,
     unlocks: u32,
 }
@@ -38,7 +39,7 @@ impl Authenticator for FakeKey {
             extensions: vec![],
             pin_uv_protocols: vec![2],
             min_pin_length: 4,
-            force_pin_change: false,
+            force_pin_change: s.force_change,
             firmware_version: None,
             remaining_discoverable_credentials: Some(20),
             transports: vec!["usb".into()],
@@ -55,13 +56,20 @@ impl Authenticator for FakeKey {
         self.state.lock().unwrap().pin = Some(new_pin.as_str().to_string());
         Ok(())
     }
-    fn change_pin(&mut self, _: &Pin, _: &Pin) -> Result<(), DeviceError> {
-        unsupported()
+    fn change_pin(&mut self, current: &Pin, new_pin: &Pin) -> Result<(), DeviceError> {
+        let mut s = self.state.lock().unwrap();
+        if s.pin.as_deref() != Some(current.as_str()) {
+            return Err(DeviceError::PinInvalid { retries_left: None });
+        }
+        s.pin = Some(new_pin.as_str().to_string());
+        s.force_change = false;
+        Ok(())
     }
     fn unlock(&mut self, pin: &Pin) -> Result<(), DeviceError> {
         let mut s = self.state.lock().unwrap();
         s.unlocks += 1;
         match &s.pin {
+            Some(_) if s.force_change => Err(DeviceError::PinChangeRequired),
             Some(p) if p == pin.as_str() => Ok(()),
             Some(_) => Err(DeviceError::PinInvalid { retries_left: None }),
             None => Err(DeviceError::PinNotSet),
@@ -430,4 +438,81 @@ fn a_credential_missing_from_the_key_is_not_recorded_as_seen() {
         .unwrap();
     assert!(google.enrollments.is_empty());
     assert!(!out.left_for_later.is_empty());
+}
+
+#[test]
+fn a_key_prepared_with_a_temporary_pin_gets_the_persons_own_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let mut keys = FakeKeys::two();
+    {
+        let mut s = keys.keys[0].1.lock().unwrap();
+        s.pin = Some("0000".into());
+        s.force_change = true;
+    }
+    // The first PIN asked for is the temporary one; every later one is the person's own.
+    let mut asked_current = 0;
+    let file = AnswersFile::from_entries(std::path::Path::new("t"), {
+        let mut a = BTreeMap::new();
+        a.insert("person.new".to_string(), Answer::Bool(true));
+        a.insert("keys.count".to_string(), Answer::Text("2".into()));
+        a.insert(
+            "keys.a.device".to_string(),
+            Answer::Text("fake:s-one".into()),
+        );
+        a.insert("key.a.change_pin".to_string(), Answer::Bool(true));
+        a.insert("key.b.set_pin".to_string(), Answer::Bool(true));
+        a.insert(
+            "account.google.identifier".to_string(),
+            Answer::Text("ada@example.com".into()),
+        );
+        a.insert(
+            "account.google.platform".to_string(),
+            Answer::Text("web".into()),
+        );
+        a.insert("step.google.*.done".to_string(), Answer::Bool(true));
+        a.insert("method.*.*.status".to_string(), Answer::Text("off".into()));
+        a
+    })
+    .unwrap();
+    let mut p = ScriptedPrompter::with_pin_source(
+        file,
+        Box::new(move |kind| {
+            Ok(Pin::new(match kind {
+                SecretKind::Current if asked_current == 0 => {
+                    asked_current += 1;
+                    "0000"
+                }
+                _ => "4812",
+            }))
+        }),
+    )
+    .quiet();
+    let catalog = Catalog::load(None).unwrap();
+    let mut site = Website;
+    let out = Guide {
+        prompter: &mut p,
+        record: &mut ledger,
+        catalog: &catalog,
+        keys: &mut keys,
+        stand_in: Some(&mut site),
+        actor: Actor::operator("sam"),
+        options: Options {
+            person: Some("Ada Lovelace".into()),
+            playbooks: vec!["google".into()],
+            allow_low_retries: false,
+        },
+    }
+    .run()
+    .unwrap();
+    assert!(out.left_for_later.is_empty(), "{:?}", out.left_for_later);
+    let s = keys.keys[0].1.lock().unwrap();
+    assert_eq!(s.pin.as_deref(), Some("4812"));
+    assert!(!s.force_change);
+    let status = ledger.person_status(out.person.id).unwrap();
+    assert!(status
+        .keys
+        .iter()
+        .all(|k| k.pin_state == Some(crate::ledger::PinState::Set)));
+    assert_eq!(status.accounts[0].enrollments.len(), 2);
 }
