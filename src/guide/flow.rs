@@ -110,6 +110,18 @@ impl Guide<'_> {
     /// accounts, then per account its steps and verification, then its weaker methods.
     pub fn run(mut self) -> Result<Outcome> {
         let mut later = Vec::new();
+        self.prompter.info(
+            "This session gets your security keys into your accounts, one step at a time, then \
+             goes through the weaker ways into each account that should be turned off. You can \
+             stop at any question: nothing done so far is lost, and the next `keyward enroll` \
+             continues from there.",
+        );
+        if self.actor.operator {
+            self.prompter.info(&format!(
+                "Help-desk session: everything is recorded as done with {}.",
+                self.actor.name
+            ));
+        }
         let person = self.person()?;
         let candidates = self.candidate_playbooks()?;
         let keys = self.keys(&person, &candidates)?;
