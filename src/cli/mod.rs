@@ -6,6 +6,7 @@
 
 mod context;
 mod devices;
+mod enroll;
 mod howto;
 mod key;
 mod ledger_cmd;
@@ -14,7 +15,7 @@ mod playbooks;
 mod records;
 mod virtual_cmd;
 
-pub use context::Context;
+pub use context::{Context, LOW_RETRIES};
 pub use output::Output;
 
 use crate::device::DeviceSpec;
@@ -101,6 +102,10 @@ pub enum Command {
     Ledger(ledger_cmd::LedgerArgs),
     /// Provider playbooks: what each account needs and which weaker methods to remove.
     Playbooks(playbooks::PlaybooksArgs),
+    /// Guide a person through getting their keys into their accounts; resumes when run again.
+    Enroll(enroll::EnrollArgs),
+    /// See what keyward does: the whole enrollment on two virtual keys, in seconds.
+    Demo(enroll::DemoArgs),
 }
 
 /// Parse the arguments, run the command, print the result or the error, and return the exit
@@ -133,6 +138,8 @@ where
         Command::Audit(args) => ledger_cmd::audit(&ctx, args),
         Command::Ledger(args) => ledger_cmd::ledger(&ctx, args),
         Command::Playbooks(args) => playbooks::run(&ctx, args),
+        Command::Enroll(args) => enroll::enroll(&ctx, args),
+        Command::Demo(args) => enroll::demo(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::Ok.code(),

@@ -1,0 +1,444 @@
+//! `ScriptedPrompter`: answers from a file (TOML or JSON) keyed by prompt id, for help-desk
+//! scripts and tests.
+//!
+//! Nested tables are flattened into dotted ids, so `"step.google.3.done" = true` and
+//! `[step.google.3]` / `done = true` mean the same. A `*` segment matches any one segment
+//! (`"step.*.*.done" = true`); an exact id wins over a pattern, and a pattern with fewer `*`
+//! over one with more. PINs are never accepted from the file.
+
+use super::prompt::{Choice, Prompter, SecretKind};
+use super::GuideError;
+use crate::error::Result;
+use crate::pin::{Pin, PinReader};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// One answer as written in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Bool(bool),
+    Text(String),
+    Number(i64),
+}
+
+impl Answer {
+    fn describe(&self) -> String {
+        match self {
+            Answer::Bool(b) => b.to_string(),
+            Answer::Text(s) => format!("\"{s}\""),
+            Answer::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// Last segments of an id that mean a secret: an answers file holding one is refused outright.
+/// (Only the last: `method.google.password.status` asks about a sign-in method, not for one.)
+const SECRET_WORDS: &[&str] = &[
+    "pin",
+    "new_pin",
+    "current_pin",
+    "password",
+    "passphrase",
+    "secret",
+];
+
+#[derive(Debug)]
+pub struct AnswersFile {
+    path: PathBuf,
+    entries: BTreeMap<String, Answer>,
+}
+
+impl AnswersFile {
+    pub fn load(path: &Path) -> Result<AnswersFile, GuideError> {
+        let bad = |message: String| GuideError::AnswersFile {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+            || text.trim_start().starts_with('{');
+        let value: serde_json::Value = if is_json {
+            serde_json::from_str(&text).map_err(|e| {
+                bad(format!(
+                    "not valid JSON at line {}, column {}: {e}",
+                    e.line(),
+                    e.column()
+                ))
+            })?
+        } else {
+            let table: toml::Table = toml::from_str(&text).map_err(|e| {
+                let at = e
+                    .span()
+                    .map(|s| {
+                        let (line, col) = line_col(&text, s.start);
+                        format!(" at line {line}, column {col}")
+                    })
+                    .unwrap_or_default();
+                bad(format!("not valid TOML{at}: {}", e.message()))
+            })?;
+            serde_json::to_value(table).map_err(|e| bad(e.to_string()))?
+        };
+        let serde_json::Value::Object(top) = value else {
+            return Err(bad(
+                "the file must be a table of `prompt id = answer` entries".into(),
+            ));
+        };
+        let mut entries = BTreeMap::new();
+        flatten("", &serde_json::Value::Object(top), &mut entries).map_err(bad)?;
+        Self::from_entries(path, entries)
+    }
+
+    /// Build from already flattened entries (the demo's built-in answers).
+    pub fn from_entries(
+        path: &Path,
+        entries: BTreeMap<String, Answer>,
+    ) -> Result<AnswersFile, GuideError> {
+        for id in entries.keys() {
+            let last = id.rsplit('.').next().unwrap_or(id).to_ascii_lowercase();
+            if SECRET_WORDS.contains(&last.as_str()) {
+                return Err(GuideError::AnswersFile {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "`{id}` looks like a PIN; PINs are never read from an answers file \
+                         (use --pin-stdin, --pin-fd or KEYWARD_PIN / KEYWARD_NEW_PIN), remove it"
+                    ),
+                });
+            }
+        }
+        Ok(AnswersFile {
+            path: path.to_path_buf(),
+            entries,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The entry answering `id`: exact first, then the pattern with the fewest `*`.
+    fn lookup(&self, id: &str) -> Option<(&str, &Answer)> {
+        if let Some((k, v)) = self.entries.get_key_value(id) {
+            return Some((k.as_str(), v));
+        }
+        let segs: Vec<&str> = id.split('.').collect();
+        self.entries
+            .iter()
+            .filter(|(k, _)| k.contains('*'))
+            .filter(|(k, _)| {
+                let ps: Vec<&str> = k.split('.').collect();
+                ps.len() == segs.len() && ps.iter().zip(&segs).all(|(p, s)| *p == "*" || p == s)
+            })
+            .min_by_key(|(k, _)| k.split('.').filter(|s| *s == "*").count())
+            .map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn flatten(
+    prefix: &str,
+    value: &serde_json::Value,
+    out: &mut BTreeMap<String, Answer>,
+) -> std::result::Result<(), String> {
+    use serde_json::Value as V;
+    let answer = match value {
+        V::Object(map) => {
+            for (k, v) in map {
+                let id = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&id, v, out)?;
+            }
+            return Ok(());
+        }
+        V::Bool(b) => Answer::Bool(*b),
+        V::String(s) => Answer::Text(s.clone()),
+        V::Number(n) => match n.as_i64() {
+            Some(i) => Answer::Number(i),
+            None => return Err(format!("`{prefix}`: {n} is not a whole number")),
+        },
+        V::Array(_) => {
+            return Err(format!(
+            "`{prefix}`: a list is not an answer; give one value (true/false, a word or a number)"
+        ))
+        }
+        V::Null => return Err(format!("`{prefix}`: null is not an answer")),
+    };
+    if out.insert(prefix.to_string(), answer).is_some() {
+        return Err(format!("`{prefix}` is answered twice"));
+    }
+    Ok(())
+}
+
+/// Answers questions from an [`AnswersFile`]; PINs from the command's PIN sources.
+pub struct ScriptedPrompter {
+    file: AnswersFile,
+    pins: Box<dyn FnMut(SecretKind) -> Result<Pin>>,
+    used: BTreeSet<String>,
+    /// Echo each question and its answer on stderr, so a script's log shows what was decided.
+    echo: bool,
+}
+
+impl ScriptedPrompter {
+    pub fn new(file: AnswersFile, mut pins: PinReader) -> ScriptedPrompter {
+        Self::with_pin_source(
+            file,
+            Box::new(move |kind| {
+                Ok(match kind {
+                    SecretKind::Current => pins.current("PIN of the key")?,
+                    SecretKind::New { min_code_points } => {
+                        pins.new_pin("New PIN for the key", min_code_points)?
+                    }
+                })
+            }),
+        )
+    }
+
+    /// With another source of PINs (the demo's in-memory PIN).
+    pub fn with_pin_source(
+        file: AnswersFile,
+        pins: Box<dyn FnMut(SecretKind) -> Result<Pin>>,
+    ) -> ScriptedPrompter {
+        ScriptedPrompter {
+            file,
+            pins,
+            used: BTreeSet::new(),
+            echo: true,
+        }
+    }
+
+    pub fn quiet(mut self) -> ScriptedPrompter {
+        self.echo = false;
+        self
+    }
+
+    fn answer(&mut self, id: &str, question: &str, expected: &str) -> Result<Answer> {
+        match self.file.lookup(id) {
+            Some((key, value)) => {
+                self.used.insert(key.to_string());
+                let value = value.clone();
+                if self.echo {
+                    eprintln!("{question} [{id}] -> {}", value.describe());
+                }
+                Ok(value)
+            }
+            None => {
+                let near = self
+                    .file
+                    .entries
+                    .keys()
+                    .filter(|k| !k.contains('*'))
+                    .map(|k| (strsim::jaro_winkler(k, id), k))
+                    .filter(|(score, _)| *score > 0.85)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, k)| format!(" (the file has `{k}`: a typo?)"))
+                    .unwrap_or_default();
+                Err(GuideError::MissingAnswer {
+                    id: id.to_string(),
+                    path: self.file.path.clone(),
+                    question: question.to_string(),
+                    expected: format!("{expected}{near}"),
+                }
+                .into())
+            }
+        }
+    }
+
+    fn wrong(&self, id: &str, got: &Answer, expected: &str) -> crate::Error {
+        GuideError::BadAnswer {
+            id: id.to_string(),
+            path: self.file.path.clone(),
+            message: format!("{} is not {expected}", got.describe()),
+        }
+        .into()
+    }
+}
+
+impl Prompter for ScriptedPrompter {
+    fn info(&mut self, text: &str) {
+        if self.echo {
+            eprintln!("{text}");
+        }
+    }
+
+    fn confirm(&mut self, id: &str, question: &str, _default: bool) -> Result<bool> {
+        let expected = "true or false";
+        let got = self.answer(id, question, expected)?;
+        match &got {
+            Answer::Bool(b) => Ok(*b),
+            Answer::Text(s) => match s.to_ascii_lowercase().as_str() {
+                "yes" | "y" | "true" => Ok(true),
+                "no" | "n" | "false" => Ok(false),
+                _ => Err(self.wrong(id, &got, expected)),
+            },
+            Answer::Number(_) => Err(self.wrong(id, &got, expected)),
+        }
+    }
+
+    fn choose(
+        &mut self,
+        id: &str,
+        question: &str,
+        choices: &[Choice],
+        _default: usize,
+    ) -> Result<String> {
+        let values = choices
+            .iter()
+            .map(|c| format!("\"{}\"", c.value))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let expected = format!("one of {values}");
+        let got = self.answer(id, question, &expected)?;
+        let text = match &got {
+            Answer::Text(s) => s.clone(),
+            Answer::Number(n) => n.to_string(),
+            Answer::Bool(b) => b.to_string(),
+        };
+        choices
+            .iter()
+            .find(|c| c.value.eq_ignore_ascii_case(&text))
+            .map(|c| c.value.clone())
+            .ok_or_else(|| self.wrong(id, &got, &expected))
+    }
+
+    fn text(&mut self, id: &str, question: &str, default: Option<&str>) -> Result<String> {
+        let expected = "a text";
+        let got = self.answer(id, question, expected)?;
+        let s = match &got {
+            Answer::Text(s) => s.trim().to_string(),
+            Answer::Number(n) => n.to_string(),
+            Answer::Bool(_) => return Err(self.wrong(id, &got, expected)),
+        };
+        match (s.is_empty(), default) {
+            (true, Some(d)) => Ok(d.to_string()),
+            (true, None) => Err(self.wrong(id, &got, "a non-empty text")),
+            (false, _) => Ok(s),
+        }
+    }
+
+    fn secret(&mut self, _id: &str, question: &str, kind: SecretKind) -> Result<Pin> {
+        if self.echo {
+            eprintln!("{question} (from the PIN source, not the answers file)");
+        }
+        (self.pins)(kind)
+    }
+
+    fn finish(&mut self) -> Vec<String> {
+        self.file
+            .entries
+            .keys()
+            .filter(|k| !self.used.contains(*k))
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn prompter(file: AnswersFile) -> ScriptedPrompter {
+        ScriptedPrompter::with_pin_source(file, Box::new(|_| Ok(Pin::new("unused")))).quiet()
+    }
+
+    #[test]
+    fn toml_tables_and_dotted_keys_mean_the_same_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            &dir,
+            "a.toml",
+            "\"person.name\" = \"Ada\"\n[step.google.3]\ndone = true\n",
+        );
+        let mut s = prompter(AnswersFile::load(&p).unwrap());
+        assert_eq!(s.text("person.name", "Name?", None).unwrap(), "Ada");
+        assert!(s.confirm("step.google.3.done", "Done?", false).unwrap());
+        assert!(s.finish().is_empty());
+    }
+
+    #[test]
+    fn json_works_and_patterns_prefer_the_most_specific() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            &dir,
+            "a.json",
+            r#"{"step.*.*.done": true, "step.apple.*.done": false, "step.apple.2.done": true}"#,
+        );
+        let mut s = prompter(AnswersFile::load(&p).unwrap());
+        assert!(s.confirm("step.google.1.done", "?", false).unwrap());
+        assert!(!s.confirm("step.apple.1.done", "?", false).unwrap());
+        assert!(s.confirm("step.apple.2.done", "?", false).unwrap());
+    }
+
+    #[test]
+    fn a_missing_answer_names_the_prompt_id_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "a.toml", "\"person.nmae\" = \"Ada\"\n");
+        let mut s = prompter(AnswersFile::load(&p).unwrap());
+        let e = s
+            .text("person.name", "Name?", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`person.name`"), "{e}");
+        assert!(e.contains("a.toml"), "{e}");
+        assert!(e.contains("person.nmae"), "suggests the near miss: {e}");
+        assert_eq!(s.finish(), vec!["person.nmae".to_string()]);
+    }
+
+    #[test]
+    fn a_pin_in_the_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "a.toml", "[key.a]\npin = \"123456\"\n");
+        let e = AnswersFile::load(&p).unwrap_err().to_string();
+        assert!(e.contains("PIN"), "{e}");
+        assert!(!e.contains("123456"), "{e}");
+        // A question about the password sign-in method is not a secret.
+        let p = write(
+            &dir,
+            "b.toml",
+            "\"method.apple.password.status\" = \"on\"\n",
+        );
+        assert!(AnswersFile::load(&p).is_ok());
+    }
+
+    #[test]
+    fn malformed_toml_reports_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "a.toml", "\"person.name\" = \"Ada\"\nkeys.count = \n");
+        let e = AnswersFile::load(&p).unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn wrong_kind_of_answer_is_a_precise_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            &dir,
+            "a.toml",
+            "\"keys.count\" = 5\n\"x.done\" = \"maybe\"\n",
+        );
+        let mut s = prompter(AnswersFile::load(&p).unwrap());
+        let choices = [Choice::new("1", "one"), Choice::new("2", "two")];
+        let e = s
+            .choose("keys.count", "How many?", &choices, 1)
+            .unwrap_err();
+        assert!(e.to_string().contains("one of \"1\", \"2\""), "{e}");
+        let e = s.confirm("x.done", "Done?", false).unwrap_err();
+        assert!(e.to_string().contains("true or false"), "{e}");
+    }
+}

@@ -1,0 +1,345 @@
+//! Finding each key, telling them apart, and getting them ready: a PIN where there is none,
+//! and a warning for every provider a key cannot satisfy.
+
+use super::flow::{key_label, label_id, Guide, Present};
+use super::prompt::{Choice, SecretKind};
+use super::readiness;
+use crate::device::{Authenticator, DeviceDescriptor, DeviceError, KeyInfo};
+use crate::error::{Error, Result};
+use crate::ledger::{Key, KeyState, NewKey, Person, PinState};
+use crate::playbook::Playbook;
+
+impl Guide<'_> {
+    /// How many keys, which is which, and whether each is ready.
+    pub(super) fn keys(&mut self, person: &Person, playbooks: &[Playbook]) -> Result<Vec<Key>> {
+        let recorded: Vec<Key> = self
+            .record
+            .keys(person)?
+            .into_iter()
+            .filter(|k| k.state == KeyState::Active)
+            .collect();
+        let count = if recorded.len() >= 2 {
+            recorded.len()
+        } else {
+            let mut why = vec![
+                "Two keys are strongly recommended: if one is lost or broken, the other still \
+                 opens every account, and the spare is kept somewhere else."
+                    .to_string(),
+            ];
+            for p in playbooks.iter().filter(|p| p.requirements.keys.min >= 2) {
+                why.push(format!(
+                    "{} requires at least {}: {}",
+                    p.name, p.requirements.keys.min, p.requirements.keys.reason
+                ));
+            }
+            self.prompter.info(&format!("\n{}", why.join("\n")));
+            let choices = [
+                Choice::new("2", "Two keys (recommended)"),
+                Choice::new("1", "One key"),
+                Choice::new("3", "Three keys"),
+                Choice::new("4", "Four keys"),
+            ];
+            let n: usize = self
+                .prompter
+                .choose("keys.count", "How many keys will you enroll?", &choices, 0)?
+                .parse()
+                .unwrap_or(2);
+            if n == 1
+                && !self.prompter.confirm(
+                    "keys.one_only",
+                    "With a single key, losing it means account recovery at every provider. \
+                     Go on with one key?",
+                    false,
+                )?
+            {
+                return Err(Error::Cancelled(
+                    "come back with a second key and run `keyward enroll` again".into(),
+                ));
+            }
+            n.max(recorded.len())
+        };
+        let mut keys = Vec::new();
+        for i in 0..count {
+            let label = key_label(i);
+            let known = recorded.iter().find(|k| k.label == label).cloned();
+            let mut present = self.acquire(person, &label, known.as_ref(), &keys, true)?;
+            self.ready(&mut present, playbooks)?;
+            keys.push(present.record);
+        }
+        Ok(keys)
+    }
+
+    /// Find `label` among the keys plugged in (asking the person to plug it in), open it and
+    /// make sure the ledger knows it.
+    pub(super) fn acquire(
+        &mut self,
+        person: &Person,
+        label: &str,
+        known: Option<&Key>,
+        others: &[Key],
+        mark_seen: bool,
+    ) -> Result<Present> {
+        let lid = label_id(label);
+        let mut attempts = 0;
+        loop {
+            let present = self.keys.present()?;
+            let others_serials: Vec<&str> =
+                others.iter().filter_map(|k| k.serial.as_deref()).collect();
+            let by_serial = known
+                .and_then(|k| k.serial.as_deref())
+                .and_then(|s| present.iter().find(|d| d.serial.as_deref() == Some(s)));
+            let desc = if let Some(d) = by_serial {
+                Some(d.clone())
+            } else {
+                // A key whose serial belongs to another of this person's keys is not this one.
+                let candidates: Vec<&DeviceDescriptor> = present
+                    .iter()
+                    .filter(|d| {
+                        d.serial
+                            .as_deref()
+                            .is_none_or(|s| !others_serials.contains(&s))
+                    })
+                    .collect();
+                match candidates.len() {
+                    0 => None,
+                    1 if known.is_none_or(|k| k.serial.is_none()) => Some(candidates[0].clone()),
+                    1 => None,
+                    _ => {
+                        let mut choices: Vec<Choice> = candidates
+                            .iter()
+                            .map(|d| Choice::new(d.spec.clone(), d.display_name()))
+                            .collect();
+                        // Two keys of one model often look identical here (many reveal no
+                        // serial): a touch tells them apart.
+                        if self.keys.can_select_by_touch() {
+                            choices.push(Choice::new(
+                                "touch",
+                                format!("I will touch {label} (every key blinks)"),
+                            ));
+                        }
+                        let spec = self.prompter.choose(
+                            &format!("keys.{lid}.device"),
+                            &format!("Several keys are plugged in. Which one is {label}?"),
+                            &choices,
+                            0,
+                        )?;
+                        if spec == "touch" {
+                            self.prompter
+                                .info(&format!("Touch {label} now (the one that blinks)..."));
+                            let owned: Vec<DeviceDescriptor> =
+                                candidates.iter().map(|d| (*d).clone()).collect();
+                            let i = self.keys.select_by_touch(&owned)?;
+                            owned.get(i).cloned()
+                        } else {
+                            candidates
+                                .iter()
+                                .find(|d| d.spec == spec)
+                                .map(|d| (*d).clone())
+                        }
+                    }
+                }
+            };
+            if let Some(desc) = desc {
+                let mut handle = self.keys.open(&desc)?;
+                let info = handle.info()?;
+                let record = match known {
+                    Some(k) => {
+                        if let (Some(want), Some(got)) = (k.aaguid, info.aaguid) {
+                            if want != got {
+                                self.prompter.info(&format!(
+                                    "This is not {label}: the ledger has a different model for it. \
+                                     Plug in {label}."
+                                ));
+                                drop(handle);
+                                attempts += 1;
+                                if attempts >= 3 {
+                                    return Err(DeviceError::NotFound {
+                                        spec: desc.spec,
+                                        reason: format!("{label} is not this key"),
+                                    }
+                                    .into());
+                                }
+                                self.ask_plugged(person, label)?;
+                                continue;
+                            }
+                        }
+                        if mark_seen {
+                            self.record.key_seen(k, &self.actor)?;
+                        }
+                        k.clone()
+                    }
+                    None => {
+                        let new = NewKey {
+                            label: label.to_string(),
+                            aaguid: info.aaguid,
+                            model: desc.product.clone(),
+                            serial: desc.serial.clone(),
+                        };
+                        self.record.register_key(person, &new, &self.actor)?
+                    }
+                };
+                self.prompter
+                    .info(&format!("{label}: {}", desc.display_name()));
+                return Ok(Present {
+                    record,
+                    handle,
+                    unlocked: false,
+                });
+            }
+            attempts += 1;
+            if attempts >= 3 {
+                return Err(DeviceError::NoKey {
+                    diagnosis: Some(format!(
+                        "{label} was not found after {attempts} tries; plug it in and run \
+                         `keyward enroll --person \"{}\"` again",
+                        person.name
+                    )),
+                }
+                .into());
+            }
+            self.ask_plugged(person, label)?;
+        }
+    }
+
+    pub(super) fn ask_plugged(&mut self, person: &Person, label: &str) -> Result<()> {
+        let go_on = self.prompter.confirm(
+            &format!("keys.{}.plugged", label_id(label)),
+            &format!("Plug in {label} (and touch it if it blinks). Ready?"),
+            true,
+        )?;
+        if !go_on {
+            return Err(Error::Cancelled(format!(
+                "{label} was not plugged in; run `keyward enroll --person \"{}\"` again to go on",
+                person.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// A PIN on the key if it has none, and a warning for each provider it cannot satisfy.
+    pub(super) fn ready(&mut self, key: &mut Present, playbooks: &[Playbook]) -> Result<()> {
+        let label = key.record.label.clone();
+        let lid = label_id(&label);
+        let mut info: KeyInfo = key.handle.info()?;
+        if info.pin_is_set() == Some(false) {
+            let wanted = playbooks
+                .iter()
+                .any(|p| p.requirements.user_verification.required);
+            let set = self.prompter.confirm(
+                &format!("key.{lid}.set_pin"),
+                &format!(
+                    "{label} has no PIN yet.{} Set one now?",
+                    if wanted {
+                        " Some of these providers require one."
+                    } else {
+                        ""
+                    }
+                ),
+                true,
+            )?;
+            if set {
+                let pin = self.prompter.secret(
+                    &format!("key.{lid}.new_pin"),
+                    &format!("New PIN for {label}"),
+                    SecretKind::New {
+                        min_code_points: info.min_pin_length,
+                    },
+                )?;
+                key.handle.set_pin(&pin)?;
+                self.record
+                    .set_pin_state(&key.record, PinState::Set, &self.actor)?;
+                self.prompter.info(&format!("{label} now has a PIN."));
+                info = key.handle.info()?;
+            }
+        } else if info.pin_is_set() == Some(true) && info.force_pin_change {
+            // A key prepared by IT with a temporary PIN: nothing works until the person has
+            // chosen their own, so do it now rather than fail at the first verification.
+            let change = self.prompter.confirm(
+                &format!("key.{lid}.change_pin"),
+                &format!(
+                    "{label} was prepared with a temporary PIN and needs your own before it can \
+                     be used. Change it now?"
+                ),
+                true,
+            )?;
+            if change {
+                self.guard_pin(&label, key.handle.as_mut())?;
+                let current = self.prompter.secret(
+                    &format!("key.{lid}.current_pin"),
+                    &format!("Temporary PIN of {label}"),
+                    SecretKind::Current,
+                )?;
+                let new = self.prompter.secret(
+                    &format!("key.{lid}.new_pin"),
+                    &format!("Your new PIN for {label}"),
+                    SecretKind::New {
+                        min_code_points: info.min_pin_length,
+                    },
+                )?;
+                key.handle.change_pin(&current, &new)?;
+                self.record
+                    .set_pin_state(&key.record, PinState::Set, &self.actor)?;
+                self.prompter.info(&format!("{label} now has your PIN."));
+                info = key.handle.info()?;
+            }
+        }
+        for p in playbooks {
+            for s in readiness::check(&info, p) {
+                self.prompter.info(&format!(
+                    "warning: {label} is not ready for {}: {} (what to do: {})",
+                    p.name, s.problem, s.fix
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The index in `opened` of `key`, found and opened once per account.
+    pub(super) fn present(
+        &mut self,
+        person: &Person,
+        key: &Key,
+        opened: &mut Vec<Present>,
+    ) -> Result<usize> {
+        if let Some(i) = opened.iter().position(|p| p.record.id == key.id) {
+            return Ok(i);
+        }
+        let others: Vec<Key> = self
+            .record
+            .keys(person)?
+            .into_iter()
+            .filter(|k| k.id != key.id)
+            .collect();
+        // Another key's open session would hold it: a person swaps keys one at a time.
+        opened.clear();
+        let p = self.acquire(person, &key.label, Some(key), &others, false)?;
+        opened.push(p);
+        Ok(opened.len() - 1)
+    }
+
+    /// Never spend a key's last PIN attempts without an explicit yes.
+    pub(super) fn guard_pin(&mut self, label: &str, key: &mut dyn Authenticator) -> Result<()> {
+        let r = key.pin_retries()?;
+        if r.retries == 0 {
+            return Err(DeviceError::PinBlocked.into());
+        }
+        if r.power_cycle_required {
+            return Err(DeviceError::PinAuthBlocked.into());
+        }
+        if r.retries <= crate::cli::LOW_RETRIES && !self.options.allow_low_retries {
+            let go = self.prompter.confirm(
+                &format!("key.{}.low_retries", label_id(label)),
+                &format!(
+                    "Only {} PIN attempts remain on {label}; when they run out the key must be \
+                     reset, which erases it. Try the PIN now?",
+                    r.retries
+                ),
+                false,
+            )?;
+            if !go {
+                return Err(Error::Cancelled("no PIN attempt made".into()));
+            }
+        }
+        Ok(())
+    }
+}

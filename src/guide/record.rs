@@ -1,0 +1,140 @@
+//! What the guided flow needs from the ledger, as one narrow trait.
+//!
+//! The ledger is the source of truth of progress: the flow asks it what is already done for a
+//! person before every question, so a rerun after an interruption resumes where it stopped and
+//! never records anything twice.
+
+use crate::error::Result;
+use crate::ledger::{
+    Account, Actor, Enrollment, Key, MethodRecord, MethodStatus, NewEnrollment, NewKey, Person,
+    PinState,
+};
+
+pub trait Record {
+    fn people(&mut self) -> Result<Vec<Person>>;
+    fn find_person(&mut self, name: &str) -> Result<Option<Person>>;
+    fn add_person(&mut self, name: &str, actor: &Actor) -> Result<Person>;
+
+    fn accounts(&mut self, person: &Person) -> Result<Vec<Account>>;
+    fn add_account(
+        &mut self,
+        person: &Person,
+        playbook: &str,
+        identifier: &str,
+        actor: &Actor,
+    ) -> Result<Account>;
+
+    fn keys(&mut self, person: &Person) -> Result<Vec<Key>>;
+    fn register_key(&mut self, person: &Person, key: &NewKey, actor: &Actor) -> Result<Key>;
+    /// The key was present just now.
+    fn key_seen(&mut self, key: &Key, actor: &Actor) -> Result<()>;
+    /// What is known about the key's PIN now (never the PIN itself).
+    fn set_pin_state(&mut self, key: &Key, state: PinState, actor: &Actor) -> Result<()>;
+
+    fn enrollments(&mut self, account: &Account) -> Result<Vec<Enrollment>>;
+    fn record_enrollment(
+        &mut self,
+        enrollment: &NewEnrollment,
+        actor: &Actor,
+    ) -> Result<Enrollment>;
+
+    fn methods(&mut self, account: &Account) -> Result<Vec<MethodRecord>>;
+    fn set_method(
+        &mut self,
+        account: &Account,
+        method: &str,
+        status: MethodStatus,
+        reason: Option<&str>,
+        actor: &Actor,
+    ) -> Result<()>;
+
+    /// Named points the flow has passed for this person (a step done, ...).
+    fn checkpoints(&mut self, person: &Person) -> Result<Vec<String>>;
+    fn add_checkpoint(&mut self, person: &Person, name: &str, actor: &Actor) -> Result<()>;
+}
+
+use crate::ledger::{Ledger, LedgerError};
+
+impl Record for Ledger {
+    fn people(&mut self) -> Result<Vec<Person>> {
+        Ok(Ledger::people(self)?)
+    }
+    fn find_person(&mut self, name: &str) -> Result<Option<Person>> {
+        match Ledger::find_person(self, name) {
+            Ok(p) => Ok(Some(p)),
+            Err(LedgerError::UnknownPerson(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+    fn add_person(&mut self, name: &str, actor: &Actor) -> Result<Person> {
+        Ok(self.upsert_person(actor, name, None)?)
+    }
+    fn accounts(&mut self, person: &Person) -> Result<Vec<Account>> {
+        Ok(self.accounts_of(person.id)?)
+    }
+    fn add_account(
+        &mut self,
+        person: &Person,
+        playbook: &str,
+        identifier: &str,
+        actor: &Actor,
+    ) -> Result<Account> {
+        Ok(Ledger::add_account(
+            self, actor, person.id, playbook, identifier,
+        )?)
+    }
+    fn keys(&mut self, person: &Person) -> Result<Vec<Key>> {
+        Ok(self.keys_of(person.id)?)
+    }
+    fn register_key(&mut self, person: &Person, key: &NewKey, actor: &Actor) -> Result<Key> {
+        Ok(Ledger::register_key(self, actor, person.id, key)?)
+    }
+    fn key_seen(&mut self, key: &Key, actor: &Actor) -> Result<()> {
+        // Registering again matches the key (serial, else label) and updates `last_seen`.
+        let again = NewKey {
+            label: key.label.clone(),
+            aaguid: key.aaguid,
+            model: key.model.clone(),
+            serial: key.serial.clone(),
+        };
+        Ledger::register_key(self, actor, key.person_id, &again)?;
+        Ok(())
+    }
+    fn set_pin_state(&mut self, key: &Key, state: PinState, actor: &Actor) -> Result<()> {
+        Ledger::set_pin_state(self, actor, key.id, state)?;
+        Ok(())
+    }
+    fn enrollments(&mut self, account: &Account) -> Result<Vec<Enrollment>> {
+        Ok(self.enrollments_of_account(account.id)?)
+    }
+    fn record_enrollment(
+        &mut self,
+        enrollment: &NewEnrollment,
+        actor: &Actor,
+    ) -> Result<Enrollment> {
+        Ok(Ledger::record_enrollment(self, actor, enrollment)?)
+    }
+    fn methods(&mut self, account: &Account) -> Result<Vec<MethodRecord>> {
+        Ok(self.methods_of(account.id)?)
+    }
+    fn set_method(
+        &mut self,
+        account: &Account,
+        method: &str,
+        status: MethodStatus,
+        reason: Option<&str>,
+        actor: &Actor,
+    ) -> Result<()> {
+        self.set_method_status(actor, account.id, method, status, reason)?;
+        Ok(())
+    }
+    fn checkpoints(&mut self, person: &Person) -> Result<Vec<String>> {
+        Ok(Ledger::checkpoints(self, person.id)?
+            .into_iter()
+            .map(|c| c.name)
+            .collect())
+    }
+    fn add_checkpoint(&mut self, person: &Person, name: &str, actor: &Actor) -> Result<()> {
+        Ok(self.checkpoint(actor, person.id, name)?)
+    }
+}

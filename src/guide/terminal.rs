@@ -1,0 +1,107 @@
+//! `TerminalPrompter`: a person at a terminal answers, through `dialoguer` on stderr.
+
+use super::prompt::{Choice, Prompter, SecretKind};
+use crate::error::{Error, Result};
+use crate::pin::{Pin, PinReader};
+use dialoguer::console::Term;
+
+pub struct TerminalPrompter {
+    term: Term,
+    pins: PinReader,
+}
+
+impl TerminalPrompter {
+    /// Callers check first that there is a terminal (`Context::interactive`).
+    pub fn new(pins: PinReader) -> TerminalPrompter {
+        TerminalPrompter {
+            term: Term::stderr(),
+            pins,
+        }
+    }
+}
+
+fn cancelled(e: dialoguer::Error) -> Error {
+    match e {
+        dialoguer::Error::IO(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+            Error::Cancelled("stopped at a question; run `keyward enroll` again to go on".into())
+        }
+        e => Error::Cancelled(format!("the question could not be asked: {e}")),
+    }
+}
+
+impl TerminalPrompter {
+    /// dialoguer's own report repeats the prompt text verbatim; ours marks the answer, so a
+    /// transcript (or a test reading the terminal) never mistakes it for a new question.
+    fn echo(&self, question: &str, answer: &str) {
+        let _ = self.term.write_line(&format!("{question} -> {answer}"));
+    }
+}
+
+impl Prompter for TerminalPrompter {
+    fn info(&mut self, text: &str) {
+        let _ = self.term.write_line(text);
+    }
+
+    fn confirm(&mut self, _id: &str, question: &str, default: bool) -> Result<bool> {
+        let yes = dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(default)
+            .wait_for_newline(true)
+            .report(false)
+            .interact_on(&self.term)
+            .map_err(cancelled)?;
+        self.echo(question, if yes { "yes" } else { "no" });
+        Ok(yes)
+    }
+
+    fn choose(
+        &mut self,
+        _id: &str,
+        question: &str,
+        choices: &[Choice],
+        default: usize,
+    ) -> Result<String> {
+        let labels: Vec<&str> = choices.iter().map(|c| c.label.as_str()).collect();
+        let i = dialoguer::Select::new()
+            .with_prompt(question)
+            .items(&labels)
+            .default(default.min(choices.len().saturating_sub(1)))
+            .report(false)
+            .interact_on(&self.term)
+            .map_err(cancelled)?;
+        self.echo(question, &choices[i].label);
+        Ok(choices[i].value.clone())
+    }
+
+    fn text(&mut self, _id: &str, question: &str, default: Option<&str>) -> Result<String> {
+        loop {
+            let mut input = dialoguer::Input::<String>::new()
+                .with_prompt(question)
+                .allow_empty(default.is_some())
+                .report(false);
+            if let Some(d) = default {
+                input = input.default(d.to_string());
+            }
+            let s = input.interact_text_on(&self.term).map_err(cancelled)?;
+            let s = s.trim().to_string();
+            let answer = match (s.is_empty(), default) {
+                (false, _) => s,
+                (true, Some(d)) => d.to_string(),
+                (true, None) => continue,
+            };
+            self.echo(question, &answer);
+            return Ok(answer);
+        }
+    }
+
+    fn secret(&mut self, _id: &str, question: &str, kind: SecretKind) -> Result<Pin> {
+        Ok(match kind {
+            SecretKind::Current => self.pins.current(question)?,
+            SecretKind::New { min_code_points } => self.pins.new_pin(question, min_code_points)?,
+        })
+    }
+
+    fn can_open_urls(&self) -> bool {
+        super::browser::display_available()
+    }
+}

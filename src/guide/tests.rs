@@ -1,0 +1,518 @@
+//! The flow end to end over an in-memory key and a temporary ledger, answered by a script.
+
+use super::*;
+use crate::device::*;
+use crate::ledger::{Actor, Ledger, MethodStatus};
+use crate::pin::Pin;
+use crate::playbook::Catalog;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+struct KeyState {
+    pin: Option<String>,
+    force_change: bool,
+    creds: Vec<RpCredentials>,
+    unlocks: u32,
+}
+
+/// A FIDO2 key that stores what it is given; shared state so a test can look afterwards.
+struct FakeKey {
+    desc: DeviceDescriptor,
+    state: Arc<Mutex<KeyState>>,
+}
+
+impl Authenticator for FakeKey {
+    fn descriptor(&self) -> &DeviceDescriptor {
+        &self.desc
+    }
+    fn info(&mut self) -> Result<KeyInfo, DeviceError> {
+        let s = self.state.lock().unwrap();
+        let mut options = BTreeMap::new();
+        options.insert("rk".to_string(), true);
+        options.insert("credMgmt".to_string(), true);
+        options.insert("clientPin".to_string(), s.pin.is_some());
+        Ok(KeyInfo {
+            versions: vec!["FIDO_2_0".into(), "FIDO_2_1".into()],
+            aaguid: None,
+            options,
+            extensions: vec![],
+            pin_uv_protocols: vec![2],
+            min_pin_length: 4,
+            force_pin_change: s.force_change,
+            firmware_version: None,
+            remaining_discoverable_credentials: Some(20),
+            transports: vec!["usb".into()],
+            algorithms: vec![-7],
+        })
+    }
+    fn pin_retries(&mut self) -> Result<PinRetries, DeviceError> {
+        Ok(PinRetries {
+            retries: 8,
+            power_cycle_required: false,
+        })
+    }
+    fn set_pin(&mut self, new_pin: &Pin) -> Result<(), DeviceError> {
+        self.state.lock().unwrap().pin = Some(new_pin.as_str().to_string());
+        Ok(())
+    }
+    fn change_pin(&mut self, current: &Pin, new_pin: &Pin) -> Result<(), DeviceError> {
+        let mut s = self.state.lock().unwrap();
+        if s.pin.as_deref() != Some(current.as_str()) {
+            return Err(DeviceError::PinInvalid { retries_left: None });
+        }
+        s.pin = Some(new_pin.as_str().to_string());
+        s.force_change = false;
+        Ok(())
+    }
+    fn unlock(&mut self, pin: &Pin) -> Result<(), DeviceError> {
+        let mut s = self.state.lock().unwrap();
+        s.unlocks += 1;
+        match &s.pin {
+            Some(_) if s.force_change => Err(DeviceError::PinChangeRequired),
+            Some(p) if p == pin.as_str() => Ok(()),
+            Some(_) => Err(DeviceError::PinInvalid { retries_left: None }),
+            None => Err(DeviceError::PinNotSet),
+        }
+    }
+    fn credential_metadata(&mut self) -> Result<CredentialMetadata, DeviceError> {
+        unsupported()
+    }
+    fn list_credentials(&mut self) -> Result<Vec<RpCredentials>, DeviceError> {
+        Ok(self.state.lock().unwrap().creds.clone())
+    }
+    fn delete_credential(&mut self, _: &[u8]) -> Result<(), DeviceError> {
+        unsupported()
+    }
+    fn set_min_pin_length(
+        &mut self,
+        _: Option<u32>,
+        _: &[String],
+        _: bool,
+    ) -> Result<(), DeviceError> {
+        unsupported()
+    }
+    fn toggle_always_uv(&mut self) -> Result<bool, DeviceError> {
+        unsupported()
+    }
+    fn make_credential(
+        &mut self,
+        req: &MakeCredentialRequest,
+    ) -> Result<MadeCredential, DeviceError> {
+        let mut s = self.state.lock().unwrap();
+        let id = vec![s.creds.len() as u8 + 1; 16];
+        s.creds.push(RpCredentials {
+            rp_id: req.rp_id.clone(),
+            rp_name: None,
+            credentials: vec![StoredCredential {
+                credential_id: id.clone(),
+                user_id: req.user_id.clone(),
+                user_name: Some(req.user_name.clone()),
+                user_display_name: None,
+                cred_protect: None,
+            }],
+        });
+        Ok(MadeCredential {
+            credential_id: id,
+            attestation_object: vec![],
+            attestation_format: "none".into(),
+            auth_data: vec![],
+            aaguid: None,
+            attestation_certificates: vec![],
+            user_verified: true,
+            sign_count: 0,
+        })
+    }
+    fn get_assertion(&mut self, _: &AssertionRequest) -> Result<Assertion, DeviceError> {
+        unsupported()
+    }
+    fn selection(&mut self, _: std::time::Duration) -> Result<(), DeviceError> {
+        Ok(())
+    }
+    fn wink(&mut self) -> Result<(), DeviceError> {
+        Ok(())
+    }
+    fn reset(&mut self) -> Result<(), DeviceError> {
+        unsupported()
+    }
+}
+
+fn unsupported<T>() -> Result<T, DeviceError> {
+    Err(DeviceError::Unsupported {
+        what: "this in the fake".into(),
+    })
+}
+
+struct FakeKeys {
+    keys: Vec<(DeviceDescriptor, Arc<Mutex<KeyState>>)>,
+}
+
+impl FakeKeys {
+    fn two() -> FakeKeys {
+        let mk = |serial: &str| {
+            (
+                DeviceDescriptor {
+                    spec: format!("fake:{serial}"),
+                    backend: Backend::Virtual,
+                    vendor_id: None,
+                    product_id: None,
+                    manufacturer: Some("test".into()),
+                    product: Some("Fake key".into()),
+                    serial: Some(serial.into()),
+                },
+                Arc::new(Mutex::new(KeyState::default())),
+            )
+        };
+        FakeKeys {
+            keys: vec![mk("s-one"), mk("s-two")],
+        }
+    }
+}
+
+impl KeySource for FakeKeys {
+    fn present(&mut self) -> crate::Result<Vec<DeviceDescriptor>> {
+        Ok(self.keys.iter().map(|(d, _)| d.clone()).collect())
+    }
+    fn open(&mut self, desc: &DeviceDescriptor) -> crate::Result<Box<dyn Authenticator>> {
+        let (d, s) = self.keys.iter().find(|(d, _)| d == desc).unwrap();
+        Ok(Box::new(FakeKey {
+            desc: d.clone(),
+            state: s.clone(),
+        }))
+    }
+}
+
+/// The website: a discoverable credential for the path's first RP ID and the account name.
+struct Website;
+
+impl StandIn for Website {
+    fn act(
+        &mut self,
+        key: &mut dyn Authenticator,
+        _: &crate::playbook::Playbook,
+        path: &crate::playbook::EnrollmentPath,
+        account: &crate::ledger::Account,
+    ) -> crate::Result<()> {
+        let Some(rp) = path.verification.rp_ids.first() else {
+            return Ok(());
+        };
+        let already = key.list_credentials()?.iter().any(|r| {
+            &r.rp_id == rp
+                && r.credentials
+                    .iter()
+                    .any(|c| c.user_name.as_deref() == Some(account.identifier.as_str()))
+        });
+        if !already {
+            key.make_credential(&MakeCredentialRequest {
+                client_data_hash: [0; 32],
+                rp_id: rp.clone(),
+                rp_name: None,
+                user_id: vec![1],
+                user_name: account.identifier.clone(),
+                user_display_name: None,
+                discoverable: true,
+                user_verification: true,
+                exclude_credentials: vec![],
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn answers(extra: &[(&str, Answer)]) -> ScriptedPrompter {
+    let t = |s: &str| Answer::Text(s.into());
+    let mut a: BTreeMap<String, Answer> = BTreeMap::new();
+    a.insert("person.new".into(), Answer::Bool(true));
+    a.insert("keys.count".into(), t("2"));
+    a.insert("keys.a.device".into(), t("fake:s-one"));
+    a.insert("key.*.set_pin".into(), Answer::Bool(true));
+    a.insert("account.google.identifier".into(), t("ada@example.com"));
+    a.insert("account.apple.identifier".into(), t("ada@icloud.example"));
+    a.insert("account.*.platform".into(), t("web"));
+    a.insert("account.apple.platform".into(), t("iphone"));
+    a.insert("step.*.*.done".into(), Answer::Bool(true));
+    a.insert("confirm.*.*.enrolled".into(), Answer::Bool(true));
+    a.insert("method.*.*.status".into(), t("on"));
+    a.insert("method.*.*.outcome".into(), t("removed"));
+    for (k, v) in extra {
+        a.insert(k.to_string(), v.clone());
+    }
+    let file = AnswersFile::from_entries(std::path::Path::new("test"), a).unwrap();
+    ScriptedPrompter::with_pin_source(file, Box::new(|_| Ok(Pin::new("4812")))).quiet()
+}
+
+fn run(
+    ledger: &mut Ledger,
+    keys: &mut FakeKeys,
+    prompter: &mut dyn Prompter,
+    website: bool,
+) -> crate::Result<Outcome> {
+    let catalog = Catalog::load(None).unwrap();
+    let mut site = Website;
+    Guide {
+        prompter,
+        record: ledger,
+        catalog: &catalog,
+        keys,
+        stand_in: if website { Some(&mut site) } else { None },
+        actor: Actor::operator("sam"),
+        options: Options {
+            person: Some("Ada Lovelace".into()),
+            playbooks: vec!["google".into(), "apple".into()],
+            allow_low_retries: false,
+        },
+    }
+    .run()
+}
+
+#[test]
+fn whole_flow_records_keys_enrollments_and_methods() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let mut keys = FakeKeys::two();
+    let mut p = answers(&[("method.google.sms.outcome", Answer::Text("later".into()))]);
+    let out = run(&mut ledger, &mut keys, &mut p, true).unwrap();
+    assert!(out.left_for_later.is_empty(), "{:?}", out.left_for_later);
+    let status = ledger.person_status(out.person.id).unwrap();
+    assert_eq!(status.keys.len(), 2);
+    let google = status
+        .accounts
+        .iter()
+        .find(|a| a.account.playbook == "google")
+        .unwrap();
+    assert_eq!(google.enrollments.len(), 2);
+    assert!(google.enrollments.iter().all(|e| e.enrollment.evidence
+        == crate::ledger::Evidence::SeenOnKey
+        && e.enrollment.detail.rp_id.as_deref() == Some("google.com")));
+    let apple = status
+        .accounts
+        .iter()
+        .find(|a| a.account.playbook == "apple")
+        .unwrap();
+    assert!(apple
+        .enrollments
+        .iter()
+        .all(|e| e.enrollment.evidence == crate::ledger::Evidence::ConfirmedByOperator));
+    assert_eq!(status.remaining.len(), 1);
+    assert_eq!(status.remaining[0].method, "sms");
+    assert_eq!(status.remaining[0].status, MethodStatus::Present);
+    // Both keys got the PIN and were unlocked to be looked at.
+    for (_, s) in &keys.keys {
+        let s = s.lock().unwrap();
+        assert_eq!(s.pin.as_deref(), Some("4812"));
+        assert!(s.unlocks >= 1);
+    }
+
+    // A second run finds everything done: no question is asked at all.
+    let mut silent = ScriptedPrompter::with_pin_source(
+        AnswersFile::from_entries(std::path::Path::new("empty"), BTreeMap::new()).unwrap(),
+        Box::new(|_| Ok(Pin::new("4812"))),
+    )
+    .quiet();
+    let again = run(&mut ledger, &mut keys, &mut silent, true).unwrap();
+    assert!(again.left_for_later.is_empty());
+    assert_eq!(
+        status_without_seen(&ledger, &status),
+        status,
+        "nothing recorded twice"
+    );
+}
+
+/// The status, ignoring `last_seen` (a rerun sees the keys again).
+fn status_without_seen(
+    ledger: &Ledger,
+    before: &crate::ledger::PersonStatus,
+) -> crate::ledger::PersonStatus {
+    let mut now = ledger.person_status(before.person.id).unwrap();
+    for (k, b) in now.keys.iter_mut().zip(&before.keys) {
+        k.last_seen = b.last_seen.clone();
+    }
+    now
+}
+
+#[test]
+fn a_step_answered_not_yet_stops_that_account_and_a_rerun_resumes_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let mut keys = FakeKeys::two();
+    let mut p = answers(&[("step.google.3.done", Answer::Bool(false))]);
+    let out = run(&mut ledger, &mut keys, &mut p, true).unwrap();
+    assert_eq!(out.left_for_later.len(), 1, "{:?}", out.left_for_later);
+    let status = ledger.person_status(out.person.id).unwrap();
+    let google = status
+        .accounts
+        .iter()
+        .find(|a| a.account.playbook == "google")
+        .unwrap();
+    assert!(google.enrollments.is_empty());
+    assert!(
+        google
+            .methods
+            .iter()
+            .all(|m| m.status == MethodStatus::Unknown),
+        "weaker methods are not asked about before a key is in: {:?}",
+        google.methods
+    );
+    assert!(
+        !google.methods.is_empty(),
+        "but they are on the record as not checked"
+    );
+
+    // The rerun picks up at step 3 for the first key; the second key then gets every step.
+    let t = |s: &str| Answer::Text(s.into());
+    let mut a = BTreeMap::new();
+    a.insert("account.google.platform".to_string(), t("web"));
+    a.insert("step.google.*.done".to_string(), Answer::Bool(true));
+    a.insert("method.*.*.status".to_string(), t("off"));
+    let rest = ScriptedPrompter::with_pin_source(
+        AnswersFile::from_entries(std::path::Path::new("rest"), a).unwrap(),
+        Box::new(|_| Ok(Pin::new("4812"))),
+    )
+    .quiet();
+    let mut rec = Recording {
+        inner: rest,
+        asked: Vec::new(),
+    };
+    let out = run(&mut ledger, &mut keys, &mut rec, true).unwrap();
+    assert!(out.left_for_later.is_empty(), "{:?}", out.left_for_later);
+    let count = |id: &str| rec.asked.iter().filter(|a| *a == id).count();
+    assert_eq!(
+        count("step.google.1.done"),
+        1,
+        "only for the second key: {:?}",
+        rec.asked
+    );
+    assert_eq!(count("step.google.2.done"), 1, "{:?}", rec.asked);
+    assert_eq!(count("step.google.3.done"), 2, "{:?}", rec.asked);
+    assert_eq!(count("keys.count"), 0, "two keys are recorded already");
+    assert_eq!(count("person.new"), 0);
+    let status = ledger.person_status(out.person.id).unwrap();
+    let google = status
+        .accounts
+        .iter()
+        .find(|a| a.account.playbook == "google")
+        .unwrap();
+    assert_eq!(google.enrollments.len(), 2);
+    assert!(status.remaining.is_empty());
+}
+
+/// Remembers every question id asked.
+struct Recording<P: Prompter> {
+    inner: P,
+    asked: Vec<String>,
+}
+
+impl<P: Prompter> Prompter for Recording<P> {
+    fn info(&mut self, text: &str) {
+        self.inner.info(text)
+    }
+    fn confirm(&mut self, id: &str, q: &str, d: bool) -> crate::Result<bool> {
+        self.asked.push(id.into());
+        self.inner.confirm(id, q, d)
+    }
+    fn choose(&mut self, id: &str, q: &str, c: &[Choice], d: usize) -> crate::Result<String> {
+        self.asked.push(id.into());
+        self.inner.choose(id, q, c, d)
+    }
+    fn text(&mut self, id: &str, q: &str, d: Option<&str>) -> crate::Result<String> {
+        self.asked.push(id.into());
+        self.inner.text(id, q, d)
+    }
+    fn secret(&mut self, id: &str, q: &str, k: SecretKind) -> crate::Result<Pin> {
+        self.inner.secret(id, q, k)
+    }
+}
+
+#[test]
+fn a_credential_missing_from_the_key_is_not_recorded_as_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let mut keys = FakeKeys::two();
+    let mut p = answers(&[("verify.google.not_found", Answer::Text("later".into()))]);
+    let out = run(&mut ledger, &mut keys, &mut p, false).unwrap();
+    let status = ledger.person_status(out.person.id).unwrap();
+    let google = status
+        .accounts
+        .iter()
+        .find(|a| a.account.playbook == "google")
+        .unwrap();
+    assert!(google.enrollments.is_empty());
+    assert!(!out.left_for_later.is_empty());
+}
+
+#[test]
+fn a_key_prepared_with_a_temporary_pin_gets_the_persons_own_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let mut keys = FakeKeys::two();
+    {
+        let mut s = keys.keys[0].1.lock().unwrap();
+        s.pin = Some("0000".into());
+        s.force_change = true;
+    }
+    // The first PIN asked for is the temporary one; every later one is the person's own.
+    let mut asked_current = 0;
+    let file = AnswersFile::from_entries(std::path::Path::new("t"), {
+        let mut a = BTreeMap::new();
+        a.insert("person.new".to_string(), Answer::Bool(true));
+        a.insert("keys.count".to_string(), Answer::Text("2".into()));
+        a.insert(
+            "keys.a.device".to_string(),
+            Answer::Text("fake:s-one".into()),
+        );
+        a.insert("key.a.change_pin".to_string(), Answer::Bool(true));
+        a.insert("key.b.set_pin".to_string(), Answer::Bool(true));
+        a.insert(
+            "account.google.identifier".to_string(),
+            Answer::Text("ada@example.com".into()),
+        );
+        a.insert(
+            "account.google.platform".to_string(),
+            Answer::Text("web".into()),
+        );
+        a.insert("step.google.*.done".to_string(), Answer::Bool(true));
+        a.insert("method.*.*.status".to_string(), Answer::Text("off".into()));
+        a
+    })
+    .unwrap();
+    let mut p = ScriptedPrompter::with_pin_source(
+        file,
+        Box::new(move |kind| {
+            Ok(Pin::new(match kind {
+                SecretKind::Current if asked_current == 0 => {
+                    asked_current += 1;
+                    "0000"
+                }
+                _ => "4812",
+            }))
+        }),
+    )
+    .quiet();
+    let catalog = Catalog::load(None).unwrap();
+    let mut site = Website;
+    let out = Guide {
+        prompter: &mut p,
+        record: &mut ledger,
+        catalog: &catalog,
+        keys: &mut keys,
+        stand_in: Some(&mut site),
+        actor: Actor::operator("sam"),
+        options: Options {
+            person: Some("Ada Lovelace".into()),
+            playbooks: vec!["google".into()],
+            allow_low_retries: false,
+        },
+    }
+    .run()
+    .unwrap();
+    assert!(out.left_for_later.is_empty(), "{:?}", out.left_for_later);
+    let s = keys.keys[0].1.lock().unwrap();
+    assert_eq!(s.pin.as_deref(), Some("4812"));
+    assert!(!s.force_change);
+    let status = ledger.person_status(out.person.id).unwrap();
+    assert!(status
+        .keys
+        .iter()
+        .all(|k| k.pin_state == Some(crate::ledger::PinState::Set)));
+    assert_eq!(status.accounts[0].enrollments.len(), 2);
+}

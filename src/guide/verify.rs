@@ -1,0 +1,176 @@
+//! Proof of an enrollment: the credential seen on the key, or a person's confirmation.
+
+use super::flow::{label_id, Guide, Present};
+use super::prompt::{Choice, SecretKind};
+use crate::device::DeviceError;
+use crate::error::Result;
+use crate::ledger::{Account, Evidence, EvidenceDetail, Key, NewEnrollment, Person};
+use crate::playbook::{EnrollmentPath, Playbook};
+
+impl Guide<'_> {
+    /// Look for the account's credential on the key. True when an enrollment was recorded.
+    pub(super) fn verify(
+        &mut self,
+        person: &Person,
+        playbook: &Playbook,
+        path: &EnrollmentPath,
+        account: &Account,
+        key: &Key,
+        opened: &mut Vec<Present>,
+    ) -> Result<bool> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let i = self.present(person, key, opened)?;
+            if !opened[i].unlocked {
+                self.guard_pin(&key.label, opened[i].handle.as_mut())?;
+                let pin = self.prompter.secret(
+                    &format!("key.{}.pin", label_id(&key.label)),
+                    &format!("PIN of {} (to look at the credentials on it)", key.label),
+                    SecretKind::Current,
+                )?;
+                let p = &mut opened[i];
+                if let Err(e) = p.handle.unlock(&pin) {
+                    return Err(match e {
+                        DeviceError::PinInvalid { retries_left: None } => DeviceError::PinInvalid {
+                            retries_left: p.handle.pin_retries().ok().map(|r| r.retries),
+                        },
+                        other => other,
+                    }
+                    .into());
+                }
+                p.unlocked = true;
+            }
+            let listed = opened[i].handle.list_credentials()?;
+            let found = listed.iter().find_map(|rp| {
+                let rp_ok = path
+                    .verification
+                    .rp_ids
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(&rp.rp_id));
+                if !rp_ok {
+                    return None;
+                }
+                rp.credentials.iter().find_map(|c| {
+                    let name = c.user_name.as_deref()?;
+                    (name.eq_ignore_ascii_case(&account.identifier)
+                        && playbook.claims_credential(&rp.rp_id, Some(name)))
+                    .then(|| {
+                        (
+                            rp.rp_id.clone(),
+                            name.to_string(),
+                            hex::encode(&c.credential_id),
+                        )
+                    })
+                })
+            });
+            if let Some((rp_id, user_name, credential_id)) = found {
+                self.record.record_enrollment(
+                    &NewEnrollment {
+                        account_id: account.id,
+                        key_id: key.id,
+                        evidence: Evidence::SeenOnKey,
+                        detail: EvidenceDetail {
+                            rp_id: Some(rp_id.clone()),
+                            user_name: Some(user_name),
+                            credential_id: Some(credential_id),
+                            note: None,
+                        },
+                    },
+                    &self.actor,
+                )?;
+                self.prompter.info(&format!(
+                    "Verified on {}: a {} credential for {} ({rp_id}) is on the key.",
+                    key.label, playbook.name, account.identifier
+                ));
+                return Ok(true);
+            }
+            let seen: Vec<String> = listed
+                .iter()
+                .filter(|rp| {
+                    path.verification
+                        .rp_ids
+                        .iter()
+                        .any(|r| r.eq_ignore_ascii_case(&rp.rp_id))
+                })
+                .flat_map(|rp| {
+                    rp.credentials.iter().map(move |c| {
+                        format!(
+                            "{} for {}",
+                            rp.rp_id,
+                            c.user_name.as_deref().unwrap_or("(no user name)")
+                        )
+                    })
+                })
+                .collect();
+            self.prompter.info(&format!(
+                "No {} credential for {} is on {} yet (looked for {}{}).",
+                playbook.name,
+                account.identifier,
+                key.label,
+                path.verification.rp_ids.join(", "),
+                if seen.is_empty() {
+                    String::new()
+                } else {
+                    format!("; found {}", seen.join(", "))
+                }
+            ));
+            if let Some(t) = &path.verification.tell_apart {
+                self.prompter.info(t);
+            }
+            let mut choices = vec![
+                Choice::new("retry", "Look again (after finishing on the website)"),
+                Choice::new(
+                    "confirm",
+                    "It is done, record it as confirmed by a person instead",
+                ),
+                Choice::new("later", "Leave this for later"),
+            ];
+            if tries >= 3 {
+                choices.remove(0);
+            }
+            let what = self.prompter.choose(
+                &format!("verify.{}.not_found", playbook.id),
+                "What now?",
+                &choices,
+                0,
+            )?;
+            match what.as_str() {
+                "retry" => continue,
+                "confirm" => {
+                    self.confirmed(
+                        account,
+                        key,
+                        &format!(
+                            "not found on the key (looked for {}); confirmed instead",
+                            path.verification.rp_ids.join(", ")
+                        ),
+                    )?;
+                    return Ok(true);
+                }
+                _ => return Ok(false),
+            }
+        }
+    }
+
+    pub(super) fn confirmed(&mut self, account: &Account, key: &Key, note: &str) -> Result<()> {
+        let evidence = if self.actor.operator {
+            Evidence::ConfirmedByOperator
+        } else {
+            Evidence::ConfirmedByPerson
+        };
+        self.record.record_enrollment(
+            &NewEnrollment {
+                account_id: account.id,
+                key_id: key.id,
+                evidence,
+                detail: EvidenceDetail {
+                    note: Some(note.to_string()),
+                    ..EvidenceDetail::default()
+                },
+            },
+            &self.actor,
+        )?;
+        Ok(())
+    }
+}

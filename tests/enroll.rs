@@ -1,0 +1,615 @@
+//! The guided enrollment (`keyward enroll`) and `keyward demo`, run as the real binary against
+//! virtual keys: in a pseudo-terminal as a person would, from answers files as a help-desk
+//! script would, killed half-way and resumed.
+
+mod common;
+
+use common::{path_str, Sandbox};
+use expectrl::{Eof, Regex, Session, Signal, WaitStatus};
+use keyward::playbook::{Catalog, Evidence, Removable};
+use serde_json::Value;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The PIN enroll sets on the keys (from KEYWARD_NEW_PIN) and then uses (KEYWARD_PIN).
+const PIN: &str = "champignon-7";
+
+const GOOGLE: &str = "ada@example.com";
+const ENTRA: &str = "ada@contoso.example";
+const APPLE: &str = "ada@icloud.example";
+
+/// Two fresh virtual keys in `keys/`: (the --device value for the folder, spec A, spec B).
+fn two_keys(sb: &Sandbox) -> (String, String, String) {
+    let dir = sb.path("keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = dir.join("a.key");
+    let b = dir.join("b.key");
+    for k in [&a, &b] {
+        sb.run(&["virtual", "create", path_str(k)]).ok();
+    }
+    (
+        format!("virtual-dir:{}", dir.display()),
+        format!("virtual:{}", a.display()),
+        format!("virtual:{}", b.display()),
+    )
+}
+
+/// What the website does when the person adds the key: a discoverable credential for this RP
+/// and user name.
+fn website_registers(sb: &Sandbox, spec: &str, rp: &str, user: &str) {
+    let file = spec.strip_prefix("virtual:").unwrap();
+    sb.run(&[
+        "virtual",
+        "register",
+        file,
+        "--rp",
+        rp,
+        "--user",
+        user,
+        "--discoverable",
+    ])
+    .ok();
+}
+
+fn catalog() -> Catalog {
+    Catalog::load(None).expect("built-in playbooks load")
+}
+
+fn pins() -> [(&'static str, &'static str); 2] {
+    [("KEYWARD_PIN", PIN), ("KEYWARD_NEW_PIN", PIN)]
+}
+
+fn status_json(sb: &Sandbox, person: &str) -> Value {
+    sb.run(&["status", person, "--json"]).ok().json()
+}
+
+fn account<'a>(status: &'a Value, playbook: &str) -> &'a Value {
+    status["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["playbook"] == playbook)
+        .unwrap_or_else(|| panic!("no {playbook} account in {status:#}"))
+}
+
+fn evidences(account: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = account["enrollments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["key_label"].as_str().unwrap().to_string(),
+                e["evidence"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn method_status(account: &Value, method: &str) -> String {
+    account["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["method"] == method)
+        .map(|m| m["status"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| "none".into())
+}
+
+#[test]
+fn without_a_terminal_or_answers_file_enroll_stops_with_a_clear_error() {
+    let sb = Sandbox::new();
+    let started = Instant::now();
+    let run = sb
+        .run(&["enroll", "--person", "Ada Lovelace"])
+        .expect_code(14);
+    assert!(started.elapsed() < Duration::from_secs(10), "no hang");
+    assert!(run.stderr.contains("--answers FILE"), "{}", run.stderr);
+    assert!(!sb.ledger().exists(), "nothing was recorded");
+}
+
+#[test]
+fn an_answers_file_missing_an_answer_names_the_prompt_and_the_file() {
+    let sb = Sandbox::new();
+    let (dir, _, _) = two_keys(&sb);
+    let answers = sb.path("answers.toml");
+    std::fs::write(&answers, "\"person.new\" = true\n").unwrap();
+    let run = sb
+        .run_with(
+            &[
+                "enroll",
+                "--person",
+                "Ada",
+                "--answers",
+                path_str(&answers),
+                "--device",
+                &dir,
+            ],
+            None,
+            &pins(),
+        )
+        .expect_code(12);
+    assert!(run.stderr.contains("`keys.count`"), "{}", run.stderr);
+    assert!(run.stderr.contains("answers.toml"), "{}", run.stderr);
+}
+
+#[test]
+fn an_answers_file_holding_a_pin_is_refused_without_echoing_it() {
+    let sb = Sandbox::new();
+    let answers = sb.path("answers.toml");
+    std::fs::write(&answers, "[key.a]\npin = \"24681357\"\n").unwrap();
+    let run = sb
+        .run(&["enroll", "--person", "Ada", "--answers", path_str(&answers)])
+        .expect_code(12);
+    assert!(run.stderr.contains("PIN"), "{}", run.stderr);
+    assert!(!run.all_output().contains("24681357"));
+}
+
+/// Answers for one account of `playbook`, removing every weaker method except `keep_on`.
+fn scripted_answers(playbook: &str, identifier: &str, a: &str, b: &str, keep_on: &str) -> String {
+    format!(
+        r#""person.new" = true
+"keys.count" = "2"
+"keys.a.device" = "{a}"
+"keys.b.device" = "{b}"
+"key.*.set_pin" = true
+"account.{playbook}.identifier" = "{identifier}"
+"account.{playbook}.platform" = "{platform}"
+"step.*.*.done" = true
+"confirm.*.*.enrolled" = true
+"method.*.*.status" = "on"
+"method.*.*.outcome" = "removed"
+"method.{playbook}.{keep_on}.outcome" = "later"
+"no.such.question" = true
+"#,
+        platform = if playbook == "apple" { "iphone" } else { "web" }
+    )
+}
+
+#[test]
+fn scripted_enrollment_covers_every_playbook() {
+    let catalog = catalog();
+    let playbooks: Vec<_> = catalog.all().cloned().collect();
+    assert!(playbooks.len() >= 5, "every shipped playbook is covered");
+    for pb in playbooks {
+        let sb = Sandbox::new();
+        let (dir, a, b) = two_keys(&sb);
+        let path = pb.primary_path();
+        let user = format!("ada@{}.example", pb.id);
+        if path.verification.evidence == Evidence::OnKey {
+            for k in [&a, &b] {
+                website_registers(&sb, k, &path.verification.rp_ids[0], &user);
+            }
+        }
+        let keep_on = pb
+            .weaker_methods
+            .iter()
+            .find(|m| m.removable != Removable::No)
+            .map(|m| m.method.as_str().to_string())
+            .expect("a removable weaker method");
+        let answers = sb.path("answers.toml");
+        std::fs::write(&answers, scripted_answers(&pb.id, &user, &a, &b, &keep_on)).unwrap();
+        let run = sb
+            .run_with(
+                &[
+                    "enroll",
+                    "--person",
+                    "Ada Lovelace",
+                    "--playbook",
+                    &pb.id,
+                    "--answers",
+                    path_str(&answers),
+                    "--device",
+                    &dir,
+                    "--operator",
+                    "sam",
+                    "--json",
+                ],
+                None,
+                &pins(),
+            )
+            .ok();
+        assert!(!run.all_output().contains(PIN), "{}: PIN leaked", pb.id);
+        assert!(
+            run.stderr.contains("no question used") && run.stderr.contains("no.such.question"),
+            "{}: unknown ids are reported\n{}",
+            pb.id,
+            run.stderr
+        );
+        let status = &run.json();
+        let acct = account(status, &pb.id);
+        let want = match path.verification.evidence {
+            Evidence::OnKey => "seen_on_key",
+            Evidence::PersonConfirms => "confirmed_by_operator",
+        };
+        assert_eq!(
+            evidences(acct),
+            vec![("Key A".into(), want.into()), ("Key B".into(), want.into())],
+            "{}",
+            pb.id
+        );
+        let remaining: Vec<&str> = status["remaining"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["method"].as_str().unwrap())
+            .collect();
+        assert_eq!(remaining, vec![keep_on.as_str()], "{}", pb.id);
+        assert!(
+            acct["methods"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["updated_by"] == "operator:sam"),
+            "{}: every record carries the operator",
+            pb.id
+        );
+        for m in &pb.weaker_methods {
+            let got = method_status(acct, m.method.as_str());
+            let want = if m.method.as_str() == keep_on {
+                "present"
+            } else if m.removable == Removable::No {
+                "kept"
+            } else {
+                "removed"
+            };
+            assert_eq!(got, want, "{} {}", pb.id, m.method.as_str());
+        }
+    }
+}
+
+// ------------------------------------------------------------------ pseudo-terminal sessions
+
+/// `keyward ARGS` in a pseudo-terminal, with the sandbox's clean environment.
+fn spawn_pty(sb: &Sandbox, args: &[&str]) -> Session {
+    let std_cmd = sb.cmd();
+    let mut cmd = Command::new(std_cmd.get_program());
+    for (k, v) in std_cmd.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.current_dir(sb.dir.path())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env("TERM", "dumb")
+        .env("KEYWARD_PIN", PIN)
+        .env("KEYWARD_NEW_PIN", PIN)
+        .args(args);
+    let mut p = Session::spawn(cmd).expect("spawn in a pty");
+    p.set_expect_timeout(Some(Duration::from_secs(20)));
+    p
+}
+
+/// How the person in the pseudo-terminal answers, by question.
+struct Person {
+    /// Weaker methods (by lowercase words in their name) the person leaves on: "And now?" ->
+    /// the last choice.
+    leave_on: Vec<&'static str>,
+    /// Stop answering (the test kills the process) at the first question after output
+    /// containing `.1`, once output containing `.0` has been seen.
+    stop_at: Option<(&'static str, &'static str)>,
+    in_section: bool,
+    /// Every question seen, in order.
+    asked: Vec<String>,
+    /// Everything the terminal showed.
+    transcript: String,
+    last_method: String,
+}
+
+const QUESTIONS: &str =
+    r"(?:[^\r\n]*\[[Yy]/[Nn]\] |[^\r\n]*\?:|[^\r\n]*\(full name\): |[^\r\n]*UPN\.\.\.\): )";
+
+/// Answer questions until the program ends (or `stop_at` is reached: returns false).
+fn converse(p: &mut Session, who: &mut Person) -> bool {
+    loop {
+        let needles: Vec<Box<dyn expectrl::Needle>> =
+            vec![Box::new(Regex(QUESTIONS)), Box::new(Eof)];
+        let found = match p.expect(expectrl::Any(needles)) {
+            Ok(c) => c,
+            Err(e) => panic!("pty session failed after {:?}: {e}", who.asked.last()),
+        };
+        let raw = String::from_utf8_lossy(found.as_bytes()).to_string();
+        who.transcript
+            .push_str(&String::from_utf8_lossy(found.before()));
+        who.transcript.push_str(&raw);
+        let is_question = raw.ends_with("] ") || raw.ends_with("?:") || raw.ends_with("): ");
+        if !is_question {
+            return true;
+        }
+        let q = strip_ansi(&raw);
+        if let Some((section, at)) = who.stop_at {
+            let before = strip_ansi(&String::from_utf8_lossy(found.before()));
+            who.in_section |= before.contains(section);
+            if who.in_section && before.contains(at) {
+                who.asked.push(q);
+                return false;
+            }
+        }
+        let answer: String = if q.contains("(full name)") {
+            "Ada Lovelace\r".into()
+        } else if q.contains("UPN...") {
+            let id = if q.contains("Google") {
+                GOOGLE
+            } else if q.contains("Microsoft") {
+                ENTRA
+            } else {
+                APPLE
+            };
+            format!("{id}\r")
+        } else if q.contains("still on for") {
+            who.last_method = q.clone();
+            "\r".into()
+        } else if q.contains("And now?") {
+            let method = who.last_method.to_lowercase();
+            if who.leave_on.iter().any(|m| method.contains(m)) {
+                // The last choice: leave it on for now.
+                "k\r".into()
+            } else {
+                "\r".into()
+            }
+        } else {
+            // Every other question: the default (yes, or the first choice).
+            "\r".into()
+        };
+        who.asked.push(q);
+        p.send(answer).unwrap();
+        // Past the redraws to the line keyward writes once the answer is taken.
+        p.expect(" -> ").expect("the answer is echoed");
+    }
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out.trim().to_string()
+}
+
+fn exit_code(p: &Session) -> i32 {
+    match p.get_process().wait().unwrap() {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("keyward did not exit normally: {other:?}"),
+    }
+}
+
+const THREE: [&str; 6] = [
+    "--playbook",
+    "google",
+    "--playbook",
+    "microsoft-entra",
+    "--playbook",
+    "apple",
+];
+
+/// The websites' part for the interactive sessions: Google and Microsoft credentials on both
+/// keys (made before the keys have a PIN, as a website would with UV discouraged).
+fn websites(sb: &Sandbox, a: &str, b: &str) {
+    for k in [a, b] {
+        website_registers(sb, k, "google.com", GOOGLE);
+        website_registers(sb, k, "login.microsoft.com", ENTRA);
+    }
+}
+
+#[test]
+fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
+    let sb = Sandbox::new();
+    let (dir, a, b) = two_keys(&sb);
+    websites(&sb, &a, &b);
+    let mut args = vec!["enroll", "--device", &dir];
+    args.extend(THREE);
+    let mut p = spawn_pty(&sb, &args);
+    let mut who = Person {
+        leave_on: vec!["text message"],
+        stop_at: None,
+        in_section: false,
+        asked: Vec::new(),
+        transcript: String::new(),
+        last_method: String::new(),
+    };
+    assert!(converse(&mut p, &mut who));
+    assert_eq!(exit_code(&p), 0, "questions: {:#?}", who.asked);
+    assert!(who.asked.iter().any(|q| q.contains("How many keys")));
+    assert!(who.asked.iter().any(|q| q.contains("Does Apple")));
+    assert!(
+        who.transcript.contains("Verified on Key B"),
+        "{}",
+        who.transcript
+    );
+    assert!(!who.transcript.contains(PIN), "the PIN never shows");
+
+    let status = status_json(&sb, "Ada Lovelace");
+    let google = account(&status, "google");
+    let entra = account(&status, "microsoft-entra");
+    let apple = account(&status, "apple");
+    let seen = vec![
+        ("Key A".to_string(), "seen_on_key".to_string()),
+        ("Key B".to_string(), "seen_on_key".to_string()),
+    ];
+    assert_eq!(evidences(google), seen);
+    assert_eq!(evidences(entra), seen);
+    assert_eq!(
+        evidences(apple),
+        vec![
+            ("Key A".into(), "confirmed_by_person".into()),
+            ("Key B".into(), "confirmed_by_person".into())
+        ]
+    );
+    let detail = &google["enrollments"][0];
+    assert_eq!(detail["detail"]["rp_id"], "google.com");
+    assert!(detail["detail"]["credential_id"].as_str().unwrap().len() >= 16);
+    // Exactly the SMS methods the person left on remain, nothing else.
+    let remaining: Vec<(String, String)> = status["remaining"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["playbook"].as_str().unwrap().to_string(),
+                r["method"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        remaining,
+        vec![
+            ("google".to_string(), "sms".to_string()),
+            ("microsoft-entra".to_string(), "sms".to_string())
+        ]
+    );
+    assert_eq!(method_status(apple, "trusted_phone"), "kept");
+    assert_eq!(method_status(google, "totp"), "removed");
+
+    // The same, as a person reads it: the two SMS methods first, each with where to go.
+    let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
+    let todo = text.split("Accounts:").next().unwrap();
+    assert!(todo.contains("Still to disable (2)"), "{text}");
+    assert_eq!(todo.matches("[sms] (still on").count(), 2, "{text}");
+    assert_eq!(todo.matches("https://").count(), 2, "{text}");
+}
+
+#[test]
+fn killed_mid_flow_then_rerun_resumes_without_doing_anything_twice() {
+    let sb = Sandbox::new();
+    let (dir, a, b) = two_keys(&sb);
+    websites(&sb, &a, &b);
+    let mut args = vec!["enroll", "--device", &dir];
+    args.extend(THREE);
+    let mut p = spawn_pty(&sb, &args);
+    // Killed half-way through the second key's round at Microsoft: Google is done with both
+    // keys, Microsoft with Key A, and Key B has done steps 1 and 2 of its round.
+    let mut who = Person {
+        leave_on: vec![],
+        stop_at: Some(("ada@contoso.example): now Key B", "Step 3 of")),
+        in_section: false,
+        asked: Vec::new(),
+        transcript: String::new(),
+        last_method: String::new(),
+    };
+    assert!(!converse(&mut p, &mut who), "stopped early");
+    p.get_process_mut().kill(Signal::SIGKILL).unwrap();
+    let _ = p.get_process().wait();
+
+    // The rest from an answers file with no answer for any Google question and none for
+    // Microsoft's first two steps: asking any of them again would fail the run.
+    let answers = sb.path("rest.toml");
+    std::fs::write(
+        &answers,
+        r#"[step.microsoft-entra]
+3.done = true
+4.done = true
+
+[step.apple]
+"*.done" = true
+
+[account.apple]
+platform = "iphone"
+
+[confirm.apple]
+"*.enrolled" = true
+
+[method]
+"*.*.status" = "off"
+"#,
+    )
+    .unwrap();
+    let run = sb
+        .run_with(
+            &[
+                "enroll",
+                "--person",
+                "Ada Lovelace",
+                "--device",
+                &dir,
+                "--answers",
+                path_str(&answers),
+                "--json",
+                "--playbook",
+                "google",
+                "--playbook",
+                "microsoft-entra",
+                "--playbook",
+                "apple",
+            ],
+            None,
+            &pins(),
+        )
+        .ok();
+    let status = &run.json();
+    assert_eq!(status["keys"].as_array().unwrap().len(), 2, "no key twice");
+    assert_eq!(
+        status["accounts"].as_array().unwrap().len(),
+        3,
+        "no account twice"
+    );
+    for pb in ["google", "microsoft-entra", "apple"] {
+        assert_eq!(
+            account(status, pb)["enrollments"].as_array().unwrap().len(),
+            2,
+            "{pb}: two enrollments, no duplicates"
+        );
+    }
+    assert!(
+        run.stderr
+            .contains("Google Account (ada@example.com): every key is enrolled already"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("(done earlier)"), "{}", run.stderr);
+    // ...and steps 3 and 4 of Key B's round were asked (5 checks the key): every answer used.
+    assert!(!run.stderr.contains("no question used"), "{}", run.stderr);
+    assert_eq!(
+        account(status, "microsoft-entra")["enrollments"][1]["evidence"],
+        "seen_on_key"
+    );
+    assert_eq!(status["remaining"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn demo_runs_the_whole_flow_in_seconds() {
+    let sb = Sandbox::new();
+    let started = Instant::now();
+    let run = sb.run(&["demo", "--json"]).ok();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let status = &run.json();
+    for pb in ["google", "microsoft-entra", "apple"] {
+        assert_eq!(
+            account(status, pb)["enrollments"].as_array().unwrap().len(),
+            2,
+            "{pb}"
+        );
+    }
+    assert_eq!(evidences(account(status, "google"))[0].1, "seen_on_key");
+    assert!(
+        !status["remaining"].as_array().unwrap().is_empty(),
+        "the demo shows what remains"
+    );
+    assert!(
+        !sb.ledger().exists(),
+        "the demo never touches the real ledger"
+    );
+
+    let text = sb.run(&["demo"]).ok().stdout;
+    assert!(text.contains("Still to disable"), "{text}");
+    assert!(text.contains("seen on the key"), "{text}");
+}
