@@ -48,6 +48,8 @@ pub enum Error {
     Ledger(#[from] crate::ledger::LedgerError),
     #[error(transparent)]
     Guide(#[from] crate::guide::GuideError),
+    #[error(transparent)]
+    Provision(#[from] crate::provision::ProvisionError),
     /// A person (or a script without the override) declined.
     #[error("cancelled: {0}")]
     Cancelled(String),
@@ -95,6 +97,7 @@ impl Error {
             Error::Playbook(e) => e.exit_code(),
             Error::Ledger(e) => e.exit_code(),
             Error::Guide(e) => e.exit_code(),
+            Error::Provision(e) => provision_exit_code(e),
             Error::Cancelled(_) => ExitCode::Cancelled,
             Error::ConfirmationNeeded(_) => ExitCode::ConfirmationNeeded,
             Error::Usage(_) => ExitCode::Usage,
@@ -125,6 +128,18 @@ pub fn device_exit_code(e: &DeviceError) -> ExitCode {
         D::Environment { .. } => ExitCode::Environment,
         D::VirtualState { .. } => ExitCode::BadInput,
         D::Ctap { .. } | D::Transport { .. } => ExitCode::Failure,
+    }
+}
+
+pub fn provision_exit_code(e: &crate::provision::ProvisionError) -> ExitCode {
+    use crate::provision::ProvisionError as P;
+    match e {
+        P::Read { .. } | P::Roster { .. } | P::Policy { .. } | P::Mailer { .. } => {
+            ExitCode::BadInput
+        }
+        P::NoPinDelivery => ExitCode::Usage,
+        P::Random(_) => ExitCode::Environment,
+        P::Incomplete { .. } => ExitCode::Failure,
     }
 }
 

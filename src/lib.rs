@@ -12,5 +12,6 @@ pub mod guide;
 pub mod ledger;
 pub mod pin;
 pub mod playbook;
+pub mod provision;
 
 pub use error::{Error, ExitCode, Result};
