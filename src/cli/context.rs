@@ -1,6 +1,7 @@
 use super::{GlobalArgs, Output};
 use crate::device::{self, Authenticator, DeviceError, DeviceSpec, PinRetries};
 use crate::error::{Error, Result};
+use crate::ledger::{Actor, Ledger};
 use crate::pin::{self, PinReader, PinSources};
 
 /// Below or at this many retries, a PIN attempt needs an explicit yes (or
@@ -24,6 +25,25 @@ impl Context {
             interactive,
             global,
         }
+    }
+
+    /// The ledger from `--ledger` / `KEYWARD_LEDGER`, else the default in the data folder.
+    pub fn ledger(&self) -> Result<Ledger> {
+        let path = match &self.global.ledger {
+            Some(p) => p.clone(),
+            None => Ledger::default_path().ok_or_else(|| {
+                Error::Usage(
+                    "cannot find your data folder for the ledger; give one with --ledger PATH"
+                        .into(),
+                )
+            })?,
+        };
+        Ok(Ledger::open(&path)?)
+    }
+
+    /// Who is making changes: `--operator NAME` when given, else the OS user.
+    pub fn actor(&self) -> Actor {
+        Actor::from_operator(self.global.operator.as_deref())
     }
 
     pub fn pin_reader(&self) -> PinReader {

@@ -25,6 +25,10 @@ pub enum KeyCommand {
     Policy(PolicyArgs),
     /// Erase everything on the key (credentials and PIN). Needs a specific confirmation.
     Reset(ResetArgs),
+    /// Record in the ledger that a key is retired; its accounts need a replacement.
+    Retire(super::ledger_cmd::KeyStateArgs),
+    /// Record in the ledger that a key is lost; its accounts need a replacement.
+    Lost(super::ledger_cmd::KeyStateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +111,10 @@ pub fn run(ctx: &Context, args: KeyArgs) -> Result<()> {
         },
         KeyCommand::Policy(p) => policy(ctx, p),
         KeyCommand::Reset(r) => reset(ctx, r),
+        KeyCommand::Retire(a) => {
+            super::ledger_cmd::key_state(ctx, a, crate::ledger::KeyState::Retired)
+        }
+        KeyCommand::Lost(a) => super::ledger_cmd::key_state(ctx, a, crate::ledger::KeyState::Lost),
     }
 }
 

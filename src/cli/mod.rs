@@ -6,8 +6,11 @@
 
 mod context;
 mod devices;
+mod howto;
 mod key;
+mod ledger_cmd;
 mod output;
+mod records;
 mod virtual_cmd;
 
 pub use context::Context;
@@ -85,6 +88,16 @@ pub enum Command {
     Key(key::KeyArgs),
     /// Create and drive virtual keys (software stand-ins for tests, demos and training).
     Virtual(virtual_cmd::VirtualArgs),
+    /// One person's record, what remains to disable first; without PERSON, everyone briefly.
+    Status(records::StatusArgs),
+    /// One person or the whole fleet, as text, Markdown, JSON or CSV.
+    Report(records::ReportArgs),
+    /// Record a later change to a weaker sign-in method (e.g. SMS removed a week later).
+    Method(ledger_cmd::MethodArgs),
+    /// Check the ledger's audit trail.
+    Audit(ledger_cmd::AuditArgs),
+    /// Export or import the whole ledger as JSON; where it is.
+    Ledger(ledger_cmd::LedgerArgs),
 }
 
 /// Parse the arguments, run the command, print the result or the error, and return the exit
@@ -111,6 +124,11 @@ where
         Command::Devices => devices::run(&ctx),
         Command::Key(args) => key::run(&ctx, args),
         Command::Virtual(args) => virtual_cmd::run(&ctx, args),
+        Command::Status(args) => records::status(&ctx, args),
+        Command::Report(args) => records::report(&ctx, args),
+        Command::Method(args) => ledger_cmd::method(&ctx, args),
+        Command::Audit(args) => ledger_cmd::audit(&ctx, args),
+        Command::Ledger(args) => ledger_cmd::ledger(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::Ok.code(),

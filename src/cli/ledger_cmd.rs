@@ -1,0 +1,466 @@
+//! Commands that change or check the record: `method set`, `key retire|lost`, `audit verify`,
+//! `ledger export|import`.
+
+use super::Context;
+use crate::error::{Error, Result};
+use crate::ledger::{Account, KeyState, Ledger, LedgerError, LedgerExport, MethodStatus};
+use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct MethodArgs {
+    #[command(subcommand)]
+    pub command: MethodCommand,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusArg {
+    /// Still on: to be disabled.
+    Present,
+    Removed,
+    /// Kept on purpose; needs --reason.
+    Kept,
+    /// Not checked.
+    Unknown,
+}
+
+impl From<StatusArg> for MethodStatus {
+    fn from(s: StatusArg) -> MethodStatus {
+        match s {
+            StatusArg::Present => MethodStatus::Present,
+            StatusArg::Removed => MethodStatus::Removed,
+            StatusArg::Kept => MethodStatus::Kept,
+            StatusArg::Unknown => MethodStatus::Unknown,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MethodCommand {
+    /// Record a later change to a weaker method, e.g. `keyward method set sms removed
+    /// --account ada@example.com`.
+    Set {
+        /// The method id from the playbook vocabulary: sms, voice, totp, push, backup_codes...
+        method: String,
+        /// present, removed, kept (with --reason) or unknown.
+        #[arg(value_enum)]
+        status: StatusArg,
+        /// The account: its identifier (email, UPN), PLAYBOOK:IDENTIFIER, or a playbook id
+        /// when the person has one account there.
+        #[arg(long, value_name = "ACCOUNT")]
+        account: String,
+        /// Whose account, when the identifier alone is ambiguous.
+        #[arg(long, value_name = "PERSON")]
+        person: Option<String>,
+        /// Why it stays (required with `kept`), or a note.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct KeyStateArgs {
+    /// The key: its label with --person (e.g. "Key A"), its serial, or #ID from `keyward status`.
+    pub key: String,
+    /// Whose key (needed when a label is shared, as "Key A" usually is).
+    #[arg(long, value_name = "PERSON")]
+    pub person: Option<String>,
+    /// What happened, for the record.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit trail's hash chain: finds edited, deleted or reordered entries.
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    pub command: LedgerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Write every record and the whole audit trail as JSON.
+    Export {
+        /// Write to this new file (mode 0600) instead of standard output. Never overwrites.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Load an export into a new, empty ledger (the --ledger file).
+    Import {
+        /// The JSON file `keyward ledger export` wrote.
+        file: PathBuf,
+    },
+    /// Where the ledger is, and how much it holds.
+    Info,
+}
+
+/// Find the account `--account` names, among one person's accounts or everyone's.
+fn resolve_account(ledger: &Ledger, account: &str, person: Option<&str>) -> Result<Account> {
+    let person = person.map(|p| ledger.find_person(p)).transpose()?;
+    let candidates: Vec<Account> = match &person {
+        Some(p) => ledger.accounts_of(p.id)?,
+        None => {
+            let mut all = Vec::new();
+            for p in ledger.people()? {
+                all.extend(ledger.accounts_of(p.id)?);
+            }
+            all
+        }
+    };
+    let wanted = account.trim();
+    let matches: Vec<&Account> = candidates
+        .iter()
+        .filter(|a| {
+            a.identifier.eq_ignore_ascii_case(wanted)
+                || format!("{}:{}", a.playbook, a.identifier).eq_ignore_ascii_case(wanted)
+                || (person.is_some() && a.playbook == wanted)
+        })
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(LedgerError::NotFound(format!(
+            "no account `{wanted}`{} in the ledger; `keyward status PERSON` lists the accounts",
+            person
+                .as_ref()
+                .map(|p| format!(" for {}", p.name))
+                .unwrap_or_default()
+        ))
+        .into()),
+        several => Err(LedgerError::Conflict(format!(
+            "`{wanted}` matches several accounts ({}); give PLAYBOOK:IDENTIFIER{}",
+            several
+                .iter()
+                .map(|a| format!("{}:{}", a.playbook, a.identifier))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if person.is_none() { " or --person" } else { "" }
+        ))
+        .into()),
+    }
+}
+
+pub fn method(ctx: &Context, args: MethodArgs) -> Result<()> {
+    let MethodCommand::Set {
+        method,
+        status,
+        account,
+        person,
+        reason,
+    } = args.command;
+    let mut ledger = ctx.ledger()?;
+    let account = resolve_account(&ledger, &account, person.as_deref())?;
+    let before = ledger
+        .methods_of(account.id)?
+        .into_iter()
+        .find(|m| m.method == method.trim());
+    let actor = ctx.actor();
+    let record = ledger.set_method_status(
+        &actor,
+        account.id,
+        &method,
+        status.into(),
+        reason.as_deref(),
+    )?;
+    #[derive(Serialize)]
+    struct Out<'a> {
+        ok: bool,
+        account: &'a Account,
+        previous: Option<MethodStatus>,
+        record: &'a crate::ledger::MethodRecord,
+    }
+    let out = Out {
+        ok: true,
+        account: &account,
+        previous: before.as_ref().map(|b| b.status),
+        record: &record,
+    };
+    ctx.out.emit(&out, || {
+        format!(
+            "Recorded: {}:{} {}: {}{}{} (by {}).",
+            account.playbook,
+            account.identifier,
+            record.method,
+            before
+                .as_ref()
+                .map(|b| format!("{} -> ", b.status.as_str()))
+                .unwrap_or_default(),
+            record.status.as_str(),
+            record
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default(),
+            actor
+        )
+    });
+    Ok(())
+}
+
+/// `keyward key retire|lost KEY`.
+pub fn key_state(ctx: &Context, args: KeyStateArgs, state: KeyState) -> Result<()> {
+    let mut ledger = ctx.ledger()?;
+    let person = args
+        .person
+        .as_deref()
+        .map(|p| ledger.find_person(p))
+        .transpose()?;
+    let key = ledger.find_key(&args.key, person.as_ref().map(|p| p.id))?;
+    let owner = ledger.person(key.person_id)?;
+    let key = ledger.set_key_state(&ctx.actor(), key.id, state, args.reason.as_deref())?;
+    let status = ledger.person_status(owner.id)?;
+    let affected: Vec<String> = status
+        .needing_replacement()
+        .into_iter()
+        .filter(|(_, e)| e.enrollment.key_id == key.id)
+        .map(|(a, _)| format!("{}:{}", a.account.playbook, a.account.identifier))
+        .collect();
+    #[derive(Serialize)]
+    struct Out<'a> {
+        ok: bool,
+        person: &'a str,
+        key: &'a crate::ledger::Key,
+        needs_replacement: &'a [String],
+    }
+    ctx.out.emit(
+        &Out {
+            ok: true,
+            person: &owner.name,
+            key: &key,
+            needs_replacement: &affected,
+        },
+        || {
+            let mut s = format!(
+                "{}'s {} is now marked {}.\n",
+                owner.name,
+                key.label,
+                state.as_str()
+            );
+            if affected.is_empty() {
+                s.push_str("It was not enrolled in any recorded account.\n");
+            } else {
+                let _ = writeln!(
+                    s,
+                    "These accounts need another key in its place, and the {} key removed from them{}:",
+                    state.as_str(),
+                    if state == KeyState::Lost {
+                        " (whoever finds it could try it)"
+                    } else {
+                        ""
+                    }
+                );
+                for a in &affected {
+                    let _ = writeln!(s, "  - {a}");
+                }
+            }
+            s
+        },
+    );
+    Ok(())
+}
+
+pub fn audit(ctx: &Context, args: AuditArgs) -> Result<()> {
+    let AuditCommand::Verify = args.command;
+    let ledger = ctx.ledger()?;
+    let report = ledger.verify_audit()?;
+    ctx.out.emit(&report, || {
+        if report.ok {
+            format!(
+                "Audit trail intact: {} entries, each following the one before.",
+                report.entries
+            )
+        } else {
+            let mut s = format!(
+                "Audit trail BROKEN: {} problem(s) in {} entries of {}:\n",
+                report.problems.len(),
+                report.entries,
+                ledger.path().display()
+            );
+            for p in &report.problems {
+                let _ = writeln!(s, "  entry {}: {}", p.seq, p.problem);
+            }
+            s
+        }
+    });
+    if report.ok {
+        Ok(())
+    } else {
+        Err(Error::CheckFailed(format!(
+            "the audit trail of {} has been tampered with or damaged",
+            ledger.path().display()
+        )))
+    }
+}
+
+#[derive(Serialize)]
+struct Counts {
+    people: usize,
+    accounts: usize,
+    keys: usize,
+    enrollments: usize,
+    methods: usize,
+    audit_entries: usize,
+}
+
+impl Counts {
+    fn of(e: &LedgerExport) -> Counts {
+        Counts {
+            people: e.people.len(),
+            accounts: e.accounts.len(),
+            keys: e.keys.len(),
+            enrollments: e.enrollments.len(),
+            methods: e.methods.len(),
+            audit_entries: e.audit.len(),
+        }
+    }
+    fn text(&self) -> String {
+        format!(
+            "{} people, {} accounts, {} keys, {} enrollments, {} method records, {} audit entries",
+            self.people,
+            self.accounts,
+            self.keys,
+            self.enrollments,
+            self.methods,
+            self.audit_entries
+        )
+    }
+}
+
+pub fn ledger(ctx: &Context, args: LedgerArgs) -> Result<()> {
+    match args.command {
+        LedgerCommand::Export { output } => export(ctx, output),
+        LedgerCommand::Import { file } => import(ctx, file),
+        LedgerCommand::Info => info(ctx),
+    }
+}
+
+fn export(ctx: &Context, output: Option<PathBuf>) -> Result<()> {
+    let ledger = ctx.ledger()?;
+    let data = ledger.export()?;
+    let mut text = serde_json::to_string_pretty(&data)
+        .map_err(|e| Error::io("encoding the export", std::io::Error::other(e)))?;
+    text.push('\n');
+    let Some(path) = output else {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(text.as_bytes())
+            .and_then(|()| stdout.flush())
+            .map_err(|e| Error::io("writing the export to standard output", e))?;
+        return Ok(());
+    };
+    // The export holds who has which key: private, like the ledger itself.
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut file = opts.open(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::BadInput(format!(
+                "{} already exists; it was not overwritten. Choose a new file name",
+                path.display()
+            ))
+        } else {
+            Error::io(format!("cannot create {}", path.display()), e)
+        }
+    })?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    let counts = Counts::of(&data);
+    #[derive(Serialize)]
+    struct Out<'a> {
+        ok: bool,
+        file: String,
+        #[serde(flatten)]
+        counts: &'a Counts,
+    }
+    ctx.out.emit(
+        &Out {
+            ok: true,
+            file: path.display().to_string(),
+            counts: &counts,
+        },
+        || format!("Exported {} to {}.", counts.text(), path.display()),
+    );
+    Ok(())
+}
+
+fn import(ctx: &Context, file: PathBuf) -> Result<()> {
+    let name = file.display().to_string();
+    let text =
+        std::fs::read_to_string(&file).map_err(|e| Error::io(format!("cannot read {name}"), e))?;
+    let data: LedgerExport = serde_json::from_str(&text).map_err(|e| {
+        Error::BadInput(format!(
+            "{name}, line {}, column {}: {e}; this is not a `keyward ledger export` file (nothing was imported)",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let mut ledger = ctx.ledger()?;
+    ledger.import(&data, &name)?;
+    let counts = Counts::of(&data);
+    #[derive(Serialize)]
+    struct Out<'a> {
+        ok: bool,
+        ledger: String,
+        #[serde(flatten)]
+        counts: &'a Counts,
+    }
+    ctx.out.emit(
+        &Out {
+            ok: true,
+            ledger: ledger.path().display().to_string(),
+            counts: &counts,
+        },
+        || {
+            format!(
+                "Imported {} into {}; the audit trail verifies.",
+                counts.text(),
+                ledger.path().display()
+            )
+        },
+    );
+    Ok(())
+}
+
+fn info(ctx: &Context) -> Result<()> {
+    let ledger = ctx.ledger()?;
+    let data = ledger.export()?;
+    let counts = Counts::of(&data);
+    #[derive(Serialize)]
+    struct Out<'a> {
+        path: String,
+        schema_version: i64,
+        #[serde(flatten)]
+        counts: &'a Counts,
+    }
+    ctx.out.emit(
+        &Out {
+            path: ledger.path().display().to_string(),
+            schema_version: data.schema_version,
+            counts: &counts,
+        },
+        || {
+            format!(
+                "Ledger {} (schema {}): {}.",
+                ledger.path().display(),
+                data.schema_version,
+                counts.text()
+            )
+        },
+    );
+    Ok(())
+}

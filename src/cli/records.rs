@@ -1,0 +1,475 @@
+//! `keyward status` and `keyward report`: reading the record, what remains to disable first.
+
+use super::howto::{self, HowTo, HowToBook};
+use super::Context;
+use crate::error::Result;
+use crate::ledger::{
+    AccountStatus, FleetReport, MethodStatus, PersonStatus, PersonSummary, Remaining,
+};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The person: name, email, an account identifier, or #ID. Without it: everyone, briefly.
+    pub person: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Md,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output format (`--json` is the same as `--format json`).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// Only this person (name, email, account identifier or #ID).
+    #[arg(long, value_name = "PERSON")]
+    pub person: Option<String>,
+}
+
+/// A remaining method with the playbook's words on removing it.
+#[derive(Debug, Serialize)]
+struct RemainingOut<'a> {
+    #[serde(flatten)]
+    remaining: &'a Remaining,
+    how: Option<HowTo>,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusOut<'a> {
+    person: &'a crate::ledger::Person,
+    remaining: Vec<RemainingOut<'a>>,
+    /// `playbook:identifier / key label` of enrollments whose key was lost or retired.
+    needs_replacement: Vec<String>,
+    /// Accounts with fewer than two working keys.
+    single_key_accounts: Vec<String>,
+    accounts: &'a [AccountStatus],
+    keys: &'a [crate::ledger::Key],
+}
+
+pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
+    let ledger = ctx.ledger()?;
+    let Some(who) = args.person else {
+        let report = ledger.fleet_report()?;
+        ctx.out.emit(&report, || fleet_text(&report, true));
+        return Ok(());
+    };
+    let person = ledger.find_person(&who)?;
+    let status = ledger.person_status(person.id)?;
+    let book = HowToBook::load(ctx);
+    let out = StatusOut {
+        person: &status.person,
+        remaining: status
+            .remaining
+            .iter()
+            .map(|r| RemainingOut {
+                remaining: r,
+                how: book.get(&r.playbook, &r.method),
+            })
+            .collect(),
+        needs_replacement: status
+            .needing_replacement()
+            .iter()
+            .map(|(a, e)| {
+                format!(
+                    "{}:{} / {}",
+                    a.account.playbook, a.account.identifier, e.key_label
+                )
+            })
+            .collect(),
+        single_key_accounts: status
+            .single_key_accounts()
+            .iter()
+            .map(|a| format!("{}:{}", a.account.playbook, a.account.identifier))
+            .collect(),
+        accounts: &status.accounts,
+        keys: &status.keys,
+    };
+    ctx.out.emit(&out, || status_text(&status, &out, &book));
+    Ok(())
+}
+
+fn method_state(status: MethodStatus) -> &'static str {
+    match status {
+        MethodStatus::Present => "still on",
+        MethodStatus::Unknown => "not checked yet",
+        MethodStatus::Removed => "removed",
+        MethodStatus::Kept => "kept",
+    }
+}
+
+fn date(ts: &str) -> &str {
+    ts.get(..10).unwrap_or(ts)
+}
+
+fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> String {
+    let mut s = String::new();
+    let p = &status.person;
+    let _ = match &p.email {
+        Some(e) => writeln!(s, "{} <{e}>", p.name),
+        None => writeln!(s, "{}", p.name),
+    };
+    let _ = writeln!(s);
+    if out.remaining.is_empty() {
+        let _ = writeln!(s, "Nothing left to disable.");
+    } else {
+        let _ = writeln!(s, "Still to disable ({}):", out.remaining.len());
+        for r in &out.remaining {
+            let name = r
+                .how
+                .as_ref()
+                .and_then(|h| h.name.clone())
+                .unwrap_or_else(|| r.remaining.method.clone());
+            let _ = writeln!(
+                s,
+                "  - {} {}: {name} [{}] ({}, since {})",
+                book.provider(&r.remaining.playbook),
+                r.remaining.identifier,
+                r.remaining.method,
+                method_state(r.remaining.status),
+                date(&r.remaining.updated_at)
+            );
+            match &r.how {
+                Some(how) => s.push_str(&howto::render(how, "      ")),
+                None => {
+                    let _ = writeln!(
+                        s,
+                        "      How: see `keyward playbooks show {}`",
+                        r.remaining.playbook
+                    );
+                }
+            }
+        }
+    }
+    if !out.needs_replacement.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nNeeds a replacement key (the key was lost or retired):"
+        );
+        for n in &out.needs_replacement {
+            let _ = writeln!(s, "  - {n}");
+        }
+    }
+    if !out.single_key_accounts.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nFewer than two working keys (losing one locks the account):"
+        );
+        for a in &out.single_key_accounts {
+            let _ = writeln!(s, "  - {a}");
+        }
+    }
+    let _ = writeln!(s, "\nAccounts:");
+    if status.accounts.is_empty() {
+        let _ = writeln!(s, "  (none recorded)");
+    }
+    for a in &status.accounts {
+        let _ = writeln!(
+            s,
+            "  {} {}",
+            book.provider(&a.account.playbook),
+            a.account.identifier
+        );
+        if a.enrollments.is_empty() {
+            let _ = writeln!(s, "    no key enrolled yet");
+        }
+        for e in &a.enrollments {
+            let mut seen = Vec::new();
+            let d = &e.enrollment.detail;
+            if let Some(rp) = &d.rp_id {
+                seen.push(format!("RP {rp}"));
+            }
+            if let Some(u) = &d.user_name {
+                seen.push(format!("user {u}"));
+            }
+            if let Some(c) = &d.credential_id {
+                seen.push(format!("credential {}", c.get(..16).unwrap_or(c)));
+            }
+            if let Some(n) = &d.note {
+                seen.push(n.clone());
+            }
+            let _ = writeln!(
+                s,
+                "    {}: {}{} on {}{}",
+                e.key_label,
+                e.enrollment.evidence.describe(),
+                if seen.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", seen.join(", "))
+                },
+                date(&e.enrollment.enrolled_at),
+                if e.enrollment.needs_replacement {
+                    format!(" - key {}, replace it", e.key_state.as_str())
+                } else {
+                    String::new()
+                }
+            );
+        }
+        for m in &a.methods {
+            let _ = writeln!(
+                s,
+                "    {}: {}{} ({}, {})",
+                m.method,
+                method_state(m.status),
+                m.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default(),
+                date(&m.updated_at),
+                crate::ledger::Actor::from_stored(&m.updated_by)
+            );
+        }
+    }
+    let _ = writeln!(s, "\nKeys:");
+    if status.keys.is_empty() {
+        let _ = writeln!(s, "  (none recorded)");
+    }
+    for k in &status.keys {
+        let mut facts = vec![k.state.as_str().to_string()];
+        if let Some(r) = &k.state_reason {
+            facts[0] = format!("{}: {r}", k.state.as_str());
+        }
+        if let Some(m) = &k.model {
+            facts.push(m.clone());
+        }
+        if let Some(sn) = &k.serial {
+            facts.push(format!("serial {sn}"));
+        }
+        if let Some(a) = &k.aaguid {
+            facts.push(format!("AAGUID {a}"));
+        }
+        if let Some(p) = k.pin_state {
+            facts.push(p.describe().to_string());
+        }
+        facts.push(format!(
+            "first seen {}, last seen {}",
+            date(&k.first_seen),
+            date(&k.last_seen)
+        ));
+        let _ = writeln!(s, "  {} (#{}): {}", k.label, k.id, facts.join("; "));
+    }
+    s
+}
+
+pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
+    let ledger = ctx.ledger()?;
+    let report = match &args.person {
+        Some(who) => {
+            let person = ledger.find_person(who)?;
+            let summary = PersonSummary::from(ledger.person_status(person.id)?);
+            FleetReport {
+                people_with_methods_to_disable: usize::from(!summary.to_disable.is_empty()),
+                accounts_with_single_key: summary.single_key_accounts.len(),
+                keys_lost_or_retired: summary.lost_or_retired_keys.len(),
+                people: vec![summary],
+            }
+        }
+        None => ledger.fleet_report()?,
+    };
+    let format = if ctx.global.json {
+        ReportFormat::Json
+    } else {
+        args.format
+    };
+    let text = match format {
+        ReportFormat::Json => {
+            let mut json = ctx.out;
+            json.json = true;
+            json.emit(&report, String::new);
+            return Ok(());
+        }
+        ReportFormat::Text => fleet_text(&report, false),
+        ReportFormat::Md => fleet_markdown(&report),
+        ReportFormat::Csv => fleet_csv(&report)?,
+    };
+    ctx.out.emit(&report, || text);
+    Ok(())
+}
+
+fn remaining_list(rs: &[Remaining]) -> String {
+    rs.iter()
+        .map(|r| {
+            format!(
+                "{}:{} {} ({})",
+                r.playbook,
+                r.identifier,
+                r.method,
+                method_state(r.status)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn lost_list(p: &PersonSummary) -> String {
+    p.lost_or_retired_keys
+        .iter()
+        .map(|k| match &k.state_reason {
+            Some(r) => format!("{} ({}: {r})", k.label, k.state.as_str()),
+            None => format!("{} ({})", k.label, k.state.as_str()),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn fleet_text(r: &FleetReport, hint: bool) -> String {
+    let mut s = String::new();
+    if r.people.is_empty() {
+        return "The ledger records nobody yet; `keyward enroll` starts with a person.\n".into();
+    }
+    let _ = writeln!(
+        s,
+        "{} people: {} with weaker methods still to disable, {} account(s) with fewer than two \
+         keys, {} key(s) lost or retired.",
+        r.people.len(),
+        r.people_with_methods_to_disable,
+        r.accounts_with_single_key,
+        r.keys_lost_or_retired
+    );
+    for p in &r.people {
+        let _ = writeln!(s);
+        if p.all_done() && p.lost_or_retired_keys.is_empty() {
+            let _ = writeln!(s, "{}: nothing left to do", p.person.name);
+            continue;
+        }
+        let _ = writeln!(s, "{}", p.person.name);
+        if !p.to_disable.is_empty() {
+            let _ = writeln!(s, "  to disable: {}", remaining_list(&p.to_disable));
+        }
+        if !p.single_key_accounts.is_empty() {
+            let accts: Vec<_> = p
+                .single_key_accounts
+                .iter()
+                .map(|a| format!("{}:{}", a.playbook, a.identifier))
+                .collect();
+            let _ = writeln!(s, "  fewer than two keys: {}", accts.join("; "));
+        }
+        if !p.needs_replacement.is_empty() {
+            let _ = writeln!(
+                s,
+                "  needs a replacement key: {}",
+                p.needs_replacement.join("; ")
+            );
+        }
+        if !p.lost_or_retired_keys.is_empty() {
+            let _ = writeln!(s, "  keys lost or retired: {}", lost_list(p));
+        }
+    }
+    if hint {
+        let _ = writeln!(
+            s,
+            "\n`keyward status PERSON` shows one person in full, with how to remove each method."
+        );
+    }
+    s
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn fleet_markdown(r: &FleetReport) -> String {
+    let mut s = String::from("# keyward report\n\n");
+    let _ = writeln!(
+        s,
+        "- People: {}\n- With weaker methods still to disable: {}\n- Accounts with fewer than two keys: {}\n- Keys lost or retired: {}\n",
+        r.people.len(),
+        r.people_with_methods_to_disable,
+        r.accounts_with_single_key,
+        r.keys_lost_or_retired
+    );
+    let _ = writeln!(
+        s,
+        "| Person | Still to disable | Fewer than two keys | Needs replacement | Keys lost or retired |\n|---|---|---|---|---|"
+    );
+    for p in &r.people {
+        let single: Vec<_> = p
+            .single_key_accounts
+            .iter()
+            .map(|a| format!("{}:{}", a.playbook, a.identifier))
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            md_cell(&p.person.name),
+            md_cell(&remaining_list(&p.to_disable)),
+            md_cell(&single.join("; ")),
+            md_cell(&p.needs_replacement.join("; ")),
+            md_cell(&lost_list(p))
+        );
+    }
+    s
+}
+
+/// One row per finding, so a spreadsheet can filter and count.
+fn fleet_csv(r: &FleetReport) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io = |e: csv::Error| crate::Error::io("writing CSV", std::io::Error::other(e));
+    w.write_record([
+        "person", "email", "finding", "account", "item", "status", "detail",
+    ])
+    .map_err(io)?;
+    for p in &r.people {
+        let email = p.person.email.clone().unwrap_or_default();
+        for m in &p.to_disable {
+            w.write_record([
+                p.person.name.as_str(),
+                &email,
+                "method_to_disable",
+                &format!("{}:{}", m.playbook, m.identifier),
+                &m.method,
+                m.status.as_str(),
+                &m.updated_at,
+            ])
+            .map_err(io)?;
+        }
+        for a in &p.single_key_accounts {
+            w.write_record([
+                p.person.name.as_str(),
+                &email,
+                "fewer_than_two_keys",
+                &format!("{}:{}", a.playbook, a.identifier),
+                "",
+                "",
+                "",
+            ])
+            .map_err(io)?;
+        }
+        for k in &p.lost_or_retired_keys {
+            w.write_record([
+                p.person.name.as_str(),
+                &email,
+                "key_lost_or_retired",
+                "",
+                &k.label,
+                k.state.as_str(),
+                k.state_reason.as_deref().unwrap_or(""),
+            ])
+            .map_err(io)?;
+        }
+        for n in &p.needs_replacement {
+            w.write_record([
+                p.person.name.as_str(),
+                &email,
+                "needs_replacement_key",
+                n.split(" / ").next().unwrap_or(n),
+                n.split(" / ").nth(1).unwrap_or(""),
+                "",
+                "",
+            ])
+            .map_err(io)?;
+        }
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| crate::Error::io("writing CSV", std::io::Error::other(e.to_string())))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

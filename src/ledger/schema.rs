@@ -1,0 +1,320 @@
+//! The ledger file: recognising ours, creating it safely, and schema migrations.
+//!
+//! A keyward ledger is an SQLite database whose `application_id` is [`APPLICATION_ID`] and
+//! whose `user_version` is the schema version. Anything else at the path is refused before a
+//! single byte is written.
+
+use super::LedgerError;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+/// "KWLG": marks an SQLite file as a keyward ledger.
+pub const APPLICATION_ID: i32 = 0x4B57_4C47;
+
+/// How long a writer waits for another process holding the ledger before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Each entry takes the schema from version `index` to `index + 1`. Append only: never edit a
+/// migration that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 0 -> 1
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE people (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        email      TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE accounts (
+        id         INTEGER PRIMARY KEY,
+        person_id  INTEGER NOT NULL REFERENCES people(id),
+        playbook   TEXT NOT NULL,
+        identifier TEXT NOT NULL COLLATE NOCASE,
+        created_at TEXT NOT NULL,
+        UNIQUE (playbook, identifier)
+    );
+    CREATE TABLE keys (
+        id           INTEGER PRIMARY KEY,
+        person_id    INTEGER NOT NULL REFERENCES people(id),
+        label        TEXT NOT NULL COLLATE NOCASE,
+        aaguid       TEXT,
+        model        TEXT,
+        serial       TEXT,
+        first_seen   TEXT NOT NULL,
+        last_seen    TEXT NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('active', 'lost', 'retired')),
+        state_reason TEXT,
+        pin_state    TEXT CHECK (pin_state IN ('set_must_change', 'set', 'not_set_person_sets')),
+        UNIQUE (person_id, label)
+    );
+    CREATE TABLE enrollments (
+        id                INTEGER PRIMARY KEY,
+        account_id        INTEGER NOT NULL REFERENCES accounts(id),
+        key_id            INTEGER NOT NULL REFERENCES keys(id),
+        enrolled_at       TEXT NOT NULL,
+        evidence          TEXT NOT NULL,
+        detail            TEXT NOT NULL,
+        needs_replacement INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (account_id, key_id)
+    );
+    CREATE TABLE methods (
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        method     TEXT NOT NULL,
+        status     TEXT NOT NULL CHECK (status IN ('present', 'removed', 'kept', 'unknown')),
+        reason     TEXT,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT NOT NULL,
+        PRIMARY KEY (account_id, method)
+    );
+    CREATE TABLE provision_slots (
+        slot      TEXT PRIMARY KEY,
+        person_id INTEGER NOT NULL REFERENCES people(id),
+        label     TEXT NOT NULL,
+        status    TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+        key_id    INTEGER REFERENCES keys(id),
+        reason    TEXT,
+        at        TEXT NOT NULL
+    );
+    CREATE TABLE checkpoints (
+        person_id INTEGER NOT NULL REFERENCES people(id),
+        name      TEXT NOT NULL,
+        at        TEXT NOT NULL,
+        PRIMARY KEY (person_id, name)
+    );
+    CREATE TABLE audit (
+        seq       INTEGER PRIMARY KEY,
+        at        TEXT NOT NULL,
+        actor     TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        subject   TEXT NOT NULL,
+        detail    TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+    );
+    "#,
+];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The first 16 bytes of every SQLite database file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+fn damaged(path: &Path, message: impl Into<String>) -> LedgerError {
+    LedgerError::Damaged {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+fn not_ours(path: &Path, what: impl Into<String>) -> LedgerError {
+    LedgerError::NotALedger {
+        path: path.display().to_string(),
+        what: what.into(),
+    }
+}
+
+/// Open the ledger at `path`, creating it when nothing is there. An existing file is checked
+/// (ours, undamaged, schema not newer than this keyward) before anything is written to it.
+pub fn open(path: &Path) -> Result<Connection, LedgerError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(not_ours(path, "it is a folder; give the path of a file"))
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(path)?,
+        Err(e) => return Err(LedgerError::io(path, "cannot read", e)),
+    }
+    check_header(path)?;
+    let mut conn = connect(path, false)?;
+    check_identity(path, &conn)?;
+    migrate(path, &mut conn)?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(|e| LedgerError::sql(path, e))?;
+    Ok(conn)
+}
+
+fn connect(path: &Path, create: bool) -> Result<Connection, LedgerError> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(|e| classify(path, e, "cannot open"))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| LedgerError::sql(path, e))?;
+    Ok(conn)
+}
+
+/// Refuse, by its first bytes, a file SQLite would not even recognise, without letting SQLite
+/// touch it.
+fn check_header(path: &Path) -> Result<(), LedgerError> {
+    let mut file =
+        std::fs::File::open(path).map_err(|e| LedgerError::io(path, "cannot open", e))?;
+    let mut head = [0u8; 16];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) => return Err(LedgerError::io(path, "cannot read", e)),
+        }
+    }
+    if got == 0 {
+        return Err(not_ours(path, "it is an empty file"));
+    }
+    if got < head.len() || &head != SQLITE_MAGIC {
+        return Err(not_ours(path, "it is not an SQLite database"));
+    }
+    Ok(())
+}
+
+/// Read-only checks: the application id, the schema version, and SQLite's own integrity check.
+fn check_identity(path: &Path, conn: &Connection) -> Result<(), LedgerError> {
+    let app_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(|e| classify(path, e, "cannot read"))?;
+    if app_id != APPLICATION_ID {
+        return Err(not_ours(
+            path,
+            "it is an SQLite database, but not one keyward made",
+        ));
+    }
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| classify(path, e, "cannot read"))?;
+    if version > SCHEMA_VERSION {
+        return Err(LedgerError::TooNew {
+            path: path.display().to_string(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let verdict: String = conn
+        .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+        .map_err(|e| classify(path, e, "cannot check"))?;
+    if verdict != "ok" {
+        return Err(damaged(
+            path,
+            format!("SQLite's integrity check says: {verdict}"),
+        ));
+    }
+    Ok(())
+}
+
+/// SQLite's "not a database" and "corrupt" results mean the file is damaged, not that the disk
+/// failed.
+fn classify(path: &Path, e: rusqlite::Error, doing: &str) -> LedgerError {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => not_ours(path, "it is not an SQLite database"),
+        Some(ErrorCode::DatabaseCorrupt) => damaged(path, format!("{doing}: {e}")),
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => LedgerError::Busy {
+            path: path.display().to_string(),
+        },
+        _ => LedgerError::sql(path, e),
+    }
+}
+
+fn migrate(path: &Path, conn: &mut Connection) -> Result<(), LedgerError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| LedgerError::sql(path, e))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    // Another process may be migrating too: take the write lock, then look again.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| classify(path, e, "cannot lock"))?;
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| LedgerError::sql(path, e))?;
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)
+            .map_err(|e| damaged(path, format!("migration from schema {from} failed: {e}")))?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(|e| LedgerError::sql(path, e))?;
+    tx.commit().map_err(|e| LedgerError::sql(path, e))?;
+    Ok(())
+}
+
+/// Build a new ledger under a temporary name beside `path`, then link it into place. Nobody
+/// ever sees a half-made ledger, and when two processes race to create one, one wins and the
+/// other opens the winner's.
+fn create(path: &Path) -> Result<(), LedgerError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| LedgerError::io(&dir, "cannot create the folder", e))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "ledger".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let tmp = dir.join(format!(".{file_name}.new-{}-{nanos}", std::process::id()));
+    let result = build_new(&tmp).and_then(|()| match std::fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(LedgerError::io(path, "cannot create", e)),
+    });
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+fn build_new(tmp: &Path) -> Result<(), LedgerError> {
+    {
+        // Created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the same
+        // mode as the database.
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        opts.open(tmp)
+            .map_err(|e| LedgerError::io(tmp, "cannot create", e))?;
+    }
+    let conn = connect(tmp, true)?;
+    conn.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(|e| LedgerError::sql(tmp, e))?;
+    // WAL is a property of the file: set once here, it holds for every later connection.
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))
+        .map_err(|e| LedgerError::sql(tmp, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(LedgerError::sql_msg(
+            tmp,
+            format!("the file system does not allow WAL mode (got {mode})"),
+        ));
+    }
+    let tx = conn
+        .unchecked_transaction()
+        .map_err(|e| LedgerError::sql(tmp, e))?;
+    for sql in MIGRATIONS {
+        tx.execute_batch(sql)
+            .map_err(|e| LedgerError::sql(tmp, e))?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(|e| LedgerError::sql(tmp, e))?;
+    tx.commit().map_err(|e| LedgerError::sql(tmp, e))?;
+    // Closing checkpoints the WAL into the main file, so the linked file is complete alone.
+    conn.close().map_err(|(_, e)| LedgerError::sql(tmp, e))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut p = tmp.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(std::path::PathBuf::from(p));
+    }
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! `keyward ledger export` / `import`: every row, the audit trail included, as JSON. Import
+//! puts the same rows back (same ids, same hashes), so export -> import -> export is identical.
+
+use super::audit;
+use super::model::*;
+use super::query::{self, *};
+use super::{LedgerError, Result, SCHEMA_VERSION};
+use rusqlite::{params, Connection, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+pub const FORMAT: &str = "keyward-ledger";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerExport {
+    /// Always `keyward-ledger`.
+    pub format: String,
+    pub schema_version: i64,
+    pub people: Vec<Person>,
+    pub accounts: Vec<Account>,
+    pub keys: Vec<Key>,
+    pub enrollments: Vec<Enrollment>,
+    pub methods: Vec<MethodRecord>,
+    pub provision_slots: Vec<ProvisionSlot>,
+    pub checkpoints: Vec<Checkpoint>,
+    pub audit: Vec<AuditEntry>,
+    /// `SEQ:HASH` of the last audit entry, as the ledger recorded it.
+    pub audit_head: Option<String>,
+}
+
+fn rows<T>(
+    conn: &Connection,
+    path: &str,
+    sql: &str,
+    f: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn
+        .prepare(sql)
+        .map_err(|e| LedgerError::sql_at(path, e))?;
+    let it = stmt
+        .query_map([], f)
+        .map_err(|e| LedgerError::sql_at(path, e))?;
+    it.collect::<rusqlite::Result<Vec<T>>>()
+        .map_err(|e| LedgerError::sql_at(path, e))
+}
+
+pub(crate) fn export(conn: &Connection, path: &str) -> Result<LedgerExport> {
+    Ok(LedgerExport {
+        format: FORMAT.into(),
+        schema_version: SCHEMA_VERSION,
+        people: rows(
+            conn,
+            path,
+            &format!("SELECT {PERSON_COLS} FROM people ORDER BY id"),
+            person_row,
+        )?,
+        accounts: rows(
+            conn,
+            path,
+            &format!("SELECT {ACCOUNT_COLS} FROM accounts ORDER BY id"),
+            account_row,
+        )?,
+        keys: rows(
+            conn,
+            path,
+            &format!("SELECT {KEY_COLS} FROM keys ORDER BY id"),
+            key_row,
+        )?,
+        enrollments: rows(
+            conn,
+            path,
+            &format!("SELECT {ENROLLMENT_COLS} FROM enrollments ORDER BY id"),
+            enrollment_row,
+        )?,
+        methods: rows(
+            conn,
+            path,
+            &format!("SELECT {METHOD_COLS} FROM methods ORDER BY account_id, method"),
+            method_row,
+        )?,
+        provision_slots: rows(
+            conn,
+            path,
+            &format!("SELECT {SLOT_COLS} FROM provision_slots ORDER BY slot"),
+            slot_row,
+        )?,
+        checkpoints: rows(
+            conn,
+            path,
+            "SELECT person_id, name, at FROM checkpoints ORDER BY person_id, name",
+            |r| {
+                Ok(Checkpoint {
+                    person_id: r.get(0)?,
+                    name: r.get(1)?,
+                    at: r.get(2)?,
+                })
+            },
+        )?,
+        audit: query::audit_entries(conn, path)?,
+        audit_head: audit::head(conn).map_err(|e| LedgerError::sql_at(path, e))?,
+    })
+}
+
+pub(crate) fn import(
+    conn: &mut Connection,
+    path: &str,
+    data: &LedgerExport,
+    source: &str,
+) -> Result<()> {
+    let bad = |message: String| LedgerError::BadExport {
+        file: source.to_string(),
+        message,
+    };
+    if data.format != FORMAT {
+        return Err(bad(format!(
+            "`format` is `{}`, not `{FORMAT}`: this is not a keyward ledger export",
+            data.format
+        )));
+    }
+    if data.schema_version > SCHEMA_VERSION {
+        return Err(bad(format!(
+            "it was exported by a newer keyward (schema {}; this one reads up to {SCHEMA_VERSION})",
+            data.schema_version
+        )));
+    }
+    let report = audit::verify(&data.audit, data.audit_head.as_deref());
+    if !report.ok {
+        let first = &report.problems[0];
+        return Err(bad(format!(
+            "its audit trail does not verify (entry {}: {})",
+            first.seq, first.problem
+        )));
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| LedgerError::sql_at(path, e))?;
+    let sql = |e: rusqlite::Error| LedgerError::sql_at(path, e);
+    let used: i64 = tx
+        .query_row(
+            "SELECT (SELECT count(*) FROM people) + (SELECT count(*) FROM audit)",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sql)?;
+    if used > 0 {
+        return Err(LedgerError::NotEmpty {
+            path: path.to_string(),
+        });
+    }
+    // Rows that do not fit (a person id nobody has, a duplicate) are refused by the schema's
+    // constraints; the message says which record.
+    let refused = |what: String| {
+        move |e: rusqlite::Error| LedgerError::BadExport {
+            file: source.to_string(),
+            message: format!("{what} cannot be imported: {e}"),
+        }
+    };
+    for p in &data.people {
+        tx.execute(
+            "INSERT INTO people (id, name, email, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![p.id, p.name, p.email, p.created_at],
+        )
+        .map_err(refused(format!("person #{} ({})", p.id, p.name)))?;
+    }
+    for a in &data.accounts {
+        tx.execute(
+            "INSERT INTO accounts (id, person_id, playbook, identifier, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![a.id, a.person_id, a.playbook, a.identifier, a.created_at],
+        )
+        .map_err(refused(format!("account #{} ({})", a.id, a.identifier)))?;
+    }
+    for k in &data.keys {
+        tx.execute(
+            "INSERT INTO keys (id, person_id, label, aaguid, model, serial, first_seen, last_seen,
+                               state, state_reason, pin_state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                k.id,
+                k.person_id,
+                k.label,
+                k.aaguid.map(|u| u.to_string()),
+                k.model,
+                k.serial,
+                k.first_seen,
+                k.last_seen,
+                k.state.as_str(),
+                k.state_reason,
+                k.pin_state.map(|p| p.as_str())
+            ],
+        )
+        .map_err(refused(format!("key #{} ({})", k.id, k.label)))?;
+    }
+    for e in &data.enrollments {
+        let detail = serde_json::to_string(&e.detail).map_err(|err| bad(err.to_string()))?;
+        tx.execute(
+            "INSERT INTO enrollments (id, account_id, key_id, enrolled_at, evidence, detail,
+                                      needs_replacement)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                e.id,
+                e.account_id,
+                e.key_id,
+                e.enrolled_at,
+                e.evidence.as_str(),
+                detail,
+                e.needs_replacement
+            ],
+        )
+        .map_err(refused(format!("enrollment #{}", e.id)))?;
+    }
+    for m in &data.methods {
+        tx.execute(
+            "INSERT INTO methods (account_id, method, status, reason, updated_at, updated_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                m.account_id,
+                m.method,
+                m.status.as_str(),
+                m.reason,
+                m.updated_at,
+                m.updated_by
+            ],
+        )
+        .map_err(refused(format!(
+            "method {} of account #{}",
+            m.method, m.account_id
+        )))?;
+    }
+    for s in &data.provision_slots {
+        tx.execute(
+            "INSERT INTO provision_slots (slot, person_id, label, status, key_id, reason, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                s.slot,
+                s.person_id,
+                s.label,
+                s.status.as_str(),
+                s.key_id,
+                s.reason,
+                s.at
+            ],
+        )
+        .map_err(refused(format!("provisioning slot {}", s.slot)))?;
+    }
+    for c in &data.checkpoints {
+        tx.execute(
+            "INSERT INTO checkpoints (person_id, name, at) VALUES (?1, ?2, ?3)",
+            params![c.person_id, c.name, c.at],
+        )
+        .map_err(refused(format!(
+            "checkpoint {} of person #{}",
+            c.name, c.person_id
+        )))?;
+    }
+    for a in &data.audit {
+        tx.execute(
+            "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                a.seq,
+                a.at,
+                a.actor,
+                a.action,
+                a.subject,
+                a.detail,
+                a.prev_hash,
+                a.hash
+            ],
+        )
+        .map_err(refused(format!("audit entry {}", a.seq)))?;
+    }
+    if let Some(head) = &data.audit_head {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('audit_head', ?1)",
+            params![head],
+        )
+        .map_err(sql)?;
+    }
+    let broken: i64 = tx
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .map_err(sql)?;
+    if broken > 0 {
+        return Err(bad(format!(
+            "{broken} record(s) refer to people, accounts or keys that are not in the export"
+        )));
+    }
+    tx.commit().map_err(sql)
+}
