@@ -10,6 +10,7 @@ mod howto;
 mod key;
 mod ledger_cmd;
 mod output;
+mod provision;
 mod records;
 mod virtual_cmd;
 
@@ -98,6 +99,8 @@ pub enum Command {
     Audit(ledger_cmd::AuditArgs),
     /// Export or import the whole ledger as JSON; where it is.
     Ledger(ledger_cmd::LedgerArgs),
+    /// Prepare many keys in a row from a roster and a policy, recording who got which.
+    Provision(provision::ProvisionArgs),
 }
 
 /// Parse the arguments, run the command, print the result or the error, and return the exit
@@ -129,6 +132,7 @@ where
         Command::Method(args) => ledger_cmd::method(&ctx, args),
         Command::Audit(args) => ledger_cmd::audit(&ctx, args),
         Command::Ledger(args) => ledger_cmd::ledger(&ctx, args),
+        Command::Provision(args) => provision::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::Ok.code(),

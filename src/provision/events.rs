@@ -50,7 +50,7 @@ pub struct KeyRef {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SlotRef {
-    /// `person#index`.
+    /// `person/label`.
     pub slot: String,
     pub person: String,
     pub label: String,
@@ -110,7 +110,7 @@ pub enum Event {
     Provisioned {
         #[serde(flatten)]
         slot: SlotRef,
-        name: Option<String>,
+        email: Option<String>,
         key: KeyRef,
         aaguid: Option<Uuid>,
         pin_state: PinState,

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub const HEADER: &str = "label,person,name,key_id,pin\n";
+pub const HEADER: &str = "label,name,email,key_serial,pin\n";
 
 pub struct PinMailer {
     path: PathBuf,
@@ -61,7 +61,7 @@ impl PinMailer {
             w.write_record([
                 slot.label.as_str(),
                 slot.person.as_str(),
-                slot.name.as_deref().unwrap_or(""),
+                slot.email.as_deref().unwrap_or(""),
                 key_id,
                 pin.as_str(),
             ])
@@ -91,8 +91,8 @@ mod tests {
 
     fn slot() -> Slot {
         Slot {
-            person: "ada@x.org".into(),
-            name: Some("Lovelace, Ada".into()),
+            person: "Lovelace, Ada".into(),
+            email: Some("ada@x.org".into()),
             index: 1,
             of: 1,
             label: "Ada #1".into(),
@@ -114,7 +114,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
-            "label,person,name,key_id,pin\nAda #1,ada@x.org,\"Lovelace, Ada\",K-1,48213975\n"
+            "label,name,email,key_serial,pin\nAda #1,\"Lovelace, Ada\",ada@x.org,K-1,48213975\n"
         );
         drop(m);
         let e = PinMailer::create(&path).err().unwrap().to_string();

@@ -1,15 +1,15 @@
 //! The roster: a CSV file naming the people who get keys and how many each gets.
 //!
 //! ```csv
-//! person,name,keys,label
-//! ada@example.com,Ada Lovelace,2,
-//! grace@example.com,Grace Hopper,1,GH
+//! name,email,keys,label
+//! Ada Lovelace,ada@example.com,2,
+//! Grace Hopper,grace@example.com,1,GH
 //! ```
 //!
-//! `person` (required) is how the ledger knows the person, usually an e-mail address or UPN.
-//! `name` (optional) is shown to the operator; `keys` (optional, default 1) is how many keys
-//! the person gets; `label` (optional) replaces the name in the label written on the key.
-//! Columns may come in any order; lines starting with `#` are comments.
+//! `name` (required) is how the ledger knows the person (unique, compared without case).
+//! `email` (optional) is recorded with them; `keys` (optional, default 1) is how many keys the
+//! person gets; `label` (optional) replaces the name in the label written on the key
+//! (`GH #1`). Columns may come in any order; lines starting with `#` are comments.
 
 use super::ProvisionError;
 use std::collections::HashMap;
@@ -23,9 +23,9 @@ pub const MAX_LABEL_CHARS: usize = 40;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterEntry {
-    /// Identifier the ledger records the person under.
-    pub person: String,
-    pub name: Option<String>,
+    /// The person, as the ledger records them.
+    pub name: String,
+    pub email: Option<String>,
     pub keys: u32,
     pub label: Option<String>,
     /// Line of the roster this entry came from, for messages.
@@ -35,8 +35,9 @@ pub struct RosterEntry {
 /// One key to prepare: the `index`-th key (1-based) of one person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
+    /// The person's name in the ledger.
     pub person: String,
-    pub name: Option<String>,
+    pub email: Option<String>,
     pub index: u32,
     pub of: u32,
     /// What the operator writes on the key; also how the ledger tells this slot is done.
@@ -44,15 +45,16 @@ pub struct Slot {
 }
 
 impl Slot {
-    /// Stable identifier in events: `person#index`.
+    /// Stable identifier in events and the ledger: `person/label`, because a label is unique
+    /// per person in the ledger and is what is written on the key.
     pub fn id(&self) -> String {
-        format!("{}#{}", self.person, self.index)
+        format!("{}/{}", self.person, self.label)
     }
 
     /// Who the key is for, as a person reads it.
     pub fn who(&self) -> String {
-        match &self.name {
-            Some(n) => format!("{n} <{}>", self.person),
+        match &self.email {
+            Some(e) => format!("{} <{e}>", self.person),
             None => self.person.clone(),
         }
     }
@@ -64,7 +66,7 @@ pub struct Roster {
     pub entries: Vec<RosterEntry>,
 }
 
-const COLUMNS: [&str; 4] = ["person", "name", "keys", "label"];
+const COLUMNS: [&str; 4] = ["name", "email", "keys", "label"];
 
 impl Roster {
     pub fn load(path: &Path) -> Result<Roster, ProvisionError> {
@@ -135,19 +137,19 @@ impl Roster {
                     .filter(|(v, _)| !v.is_empty())
             };
 
-            let Some((person, _)) = field("person") else {
+            let Some((person, _)) = field("name") else {
                 return Err(err(
                     line,
-                    Some(columns["person"] + 1),
-                    "the `person` field is empty; give the e-mail address or user name the \
-                     ledger should record this person under"
+                    Some(columns["name"] + 1),
+                    "the `name` field is empty; give the name the ledger should record this \
+                     person under"
                         .into(),
                 ));
             };
-            if let Some(first) = seen_person.get(person) {
+            if let Some(first) = seen_person.get(&person.to_lowercase()) {
                 return Err(err(
                     line,
-                    Some(columns["person"] + 1),
+                    Some(columns["name"] + 1),
                     format!(
                         "`{person}` is already listed on line {first}; give each person one line \
                          and use the `keys` column for several keys"
@@ -170,11 +172,11 @@ impl Roster {
                     }
                 },
             };
-            let name = field("name").map(|(v, _)| v.to_string());
+            let email = field("email").map(|(v, _)| v.to_string());
             let label = field("label").map(|(v, _)| v.to_string());
             let entry = RosterEntry {
-                person: person.to_string(),
-                name,
+                name: person.to_string(),
+                email,
                 keys,
                 label,
                 line,
@@ -185,7 +187,7 @@ impl Roster {
                 let col = columns
                     .get("label")
                     .filter(|_| entry.label.is_some())
-                    .or_else(|| columns.get("name").filter(|_| entry.name.is_some()))
+                    .or_else(|| columns.get("name"))
                     .map(|i| i + 1);
                 if slot.label.chars().count() > MAX_LABEL_CHARS {
                     return Err(err(
@@ -219,14 +221,14 @@ impl Roster {
                 }
                 seen_label.insert(folded, line);
             }
-            seen_person.insert(entry.person.clone(), line);
+            seen_person.insert(entry.name.to_lowercase(), line);
             entries.push(entry);
         }
         if header.is_none() {
             return Err(err(
                 1,
                 None,
-                "the roster is empty; it needs a header line `person,name,keys,label` and one \
+                "the roster is empty; it needs a header line `name,email,keys,label` and one \
                  line per person"
                     .into(),
             ));
@@ -281,12 +283,12 @@ fn parse_header(
             ));
         }
     }
-    if !columns.contains_key("person") {
+    if !columns.contains_key("name") {
         return Err(err(
             line,
             None,
-            "the header has no `person` column; the first line must name the columns, e.g. \
-             `person,name,keys,label`"
+            "the header has no `name` column; the first line must name the columns, e.g. \
+             `name,email,keys,label`"
                 .into(),
         ));
     }
@@ -302,15 +304,11 @@ fn strsim_hint(name: &str) -> Option<&'static str> {
 }
 
 fn entry_slots(entry: &RosterEntry) -> Vec<Slot> {
-    let base = entry
-        .label
-        .clone()
-        .or_else(|| entry.name.clone())
-        .unwrap_or_else(|| entry.person.clone());
+    let base = entry.label.clone().unwrap_or_else(|| entry.name.clone());
     (1..=entry.keys)
         .map(|index| Slot {
-            person: entry.person.clone(),
-            name: entry.name.clone(),
+            person: entry.name.clone(),
+            email: entry.email.clone(),
             index,
             of: entry.keys,
             label: format!("{base} #{index}"),
@@ -359,64 +357,67 @@ mod tests {
     #[test]
     fn slots_follow_the_roster_with_labels() {
         let r = parse(
-            "# leadership trip\nperson,name,keys,label\nada@x.org,Ada Lovelace,2,\n\ngrace@x.org,,1,GH\n",
+            "# leadership trip\nname,email,keys,label\nAda Lovelace,ada@x.org,2,\n\nGrace Hopper,,1,GH\n",
         )
         .unwrap();
         let labels: Vec<String> = r.slots().iter().map(|s| s.label.clone()).collect();
         assert_eq!(labels, ["Ada Lovelace #1", "Ada Lovelace #2", "GH #1"]);
         assert_eq!(r.entries[1].line, 5);
-        assert_eq!(r.slots()[1].id(), "ada@x.org#2");
+        assert_eq!(r.slots()[1].id(), "Ada Lovelace/Ada Lovelace #2");
+        assert_eq!(r.slots()[0].who(), "Ada Lovelace <ada@x.org>");
     }
 
     #[test]
     fn columns_in_any_order_and_optional() {
-        let r = parse("keys,person\n3,bob@x.org\n").unwrap();
+        let r = parse("keys,name\n3,Bob\n").unwrap();
         assert_eq!(r.slots().len(), 3);
-        assert_eq!(r.slots()[0].label, "bob@x.org #1");
+        assert_eq!(r.slots()[2].label, "Bob #3");
     }
 
     #[test]
     fn bad_key_count_names_line_and_column() {
         assert_eq!(
-            error("person,name,keys\nada@x.org,Ada,two\n"),
+            error("name,email,keys\nAda,ada@x.org,two\n"),
             "roster team.csv, line 2, column 3: `keys` is `two`; it must be a whole number from 1 to 10"
         );
-        assert!(error("person,keys\nada@x.org,0\n").contains("line 2, column 2"));
+        assert!(error("name,keys\nAda,0\n").contains("line 2, column 2"));
     }
 
     #[test]
     fn duplicate_person_points_at_both_lines() {
-        assert!(error("person\na@x.org\nb@x.org\na@x.org\n")
-            .starts_with("roster team.csv, line 4, column 1: `a@x.org` is already listed on line 2"));
+        assert!(error("name\nAda\nBob\nada\n")
+            .starts_with("roster team.csv, line 4, column 1: `ada` is already listed on line 2"));
     }
 
     #[test]
     fn unknown_column_suggests_the_right_one() {
-        assert!(error("person,nmae\na,b\n").contains("line 1, column 2: unknown column `nmae` (did you mean `name`?)"));
+        assert!(error("name,emial\na,b\n")
+            .contains("line 1, column 2: unknown column `emial` (did you mean `email`?)"));
     }
 
     #[test]
-    fn missing_person_column_and_empty_person() {
-        assert!(error("name,keys\nAda,1\n").contains("line 1: the header has no `person` column"));
-        assert!(error("person,name\n,Ada\n").contains("line 2, column 1: the `person` field is empty"));
+    fn missing_name_column_and_empty_name() {
+        assert!(error("email,keys\na@x.org,1\n").contains("line 1: the header has no `name` column"));
+        assert!(error("name,email\n,a@x.org\n").contains("line 2, column 1: the `name` field is empty"));
     }
 
     #[test]
     fn too_many_fields_and_duplicate_labels() {
-        assert!(error("person,name\na@x.org,Lovelace, Ada\n").contains("line 2, column 3: this line has 3 fields"));
-        assert!(error("person,label\na@x.org,K\nb@x.org,k\n")
+        assert!(error("name,email\nLovelace, Ada,a@x.org\n")
+            .contains("line 2, column 3: this line has 3 fields"));
+        assert!(error("name,label\nA,K\nB,k\n")
             .contains("line 3, column 2: the label `k #1` is already used by line 2"));
     }
 
     #[test]
     fn empty_rosters_are_refused() {
         assert!(error("").contains("the roster is empty"));
-        assert!(error("# nobody yet\nperson,name\n").contains("line 2: the roster names nobody"));
+        assert!(error("# nobody yet\nname,email\n").contains("line 2: the roster names nobody"));
     }
 
     #[test]
     fn invalid_utf8_is_an_error_not_a_panic() {
-        let e = Roster::parse(Path::new("r.csv"), b"person\nab\xffc\n").unwrap_err();
+        let e = Roster::parse(Path::new("r.csv"), b"name\nab\xffc\n").unwrap_err();
         assert!(e.to_string().contains("line 2: this line is not valid UTF-8"), "{e}");
     }
 }

@@ -172,6 +172,7 @@ fn one_key(
     let mut key = match open(desc) {
         Ok(k) => k,
         Err(e) => {
+            journal.record_failed(slot, &e.to_string())?;
             operator.event(&Event::Failed {
                 slot: slot.into(),
                 key: key_ref,
@@ -194,6 +195,7 @@ fn one_key(
             return Ok(Step::KeepSlot);
         }
         Err(Problem::Failed { reason, changed }) => {
+            journal.record_failed(slot, &reason)?;
             operator.event(&Event::Failed {
                 slot: slot.into(),
                 key: key_ref,
@@ -224,7 +226,7 @@ fn one_key(
     let r = &prepared.record;
     operator.event(&Event::Provisioned {
         slot: SlotRef::from(slot),
-        name: slot.name.clone(),
+        email: slot.email.clone(),
         key: key_ref,
         aaguid: r.aaguid,
         pin_state: r.pin_state,
