@@ -36,19 +36,18 @@ pub fn run(ctx: &Context, args: ProvisionArgs) -> Result<()> {
         None => Policy::default(),
     };
     let stderr_terminal = std::io::stderr().is_terminal() && !ctx.global.no_input;
-    let delivery_plan = match (policy.first_pin, &args.pin_mailer) {
-        (FirstPin::SetAtEnrollment, Some(_)) => {
-            return Err(Error::Usage(
+    let delivery_plan =
+        match (policy.first_pin, &args.pin_mailer) {
+            (FirstPin::SetAtEnrollment, Some(_)) => return Err(Error::Usage(
                 "the policy sets no PIN (first_pin = \"set-at-enrollment\"), so there is nothing \
                  to write to --pin-mailer; leave it out"
                     .into(),
-            ))
-        }
-        (FirstPin::SetAtEnrollment, None) => Plan::None,
-        (FirstPin::Random, Some(path)) => Plan::Mailer(path.clone()),
-        (FirstPin::Random, None) if stderr_terminal => Plan::Operator,
-        (FirstPin::Random, None) => return Err(ProvisionError::NoPinDelivery.into()),
-    };
+            )),
+            (FirstPin::SetAtEnrollment, None) => Plan::None,
+            (FirstPin::Random, Some(path)) => Plan::Mailer(path.clone()),
+            (FirstPin::Random, None) if stderr_terminal => Plan::Operator,
+            (FirstPin::Random, None) => return Err(ProvisionError::NoPinDelivery.into()),
+        };
     if policy.self_test {
         return Err(Error::Usage(
             "the policy asks for the self-test (self_test = true), which this build cannot run \

@@ -22,9 +22,7 @@ impl PinState {
         match self {
             PinState::SetMustChange => "first PIN set, the person must change it on first use",
             PinState::Set => "first PIN set",
-            PinState::NotSetPersonSetsAtEnrollment => {
-                "no PIN: the person sets it at enrollment"
-            }
+            PinState::NotSetPersonSetsAtEnrollment => "no PIN: the person sets it at enrollment",
         }
     }
 }
@@ -86,10 +84,7 @@ pub enum Event {
         slot: SlotRef,
     },
     /// This key is already recorded for a slot; it is left alone.
-    KeyAlreadyProvisioned {
-        key: KeyRef,
-        for_label: String,
-    },
+    KeyAlreadyProvisioned { key: KeyRef, for_label: String },
     /// The key was not touched and the slot still waits for a key.
     Refused {
         #[serde(flatten)]

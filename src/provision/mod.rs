@@ -15,6 +15,8 @@ pub mod policy;
 pub mod roster;
 pub mod run;
 pub mod station;
+#[cfg(test)]
+mod tests;
 
 pub use events::Event;
 pub use journal::Journal;

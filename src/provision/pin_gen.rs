@@ -63,7 +63,8 @@ pub fn is_weak(digits: &str) -> bool {
         return true;
     }
     for period in 1..=d.len() / 2 {
-        if d.len() % period == 0 && d.iter().enumerate().all(|(i, x)| *x == d[i % period]) {
+        if d.len().is_multiple_of(period) && d.iter().enumerate().all(|(i, x)| *x == d[i % period])
+        {
             return true;
         }
     }

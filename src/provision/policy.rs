@@ -126,7 +126,9 @@ impl Policy {
             .map(|s| *s.get_ref())
             .unwrap_or(d.first_pin);
         let len_field = raw.random_pin_length.as_ref();
-        let random_pin_length = len_field.map(|s| *s.get_ref()).unwrap_or(d.random_pin_length);
+        let random_pin_length = len_field
+            .map(|s| *s.get_ref())
+            .unwrap_or(d.random_pin_length);
         if let Some(f) = len_field.filter(|_| first_pin == FirstPin::SetAtEnrollment) {
             return Err(at(
                 f.span(),
@@ -216,7 +218,10 @@ fn line_col(bytes: &[u8], offset: usize) -> (u64, Option<usize>) {
         .rposition(|&b| b == b'\n')
         .map(|i| i + 1)
         .unwrap_or(0);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, Some(column))
 }
 
@@ -264,8 +269,11 @@ mod tests {
         );
         assert!(error("min_pin_length = 8\nrandom_pin_length = 6\n")
             .starts_with("policy trip.toml, line 2, column 21: random_pin_length (6) is shorter than min_pin_length (8)"));
-        assert!(error("\nforce_pin_change = true\nfirst_pin = \"set-at-enrollment\"\n")
-            .starts_with("policy trip.toml, line 2, column 20: force_pin_change = true needs a first PIN"));
+        assert!(
+            error("\nforce_pin_change = true\nfirst_pin = \"set-at-enrollment\"\n").starts_with(
+                "policy trip.toml, line 2, column 20: force_pin_change = true needs a first PIN"
+            )
+        );
     }
 
     #[test]
@@ -273,16 +281,24 @@ mod tests {
         let e = error("min_pin_length = 6\nalways_uv = yes\n");
         assert!(e.starts_with("policy trip.toml, line 2, column 13:"), "{e}");
         let e = error("min_pin_length = 6\nalways_UV = true\n");
-        assert!(e.starts_with("policy trip.toml, line 2, column 1: unknown field `always_UV`"), "{e}");
+        assert!(
+            e.starts_with("policy trip.toml, line 2, column 1: unknown field `always_UV`"),
+            "{e}"
+        );
         let e = error("first_pin = \"chosen\"\n");
-        assert!(e.contains("line 1, column 13: unknown variant `chosen`"), "{e}");
+        assert!(
+            e.contains("line 1, column 13: unknown variant `chosen`"),
+            "{e}"
+        );
         let e = error("min_pin_length = \"six\"\n");
         assert!(e.contains("line 1, column 18"), "{e}");
     }
 
     #[test]
     fn bad_rp_id_is_refused() {
-        assert!(error("min_pin_length_rp_ids = [\"ok.example\", \"https://x\"]\n")
-            .contains("line 1, column 40: `https://x` is not a relying-party ID"));
+        assert!(
+            error("min_pin_length_rp_ids = [\"ok.example\", \"https://x\"]\n")
+                .contains("line 1, column 40: `https://x` is not a relying-party ID")
+        );
     }
 }

@@ -397,8 +397,12 @@ mod tests {
 
     #[test]
     fn missing_name_column_and_empty_name() {
-        assert!(error("email,keys\na@x.org,1\n").contains("line 1: the header has no `name` column"));
-        assert!(error("name,email\n,a@x.org\n").contains("line 2, column 1: the `name` field is empty"));
+        assert!(
+            error("email,keys\na@x.org,1\n").contains("line 1: the header has no `name` column")
+        );
+        assert!(
+            error("name,email\n,a@x.org\n").contains("line 2, column 1: the `name` field is empty")
+        );
     }
 
     #[test]
@@ -418,6 +422,10 @@ mod tests {
     #[test]
     fn invalid_utf8_is_an_error_not_a_panic() {
         let e = Roster::parse(Path::new("r.csv"), b"name\nab\xffc\n").unwrap_err();
-        assert!(e.to_string().contains("line 2: this line is not valid UTF-8"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("line 2: this line is not valid UTF-8"),
+            "{e}"
+        );
     }
 }

@@ -67,25 +67,43 @@ pub fn prepare(
                     info.min_pin_length, policy.random_pin_length
                 )));
             }
-            let pin =
-                pin_gen::random_digits(policy.random_pin_length, key_min).map_err(Problem::Fatal)?;
+            let mut pin = pin_gen::random_digits(policy.random_pin_length, key_min)
+                .map_err(Problem::Fatal)?;
             key.set_pin(&pin).map_err(|e| failed(e, changed))?;
             changed = true;
             key.unlock(&pin).map_err(|e| failed(e, true))?;
-            if info.supports_credential_management() {
-                let meta = key.credential_metadata().map_err(|e| failed(e, true))?;
-                if meta.existing > 0 {
-                    // Only visible once a PIN exists; the key now has ours, so say so.
+            // Passkeys can only be counted once a PIN exists, so this check comes after ours.
+            let existing = if info.supports_credential_management() {
+                key.credential_metadata()
+                    .map_err(|e| failed(e, true))?
+                    .existing
+            } else {
+                0
+            };
+            if existing > 0 {
+                let why = format!("it holds {existing} passkey(s) from earlier use");
+                if !policy.erase_non_fresh_keys {
                     return Err(Problem::Failed {
                         reason: format!(
-                            "the key holds {} passkey(s) from earlier use, so it is not fresh; \
-                             keyward gave it a PIN while checking, which is not kept: reset the \
-                             key (`keyward key reset`) before using it again",
-                            meta.existing
+                            "the key is not fresh: {why}; keyward gave it a PIN while checking, \
+                             which is not kept: reset the key (`keyward key reset`) before \
+                             using it again"
                         ),
                         changed: true,
                     });
                 }
+                erase_if_allowed(key, policy, &why).map_err(|p| match p {
+                    Problem::Refused(reason) => Problem::Failed {
+                        reason,
+                        changed: true,
+                    },
+                    other => other,
+                })?;
+                info = key.info().map_err(|e| failed(e, true))?;
+                pin = pin_gen::random_digits(policy.random_pin_length, key_min)
+                    .map_err(Problem::Fatal)?;
+                key.set_pin(&pin).map_err(|e| failed(e, true))?;
+                key.unlock(&pin).map_err(|e| failed(e, true))?;
             }
             Some(pin)
         }
