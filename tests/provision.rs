@@ -228,6 +228,12 @@ fn a_key_pulled_out_mid_way_fails_its_slot_and_a_rerun_finishes_it() {
     let keys = ledger_keys(&sb);
     assert_eq!(keys.len(), 3);
     assert!(keys.iter().any(|k| k.0 == "Bob" && k.1 == "Bob #1"));
+
+    // Once everything is done, the same command (same mailer name) only says so.
+    let run = sb.run(&a2.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+    let ev = events(&run.stdout);
+    assert_eq!(of_kind(&ev, "already_done").len(), 3);
+    assert!(of_kind(&ev, "provisioned").is_empty());
 }
 
 #[test]

@@ -4,7 +4,7 @@ use super::Context;
 use crate::device;
 use crate::error::{Error, Result};
 use crate::pin::Pin;
-use crate::provision::journal::LedgerJournal;
+use crate::provision::journal::{Journal, LedgerJournal};
 use crate::provision::run::{self, Operator, PinDelivery, RunOptions};
 use crate::provision::{Event, FirstPin, PinMailer, Policy, ProvisionError, Roster, Slot};
 use clap::Args;
@@ -59,7 +59,15 @@ pub fn run(ctx: &Context, args: ProvisionArgs) -> Result<()> {
     let journal_ledger = ctx.ledger()?;
     let mut journal = LedgerJournal::new(journal_ledger, ctx.actor())?;
     let slots = roster.slots();
+    let mut to_do = 0;
+    for slot in &slots {
+        if !journal.is_done(slot)? {
+            to_do += 1;
+        }
+    }
+    // A finished roster needs no mailer: a rerun just says so, whatever file name it is given.
     let delivery = match delivery_plan {
+        _ if to_do == 0 => PinDelivery::None,
         Plan::None => PinDelivery::None,
         Plan::Operator => PinDelivery::Operator,
         Plan::Mailer(path) => PinDelivery::Mailer(PinMailer::create(&path)?),
