@@ -90,4 +90,10 @@ pub trait Authenticator: Send {
     /// ten seconds of power-up and after a touch. Callers must have asked for an explicit,
     /// specific confirmation first.
     fn reset(&mut self) -> Result<(), DeviceError>;
+
+    /// DER of the virtual attestation CA when this is a virtual key (`None` for real keys). A
+    /// self-test trusts it for that key only and reports "virtual: not a security key".
+    fn virtual_attestation_root(&self) -> Option<Vec<u8>> {
+        None
+    }
 }
