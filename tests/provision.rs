@@ -64,7 +64,11 @@ fn ledger_bytes(sb: &Sandbox) -> Vec<u8> {
     let mut all = Vec::new();
     for entry in std::fs::read_dir(sb.dir.path()).unwrap() {
         let p = entry.unwrap().path();
-        if p.file_name().unwrap().to_string_lossy().starts_with("ledger.sqlite") {
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("ledger.sqlite")
+        {
             all.extend(std::fs::read(&p).unwrap());
         }
     }
@@ -87,7 +91,7 @@ fn ledger_keys(sb: &Sandbox) -> Vec<(String, String, Option<String>, Option<PinS
             out.push((p.name.clone(), k.label, k.serial, k.pin_state));
         }
     }
-    out.sort();
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     out
 }
 
@@ -108,8 +112,16 @@ fn twenty_keys_end_to_end_without_a_pin_anywhere_but_the_mailer() {
     let device = format!("virtual-dir:{}", dir.display());
     let run = sb
         .run(&[
-            "provision", "--roster", &roster, "--policy", &policy, "--pin-mailer",
-            path_str(&mailer), "--device", &device, "--json",
+            "provision",
+            "--roster",
+            &roster,
+            "--policy",
+            &policy,
+            "--pin-mailer",
+            path_str(&mailer),
+            "--device",
+            &device,
+            "--json",
         ])
         .ok();
     let ev = events(&run.stdout);
@@ -124,7 +136,10 @@ fn twenty_keys_end_to_end_without_a_pin_anywhere_but_the_mailer() {
     assert_eq!(keys.len(), 20);
     for (person, label, serial, pin) in &keys {
         let n: usize = person.trim_start_matches("Person ").parse().unwrap();
-        assert!(label.starts_with(&format!("{person} #")), "{person}: {label}");
+        assert!(
+            label.starts_with(&format!("{person} #")),
+            "{person}: {label}"
+        );
         assert!(serial.is_some());
         assert_eq!(*pin, Some(PinState::SetMustChange));
         let count = keys.iter().filter(|k| &k.0 == person).count();
@@ -154,24 +169,41 @@ fn twenty_keys_end_to_end_without_a_pin_anywhere_but_the_mailer() {
     for (label, pin) in &pins {
         assert_eq!(pin.len(), 8, "{label}");
         assert!(!contains(&ledger, pin), "PIN of {label} is in the ledger");
-        assert!(!run.stdout.contains(pin.as_str()), "PIN of {label} on stdout");
-        assert!(!run.stderr.contains(pin.as_str()), "PIN of {label} on stderr");
+        assert!(
+            !run.stdout.contains(pin.as_str()),
+            "PIN of {label} on stdout"
+        );
+        assert!(
+            !run.stderr.contains(pin.as_str()),
+            "PIN of {label} on stderr"
+        );
     }
 
     // The mailer's PIN is the key's PIN, and the key wants it changed.
     let first = pins.get("Person 0 #1").unwrap();
-    let serial = keys.iter().find(|k| k.1 == "Person 0 #1").unwrap().2.clone();
+    let serial = keys
+        .iter()
+        .find(|k| k.1 == "Person 0 #1")
+        .unwrap()
+        .2
+        .clone();
     let key_file = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| virtual_key::descriptor(p).unwrap().serial == serial)
         .unwrap();
     let one = format!("virtual:{}", key_file.display());
-    let info = sb.run(&["key", "info", "--device", &one, "--json"]).ok().json();
+    let info = sb
+        .run(&["key", "info", "--device", &one, "--json"])
+        .ok()
+        .json();
     assert_eq!(info["info"]["force_pin_change"], true, "{info}");
     assert_eq!(info["info"]["min_pin_length"], 6, "{info}");
-    sb.run_pins(&["key", "pin", "change", "--device", &one], &[first, "73915064"])
-        .ok();
+    sb.run_pins(
+        &["key", "pin", "change", "--device", &one],
+        &[first, "73915064"],
+    )
+    .ok();
 }
 
 #[test]
@@ -179,16 +211,29 @@ fn a_key_pulled_out_mid_way_fails_its_slot_and_a_rerun_finishes_it() {
     let sb = Sandbox::new();
     let dir = key_dir(&sb, 3);
     sb.run(&[
-        "virtual", "knob", path_str(&dir.join("key-01")), "--unplug-after", "3",
+        "virtual",
+        "knob",
+        path_str(&dir.join("key-01")),
+        "--unplug-after",
+        "3",
     ])
     .ok();
     let roster = write(&sb, "roster.csv", "name\nAda\nBob\nCy\n");
     let device = format!("virtual-dir:{}", dir.display());
     let args = |mailer: &str| -> Vec<String> {
-        ["provision", "--roster", &roster, "--pin-mailer", mailer, "--device", &device, "--json"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "provision",
+            "--roster",
+            &roster,
+            "--pin-mailer",
+            mailer,
+            "--device",
+            &device,
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     };
     let a1 = args(path_str(&sb.path("pins-1.csv")));
     let run = sb.run(&a1.iter().map(String::as_str).collect::<Vec<_>>());
@@ -217,7 +262,9 @@ fn a_key_pulled_out_mid_way_fails_its_slot_and_a_rerun_finishes_it() {
     // A new key on the desk and the same command again: only Bob's slot is done now.
     add_key(&dir, "key-03");
     let a2 = args(path_str(&sb.path("pins-2.csv")));
-    let run = sb.run(&a2.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+    let run = sb
+        .run(&a2.iter().map(String::as_str).collect::<Vec<_>>())
+        .ok();
     let ev = events(&run.stdout);
     let done: Vec<_> = of_kind(&ev, "provisioned")
         .iter()
@@ -230,7 +277,9 @@ fn a_key_pulled_out_mid_way_fails_its_slot_and_a_rerun_finishes_it() {
     assert!(keys.iter().any(|k| k.0 == "Bob" && k.1 == "Bob #1"));
 
     // Once everything is done, the same command (same mailer name) only says so.
-    let run = sb.run(&a2.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+    let run = sb
+        .run(&a2.iter().map(String::as_str).collect::<Vec<_>>())
+        .ok();
     let ev = events(&run.stdout);
     assert_eq!(of_kind(&ev, "already_done").len(), 3);
     assert!(of_kind(&ev, "provisioned").is_empty());
@@ -244,10 +293,17 @@ fn a_key_that_is_not_fresh_is_refused_and_left_as_it_was() {
     let used = add_key(&dir, "a-used");
     add_key(&dir, "b-fresh");
     let used_dev = format!("virtual:{}", used.display());
-    sb.run_pins(&["key", "pin", "set", "--device", &used_dev], &["246810"]).ok();
+    sb.run_pins(&["key", "pin", "set", "--device", &used_dev], &["246810"])
+        .ok();
     sb.run_pins(
         &[
-            "virtual", "register", path_str(&used), "--rp", "example.com", "--user", "old",
+            "virtual",
+            "register",
+            path_str(&used),
+            "--rp",
+            "example.com",
+            "--user",
+            "old",
             "--discoverable",
         ],
         &["246810"],
@@ -257,8 +313,14 @@ fn a_key_that_is_not_fresh_is_refused_and_left_as_it_was() {
     let device = format!("virtual-dir:{}", dir.display());
     let run = sb
         .run(&[
-            "provision", "--roster", &roster, "--pin-mailer", path_str(&sb.path("p.csv")),
-            "--device", &device, "--json",
+            "provision",
+            "--roster",
+            &roster,
+            "--pin-mailer",
+            path_str(&sb.path("p.csv")),
+            "--device",
+            &device,
+            "--json",
         ])
         .ok();
     let ev = events(&run.stdout);
@@ -272,10 +334,23 @@ fn a_key_that_is_not_fresh_is_refused_and_left_as_it_was() {
     );
     let done = of_kind(&ev, "provisioned");
     assert_eq!(done.len(), 1);
-    assert!(done[0]["key"]["device"].as_str().unwrap().ends_with("b-fresh"));
+    assert!(done[0]["key"]["device"]
+        .as_str()
+        .unwrap()
+        .ends_with("b-fresh"));
     // The refused key still has its own PIN and its passkey.
     let list = sb
-        .run_pins(&["key", "credentials", "list", "--device", &used_dev, "--json"], &["246810"])
+        .run_pins(
+            &[
+                "key",
+                "credentials",
+                "list",
+                "--device",
+                &used_dev,
+                "--json",
+            ],
+            &["246810"],
+        )
         .ok()
         .json();
     assert_eq!(list["existing"], 1);
@@ -286,7 +361,11 @@ fn a_malformed_roster_is_reported_exactly_and_nothing_is_touched() {
     let sb = Sandbox::new();
     let dir = key_dir(&sb, 1);
     let device = format!("virtual-dir:{}", dir.display());
-    let roster = write(&sb, "team.csv", "name,email,keys\nAda,ada@x.org,1\nBob,bob@x.org,lots\n");
+    let roster = write(
+        &sb,
+        "team.csv",
+        "name,email,keys\nAda,ada@x.org,1\nBob,bob@x.org,lots\n",
+    );
     let run = sb
         .run(&["provision", "--roster", &roster, "--device", &device])
         .expect_code(12);
@@ -299,7 +378,14 @@ fn a_malformed_roster_is_reported_exactly_and_nothing_is_touched() {
     );
     assert!(!sb.ledger().exists(), "no ledger created for a bad roster");
     let info = sb
-        .run(&["key", "pin", "status", "--device", &format!("virtual:{}", dir.join("key-00").display()), "--json"])
+        .run(&[
+            "key",
+            "pin",
+            "status",
+            "--device",
+            &format!("virtual:{}", dir.join("key-00").display()),
+            "--json",
+        ])
         .ok()
         .json();
     assert_eq!(info["pin_set"], false, "{info}");
@@ -313,7 +399,12 @@ fn a_malformed_policy_is_reported_exactly() {
     let mailer = sb.path("pins.csv");
     let run = sb
         .run(&[
-            "provision", "--roster", &roster, "--policy", &policy, "--pin-mailer",
+            "provision",
+            "--roster",
+            &roster,
+            "--policy",
+            &policy,
+            "--pin-mailer",
             path_str(&mailer),
         ])
         .expect_code(12);
@@ -351,11 +442,23 @@ fn random_pins_need_somewhere_to_go_and_a_mailer_is_never_overwritten() {
     let run = sb
         .run(&["provision", "--roster", &roster, "--device", &device])
         .expect_code(2);
-    assert!(run.stderr.contains("give --pin-mailer FILE"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("give --pin-mailer FILE"),
+        "{}",
+        run.stderr
+    );
 
     let mailer = write(&sb, "pins.csv", "earlier PINs nobody printed yet\n");
     let run = sb
-        .run(&["provision", "--roster", &roster, "--device", &device, "--pin-mailer", &mailer])
+        .run(&[
+            "provision",
+            "--roster",
+            &roster,
+            "--device",
+            &device,
+            "--pin-mailer",
+            &mailer,
+        ])
         .expect_code(12);
     assert!(run.stderr.contains("already exists"), "{}", run.stderr);
     assert_eq!(
@@ -370,16 +473,39 @@ fn set_at_enrollment_leaves_keys_without_a_pin_and_says_so() {
     let dir = key_dir(&sb, 2);
     let device = format!("virtual-dir:{}", dir.display());
     let roster = write(&sb, "team.csv", "name,keys\nAda,2\n");
-    let policy = write(&sb, "p.toml", "first_pin = \"set-at-enrollment\"\nmin_pin_length = 8\n");
+    let policy = write(
+        &sb,
+        "p.toml",
+        "first_pin = \"set-at-enrollment\"\nmin_pin_length = 8\n",
+    );
     let run = sb
-        .run(&["provision", "--roster", &roster, "--policy", &policy, "--device", &device])
+        .run(&[
+            "provision",
+            "--roster",
+            &roster,
+            "--policy",
+            &policy,
+            "--device",
+            &device,
+        ])
         .ok();
-    assert!(run.stdout.contains("No PIN: the person sets it at enrollment"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("No PIN: the person sets it at enrollment"),
+        "{}",
+        run.stdout
+    );
     let keys = ledger_keys(&sb);
     assert_eq!(keys.len(), 2);
     assert!(keys.iter().all(|k| k.3 == Some(PinState::NotSetPersonSets)));
     let info = sb
-        .run(&["key", "info", "--device", &format!("virtual:{}", dir.join("key-01").display()), "--json"])
+        .run(&[
+            "key",
+            "info",
+            "--device",
+            &format!("virtual:{}", dir.join("key-01").display()),
+            "--json",
+        ])
         .ok()
         .json();
     assert_eq!(info["info"]["min_pin_length"], 8, "{info}");
@@ -395,8 +521,14 @@ fn a_run_killed_with_sigkill_resumes_without_doing_a_slot_twice_or_losing_one() 
     let mut child = sb
         .cmd()
         .args([
-            "provision", "--roster", &roster, "--pin-mailer", path_str(&first_mailer),
-            "--device", &device, "--json",
+            "provision",
+            "--roster",
+            &roster,
+            "--pin-mailer",
+            path_str(&first_mailer),
+            "--device",
+            &device,
+            "--json",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -420,8 +552,14 @@ fn a_run_killed_with_sigkill_resumes_without_doing_a_slot_twice_or_losing_one() 
 
     let run = sb
         .run(&[
-            "provision", "--roster", &roster, "--pin-mailer", path_str(&sb.path("pins-2.csv")),
-            "--device", &device, "--json",
+            "provision",
+            "--roster",
+            &roster,
+            "--pin-mailer",
+            path_str(&sb.path("pins-2.csv")),
+            "--device",
+            &device,
+            "--json",
         ])
         .ok();
     let ev = events(&run.stdout);
@@ -430,7 +568,11 @@ fn a_run_killed_with_sigkill_resumes_without_doing_a_slot_twice_or_losing_one() 
         .map(|e| e["slot"].as_str().unwrap().to_string())
         .collect();
     // Keys recorded before the kill are recognised and left alone.
-    assert!(of_kind(&ev, "key_already_provisioned").len() >= 4, "{}", run.stdout);
+    assert!(
+        of_kind(&ev, "key_already_provisioned").len() >= 4,
+        "{}",
+        run.stdout
+    );
 
     let ledger = Ledger::open(&sb.ledger()).unwrap();
     let slots = ledger.slots().unwrap();
@@ -443,10 +585,24 @@ fn a_run_killed_with_sigkill_resumes_without_doing_a_slot_twice_or_losing_one() 
         .iter()
         .map(|e| e["slot"].as_str().unwrap().to_string())
         .collect();
-    assert!(first_run.iter().all(|s| found_done.contains(s)), "{first_run:?} vs {found_done:?}");
+    assert!(
+        first_run.iter().all(|s| found_done.contains(s)),
+        "{first_run:?} vs {found_done:?}"
+    );
+    assert!(
+        !second_run.is_empty(),
+        "the kill came after the first run had finished"
+    );
     let second: BTreeSet<String> = second_run.iter().cloned().collect();
-    assert_eq!(second.len(), second_run.len(), "a slot provisioned twice in one run");
-    assert!(found_done.is_disjoint(&second), "a slot provisioned twice: {found_done:?} {second:?}");
+    assert_eq!(
+        second.len(),
+        second_run.len(),
+        "a slot provisioned twice in one run"
+    );
+    assert!(
+        found_done.is_disjoint(&second),
+        "a slot provisioned twice: {found_done:?} {second:?}"
+    );
     let union: BTreeSet<String> = found_done.union(&second).cloned().collect();
     assert_eq!(union, recorded, "a slot lost");
     let keys = ledger_keys(&sb);

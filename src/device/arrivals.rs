@@ -4,8 +4,9 @@
 //! gone. A folder of virtual keys (`virtual-dir:DIR`) is a stack of keys waiting on the desk:
 //! each file is inserted in turn (in name order) and counts as removed once it was handled.
 
-use super::{discover, DeviceDescriptor, DeviceError, DeviceSpec};
+use super::{discover, virtual_key, DeviceDescriptor, DeviceError, DeviceSpec};
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How often USB is looked at while waiting; short enough to feel immediate.
@@ -69,10 +70,58 @@ struct Stack {
     handled: HashSet<String>,
 }
 
+impl Stack {
+    /// The next key file of a folder, reading only the files it needs: reading every key
+    /// file for every key would make a run of n keys cost n² file reads.
+    fn next_in_dir(&mut self, dir: &Path) -> Result<Option<DeviceDescriptor>, DeviceError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| DeviceError::NotFound {
+            spec: self.spec.to_string(),
+            reason: format!("cannot read the folder: {e}"),
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        paths.sort();
+        for path in paths {
+            let spec = format!("virtual:{}", path.display());
+            if self.handled.contains(&spec) {
+                continue;
+            }
+            match virtual_key::descriptor(&path) {
+                Ok(desc) => {
+                    self.handled.insert(spec);
+                    return Ok(Some(desc));
+                }
+                // Unplugged: not on the desk now.
+                Err(DeviceError::NotFound { .. }) => continue,
+                Err(DeviceError::VirtualState { .. }) => {
+                    // A file that is no virtual key at all is ignored, as `discover` does; a
+                    // damaged key file is an error (and `discover` says which).
+                    virtual_key::discover_dir(dir)?;
+                    self.handled.insert(spec);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+}
+
 impl KeyArrivals for Stack {
     fn next_key(&mut self) -> Result<Option<DeviceDescriptor>, DeviceError> {
         // Listed afresh each time so a file added to the folder mid-run is picked up, like a
         // key put on the desk.
+        if let DeviceSpec::VirtualDir(dir) = &self.spec {
+            let dir = dir.clone();
+            return self.next_in_dir(&dir);
+        }
         let mut keys = discover(&self.spec)?;
         keys.sort_by(|a, b| a.spec.cmp(&b.spec));
         let next = keys.into_iter().find(|k| !self.handled.contains(&k.spec));
