@@ -48,6 +48,10 @@ pub enum Error {
     Ledger(#[from] crate::ledger::LedgerError),
     #[error(transparent)]
     Guide(#[from] crate::guide::GuideError),
+    #[error(transparent)]
+    Mds(#[from] crate::mds::MdsError),
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
     /// A person (or a script without the override) declined.
     #[error("cancelled: {0}")]
     Cancelled(String),
@@ -95,6 +99,9 @@ impl Error {
             Error::Playbook(e) => e.exit_code(),
             Error::Ledger(e) => e.exit_code(),
             Error::Guide(e) => e.exit_code(),
+            Error::Mds(e) if e.is_bad_input() => ExitCode::BadInput,
+            Error::Mds(_) => ExitCode::Failure,
+            Error::Catalog(_) => ExitCode::Failure,
             Error::Cancelled(_) => ExitCode::Cancelled,
             Error::ConfirmationNeeded(_) => ExitCode::ConfirmationNeeded,
             Error::Usage(_) => ExitCode::Usage,

@@ -25,6 +25,9 @@ pub enum KeyCommand {
     Policy(PolicyArgs),
     /// Erase everything on the key (credentials and PIN). Needs a specific confirmation.
     Reset(ResetArgs),
+    /// Self-test: register a throwaway credential and sign in with it, checking the PIN, the
+    /// attestation (who made the key) and the signatures. Uses no passkey slot.
+    Test,
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +110,7 @@ pub fn run(ctx: &Context, args: KeyArgs) -> Result<()> {
         },
         KeyCommand::Policy(p) => policy(ctx, p),
         KeyCommand::Reset(r) => reset(ctx, r),
+        KeyCommand::Test => super::selftest::run(ctx),
     }
 }
 
@@ -161,6 +165,8 @@ struct InfoReport<'a> {
     device: &'a DeviceDescriptor,
     info: &'a KeyInfo,
     pin: PinStatus,
+    /// What keyward's model catalog says about this AAGUID.
+    model: Option<&'a crate::catalog::Model>,
 }
 
 fn info(ctx: &Context) -> Result<()> {
@@ -168,10 +174,13 @@ fn info(ctx: &Context) -> Result<()> {
     let info = key.info()?;
     let pin = read_pin_status(key.as_mut(), &info)?;
     let device = key.descriptor().clone();
+    let catalog = crate::catalog::Catalog::builtin()?;
+    let model = info.aaguid.and_then(|a| catalog.lookup(&a));
     let report = InfoReport {
         device: &device,
         info: &info,
         pin,
+        model,
     };
     ctx.out.emit(&report, || {
         let mut s = String::new();
@@ -183,6 +192,11 @@ fn info(ctx: &Context) -> Result<()> {
         if let Some(a) = info.aaguid {
             let _ = writeln!(s, "AAGUID:         {a}");
         }
+        let _ = writeln!(
+            s,
+            "Model:          {}",
+            describe_model(report.model, &device)
+        );
         if let Some(fw) = info.firmware_version {
             let _ = writeln!(s, "Firmware:       {fw}");
         }
@@ -221,6 +235,20 @@ fn info(ctx: &Context) -> Result<()> {
         s
     });
     Ok(())
+}
+
+fn describe_model(model: Option<&crate::catalog::Model>, device: &DeviceDescriptor) -> String {
+    match model {
+        Some(m) => {
+            let mut t = format!("{} ({})", m.display_name(), m.certification.label());
+            if !m.uncertain.is_empty() {
+                t.push_str(&format!(" [not certain: {}]", m.uncertain.join("; ")));
+            }
+            t
+        }
+        None if device.is_virtual() => "keyward virtual key (virtual: not a security key)".into(),
+        None => "not in keyward's catalog (`keyward key test` can still check it)".into(),
+    }
 }
 
 fn require_fido2(info: &KeyInfo, what: &str) -> Result<()> {

@@ -7,7 +7,9 @@
 mod context;
 mod devices;
 mod key;
+mod mds;
 mod output;
+mod selftest;
 mod virtual_cmd;
 
 pub use context::Context;
@@ -85,6 +87,8 @@ pub enum Command {
     Key(key::KeyArgs),
     /// Create and drive virtual keys (software stand-ins for tests, demos and training).
     Virtual(virtual_cmd::VirtualArgs),
+    /// FIDO Metadata Service: import the blob that lets `key test` confirm who made a key.
+    Mds(mds::MdsArgs),
 }
 
 /// Parse the arguments, run the command, print the result or the error, and return the exit
@@ -111,6 +115,7 @@ where
         Command::Devices => devices::run(&ctx),
         Command::Key(args) => key::run(&ctx, args),
         Command::Virtual(args) => virtual_cmd::run(&ctx, args),
+        Command::Mds(args) => mds::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::Ok.code(),

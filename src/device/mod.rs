@@ -88,4 +88,10 @@ pub trait Authenticator: Send {
     /// ten seconds of power-up and after a touch. Callers must have asked for an explicit,
     /// specific confirmation first.
     fn reset(&mut self) -> Result<(), DeviceError>;
+
+    /// DER of the virtual attestation CA, for a virtual key only. The self-test trusts it and
+    /// reports the key as "virtual: not a security key".
+    fn virtual_attestation_root(&self) -> Option<Vec<u8>> {
+        None
+    }
 }
