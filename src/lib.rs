@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod mds;
 pub mod pin;
 pub mod playbook;
+pub mod readiness;
 pub mod selftest;
 
 pub use error::{Error, ExitCode, Result};

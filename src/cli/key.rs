@@ -28,6 +28,8 @@ pub enum KeyCommand {
     /// Self-test: register a throwaway credential and sign in with it, checking the PIN, the
     /// attestation (who made the key) and the signatures. Uses no passkey slot.
     Test,
+    /// Is this key ready for each provider (PIN, passkey slots, certification, number of keys)?
+    Check(super::readiness::CheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +113,7 @@ pub fn run(ctx: &Context, args: KeyArgs) -> Result<()> {
         KeyCommand::Policy(p) => policy(ctx, p),
         KeyCommand::Reset(r) => reset(ctx, r),
         KeyCommand::Test => super::selftest::run(ctx),
+        KeyCommand::Check(args) => super::readiness::run(ctx, args),
     }
 }
 

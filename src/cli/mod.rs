@@ -9,6 +9,7 @@ mod devices;
 mod key;
 mod mds;
 mod output;
+mod readiness;
 mod selftest;
 mod virtual_cmd;
 
