@@ -6,13 +6,26 @@ use crate::device::{DeviceDescriptor, DeviceError};
 use crate::error::{Error, Result};
 use crate::mds;
 use crate::selftest::{self, PinOutcome, Report, Status, TrustSources};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use crypto_glue::traits::DecodeDer;
+use crypto_glue::x509::Certificate;
 use serde::Serialize;
 use std::fmt::Write as _;
+
+/// A virtual key's attestation CA, shown so trainers (and tests) can build metadata for it.
+#[derive(Serialize)]
+struct VirtualCa {
+    subject: String,
+    certificate_der_base64: String,
+}
 
 #[derive(Serialize)]
 struct TestOutput<'a> {
     device: &'a DeviceDescriptor,
     model: Option<&'a Model>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    virtual_ca: Option<VirtualCa>,
     #[serde(flatten)]
     report: &'a Report,
 }
@@ -72,7 +85,8 @@ pub fn run(ctx: &Context) -> Result<()> {
         }
     };
     let desc = key.descriptor().clone();
-    let sources = trust_sources(ctx, &desc, key.virtual_attestation_root());
+    let virtual_root = key.virtual_attestation_root().filter(|_| desc.is_virtual());
+    let sources = trust_sources(ctx, &desc, virtual_root.clone());
     ctx.out
         .note("Running the self-test (touch the key if it blinks)...");
     let report = selftest::run(key.as_mut(), &info, pin, &sources)?;
@@ -81,6 +95,12 @@ pub fn run(ctx: &Context) -> Result<()> {
     let out = TestOutput {
         device: &desc,
         model,
+        virtual_ca: virtual_root.map(|der| VirtualCa {
+            subject: Certificate::from_der(&der)
+                .map(|c| c.tbs_certificate().subject().to_string())
+                .unwrap_or_default(),
+            certificate_der_base64: STANDARD.encode(der),
+        }),
         report: &report,
     };
     ctx.out.emit(&out, || render(&out));

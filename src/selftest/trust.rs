@@ -59,36 +59,10 @@ pub fn evaluate(
     let now = SystemTime::now();
     let id = aaguid.unwrap_or_else(Uuid::nil);
 
-    if let Some(root) = &sources.virtual_root {
-        let list = list_for(&[(root.clone(), id, "keyward virtual key".into())]);
-        return match list.map(|l| verify_attestation_ca_chain(data, &l, now).map(|r| r.is_some())) {
-            Some(Ok(true)) => ChainVerdict {
-                status: Status::Pass,
-                detail: format!(
-                    "chains to this virtual key's own attestation CA ({}); virtual: not a security key",
-                    subject_of(root)
-                ),
-                fix: None,
-                trusted_by: Some("keyward virtual attestation CA (virtual: not a security key)".into()),
-                maker: Some("keyward (virtual key)".into()),
-            },
-            other => ChainVerdict {
-                status: Status::Fail,
-                detail: format!(
-                    "the attestation does not chain to this virtual key's attestation CA ({})",
-                    match other {
-                        Some(Err(e)) => format!("{e:?}"),
-                        _ => "no certificate chain".into(),
-                    }
-                ),
-                fix: Some("the virtual key is misconfigured or was told to attest wrongly".into()),
-                trusted_by: None,
-                maker: None,
-            },
-        };
-    }
-
     let Some(md) = &sources.metadata else {
+        if let Some(root) = &sources.virtual_root {
+            return evaluate_virtual(data, id, root);
+        }
         let why = sources
             .metadata_problem
             .clone()
@@ -188,6 +162,11 @@ pub fn evaluate(
             trusted_by: None,
             maker: None,
         },
+        _ if sources.virtual_root.is_some() => evaluate_virtual(
+            data,
+            id,
+            sources.virtual_root.as_deref().unwrap_or_default(),
+        ),
         _ => ChainVerdict {
             status: Status::Warn,
             detail: format!(
@@ -195,6 +174,37 @@ pub fn evaluate(
                  The signatures were still checked."
             ),
             fix: Some("import a newer FIDO metadata blob, or check the key's origin".into()),
+            trusted_by: None,
+            maker: None,
+        },
+    }
+}
+
+/// A virtual key's attestation must chain to its own virtual CA.
+fn evaluate_virtual(data: &ParsedAttestationData, id: Uuid, root: &[u8]) -> ChainVerdict {
+    let now = SystemTime::now();
+    let list = list_for(&[(root.to_vec(), id, "keyward virtual key".into())]);
+    match list.map(|l| verify_attestation_ca_chain(data, &l, now).map(|r| r.is_some())) {
+        Some(Ok(true)) => ChainVerdict {
+            status: Status::Pass,
+            detail: format!(
+                "chains to this virtual key's own attestation CA ({}); virtual: not a security key",
+                subject_of(root)
+            ),
+            fix: None,
+            trusted_by: Some("keyward virtual attestation CA (virtual: not a security key)".into()),
+            maker: Some("keyward (virtual key)".into()),
+        },
+        other => ChainVerdict {
+            status: Status::Fail,
+            detail: format!(
+                "the attestation does not chain to this virtual key's attestation CA ({})",
+                match other {
+                    Some(Err(e)) => format!("{e:?}"),
+                    _ => "no certificate chain".into(),
+                }
+            ),
+            fix: Some("the virtual key is misconfigured or was told to attest wrongly".into()),
             trusted_by: None,
             maker: None,
         },
