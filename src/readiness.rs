@@ -314,3 +314,123 @@ pub fn check(key: &KeyFacts, playbook: &Playbook) -> Verdict {
         findings,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playbook::Catalog as Playbooks;
+    use std::collections::BTreeMap;
+
+    fn fido2_key(pin: Option<bool>, slots: Option<u32>) -> KeyInfo {
+        let mut options = BTreeMap::new();
+        options.insert("rk".to_string(), true);
+        if let Some(p) = pin {
+            options.insert("clientPin".to_string(), p);
+        }
+        options.insert("credMgmt".to_string(), true);
+        KeyInfo {
+            versions: vec!["U2F_V2".into(), "FIDO_2_0".into(), "FIDO_2_1".into()],
+            aaguid: None,
+            options,
+            extensions: vec![],
+            pin_uv_protocols: vec![2, 1],
+            min_pin_length: 4,
+            force_pin_change: false,
+            firmware_version: None,
+            remaining_discoverable_credentials: slots,
+            transports: vec!["usb".into()],
+            algorithms: vec![-7],
+        }
+    }
+
+    fn u2f_key() -> KeyInfo {
+        KeyInfo {
+            versions: vec!["U2F_V2".into()],
+            options: BTreeMap::new(),
+            remaining_discoverable_credentials: None,
+            ..fido2_key(None, None)
+        }
+    }
+
+    fn verdict(info: &KeyInfo, id: &str, keys: u32, is_virtual: bool) -> Verdict {
+        let playbooks = Playbooks::load(None).expect("shipped playbooks load");
+        let facts = KeyFacts {
+            info,
+            model: None,
+            metadata_certified: None,
+            pin_retries: Some(8),
+            is_virtual,
+            keys_available: keys,
+        };
+        check(&facts, playbooks.get(id).expect("playbook exists"))
+    }
+
+    fn has(v: &Verdict, requirement: &str, severity: Severity) -> bool {
+        v.findings
+            .iter()
+            .any(|f| f.requirement == requirement && f.severity == severity)
+    }
+
+    #[test]
+    fn key_with_pin_is_ready_for_entra() {
+        let v = verdict(&fido2_key(Some(true), Some(25)), "microsoft-entra", 1, true);
+        assert_eq!(v.readiness, Readiness::Ready, "{v:#?}");
+    }
+
+    #[test]
+    fn key_without_pin_needs_one_for_entra() {
+        let v = verdict(&fido2_key(Some(false), Some(25)), "microsoft-entra", 1, true);
+        assert_eq!(v.readiness, Readiness::NotReady);
+        let f = v.findings.iter().find(|f| f.requirement == "user_verification").unwrap();
+        assert!(f.fix.contains("keyward key pin set"), "{}", f.fix);
+    }
+
+    #[test]
+    fn u2f_only_key_is_unsuitable_for_entra_but_usable_for_google() {
+        let v = verdict(&u2f_key(), "microsoft-entra", 1, true);
+        assert_eq!(v.readiness, Readiness::Unsuitable);
+        assert!(has(&v, "u2f", Severity::Blocker));
+        let g = verdict(&u2f_key(), "google", 1, true);
+        assert_eq!(g.readiness, Readiness::Ready, "{g:#?}");
+        assert!(has(&g, "u2f", Severity::Note));
+    }
+
+    #[test]
+    fn one_key_is_not_enough_for_apple() {
+        let v = verdict(&fido2_key(Some(true), Some(25)), "apple", 1, false);
+        assert!(has(&v, "keys", Severity::Action), "{v:#?}");
+        assert!(!v.ready);
+    }
+
+    #[test]
+    fn virtual_key_is_never_certified_for_apple() {
+        let v = verdict(&fido2_key(Some(true), Some(25)), "apple", 2, true);
+        assert!(has(&v, "fido_certified", Severity::Blocker));
+        assert!(!has(&v, "keys", Severity::Action));
+    }
+
+    #[test]
+    fn full_key_must_free_a_slot() {
+        let v = verdict(&fido2_key(Some(true), Some(0)), "microsoft-entra", 1, true);
+        assert_eq!(v.readiness, Readiness::NotReady);
+        let f = v.findings.iter().find(|f| f.requirement == "discoverable").unwrap();
+        assert!(f.fix.contains("credentials delete"), "{}", f.fix);
+    }
+
+    #[test]
+    fn the_verdict_follows_the_data_not_the_code() {
+        let playbooks = Playbooks::load(None).unwrap();
+        let mut pb = playbooks.get("microsoft-entra").unwrap().clone();
+        pb.requirements.u2f.acceptable = true;
+        let info = u2f_key();
+        let facts = KeyFacts {
+            info: &info,
+            model: None,
+            metadata_certified: None,
+            pin_retries: None,
+            is_virtual: true,
+            keys_available: 1,
+        };
+        assert_eq!(check(&facts, &pb).readiness, Readiness::Ready);
+    }
+}
