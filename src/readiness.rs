@@ -379,9 +379,18 @@ mod tests {
 
     #[test]
     fn key_without_pin_needs_one_for_entra() {
-        let v = verdict(&fido2_key(Some(false), Some(25)), "microsoft-entra", 1, true);
+        let v = verdict(
+            &fido2_key(Some(false), Some(25)),
+            "microsoft-entra",
+            1,
+            true,
+        );
         assert_eq!(v.readiness, Readiness::NotReady);
-        let f = v.findings.iter().find(|f| f.requirement == "user_verification").unwrap();
+        let f = v
+            .findings
+            .iter()
+            .find(|f| f.requirement == "user_verification")
+            .unwrap();
         assert!(f.fix.contains("keyward key pin set"), "{}", f.fix);
     }
 
@@ -413,7 +422,11 @@ mod tests {
     fn full_key_must_free_a_slot() {
         let v = verdict(&fido2_key(Some(true), Some(0)), "microsoft-entra", 1, true);
         assert_eq!(v.readiness, Readiness::NotReady);
-        let f = v.findings.iter().find(|f| f.requirement == "discoverable").unwrap();
+        let f = v
+            .findings
+            .iter()
+            .find(|f| f.requirement == "discoverable")
+            .unwrap();
         assert!(f.fix.contains("credentials delete"), "{}", f.fix);
     }
 
