@@ -296,3 +296,342 @@ fn a_damaged_cache_is_reported_not_used() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("damaged or was edited"), "{}", r.stderr);
 }
+
+// ---------------------------------------------------------------- key test on virtual keys
+
+/// The first JSON document on stdout (with --json a failing command adds an error object after
+/// its report).
+fn first_json(stdout: &str) -> Value {
+    serde_json::Deserializer::from_str(stdout)
+        .into_iter::<Value>()
+        .next()
+        .unwrap_or_else(|| panic!("no JSON on stdout:\n{stdout}"))
+        .unwrap_or_else(|e| panic!("bad JSON ({e}):\n{stdout}"))
+}
+
+fn statuses(report: &Value) -> Vec<(String, String)> {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn status_of(report: &Value, id: &str) -> String {
+    statuses(report)
+        .into_iter()
+        .find(|(i, _)| i == id)
+        .unwrap_or_else(|| panic!("no check {id} in {report}"))
+        .1
+}
+
+/// A virtual key with the test PIN set (not for u2f, which has no PIN).
+fn key_with_pin(sb: &Sandbox, name: &str, profile: &str) -> String {
+    let dev = sb.virtual_key(name, profile);
+    sb.run_pins(&["key", "pin", "set", "--device", &dev], &[PIN])
+        .ok();
+    dev
+}
+
+fn key_test(sb: &Sandbox, dev: &str) -> common::Run {
+    sb.run_pins(&["key", "test", "--device", dev, "--json"], &[PIN])
+}
+
+const ALL_CHECKS: [&str; 8] = [
+    "key_answers",
+    "pin_verified",
+    "attestation_signature",
+    "attestation_certificate",
+    "aaguid_matches_certificate",
+    "attestation_chain_trusted",
+    "assertion_signature",
+    "counter",
+];
+
+#[test]
+fn key_test_passes_on_fido2_profiles_with_every_check_reported() {
+    for profile in ["ctap21", "ctap20"] {
+        let sb = Sandbox::new();
+        let dev = key_with_pin(&sb, "k.key", profile);
+        let r = key_test(&sb, &dev).ok();
+        assert!(!r.all_output().contains(PIN), "the PIN leaked");
+        let j = first_json(&r.stdout);
+        let got: Vec<String> = statuses(&j).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(got, ALL_CHECKS, "{profile}");
+        for (id, status) in statuses(&j) {
+            assert_eq!(status, "pass", "{profile}: {id} in {j:#}");
+        }
+        assert_eq!(j["ok"], true);
+        assert_eq!(j["is_virtual"], true);
+        assert!(j["trusted_by"]
+            .as_str()
+            .unwrap()
+            .contains("virtual: not a security key"));
+
+        // The test spent no passkey slot.
+        let creds = sb.run_pins(
+            &["key", "credentials", "list", "--device", &dev, "--json"],
+            &[PIN],
+        );
+        if profile == "ctap21" {
+            assert_eq!(creds.ok().json()["existing"], 0);
+        }
+    }
+}
+
+#[test]
+fn key_test_on_a_u2f_key_checks_what_it_can() {
+    let sb = Sandbox::new();
+    let dev = sb.virtual_key("u.key", "u2f");
+    let r = sb.run(&["key", "test", "--device", &dev, "--json"]).ok();
+    let j = first_json(&r.stdout);
+    assert_eq!(status_of(&j, "pin_verified"), "skipped");
+    assert_eq!(status_of(&j, "attestation_certificate"), "skipped");
+    assert_eq!(status_of(&j, "aaguid_matches_certificate"), "skipped");
+    for id in [
+        "key_answers",
+        "attestation_signature",
+        "attestation_chain_trusted",
+        "assertion_signature",
+        "counter",
+    ] {
+        assert_eq!(status_of(&j, id), "pass", "{id}: {j:#}");
+    }
+}
+
+#[test]
+fn key_test_without_a_pin_warns_and_says_how_to_fix_it() {
+    let sb = Sandbox::new();
+    let dev = sb.virtual_key("k.key", "ctap21");
+    let r = sb.run(&["key", "test", "--device", &dev]).ok();
+    assert!(r.stdout.contains("WARN  PIN verified"), "{}", r.stdout);
+    assert!(r.stdout.contains("keyward key pin set"), "{}", r.stdout);
+    assert!(r
+        .stdout
+        .contains("This is a virtual key: not a security key."));
+}
+
+#[test]
+fn key_test_fails_naming_the_check_the_key_breaks() {
+    let cases = [
+        ("--bad-signature", "assertion_signature"),
+        ("--attest-out-of-profile", "attestation_certificate"),
+        ("--attest-wrong-aaguid", "aaguid_matches_certificate"),
+        ("--refuse-pin", "pin_verified"),
+    ];
+    for (knob, failing) in cases {
+        let sb = Sandbox::new();
+        let dev = key_with_pin(&sb, "k.key", "ctap21");
+        let file = dev.strip_prefix("virtual:").unwrap();
+        sb.run(&["virtual", "knob", file, knob, "on"]).ok();
+        let r = key_test(&sb, &dev).expect_code(15);
+        assert!(r.stderr.contains(failing), "{knob}: {}", r.stderr);
+        assert!(!r.all_output().contains(PIN), "the PIN leaked");
+        let j = first_json(&r.stdout);
+        assert_eq!(j["ok"], false);
+        let failed: Vec<String> = statuses(&j)
+            .into_iter()
+            .filter(|(_, s)| s == "fail")
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(failed, vec![failing.to_string()], "{knob}: {j:#}");
+        if failing != "pin_verified" {
+            assert_eq!(status_of(&j, "pin_verified"), "pass", "{knob}");
+            assert_eq!(status_of(&j, "key_answers"), "pass", "{knob}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- metadata roots in use
+
+fn aaguid_of(sb: &Sandbox, dev: &str) -> String {
+    let j = sb
+        .run(&["key", "info", "--device", dev, "--json"])
+        .ok()
+        .json();
+    j["info"]["aaguid"].as_str().expect("aaguid").to_string()
+}
+
+#[test]
+fn key_test_uses_the_roots_from_imported_metadata() {
+    let sb = Sandbox::new();
+    let dev = key_with_pin(&sb, "k.key", "ctap21");
+    let aaguid = aaguid_of(&sb, &dev);
+    let first = first_json(&key_test(&sb, &dev).ok().stdout);
+    let virtual_ca = first["virtual_ca"]["certificate_der_base64"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let signer = test_signer("E");
+    let root = write(&sb, "root.pem", &signer.root_pem());
+
+    // Metadata that lists the key with its real attestation root: trusted by that metadata.
+    let good = write(
+        &sb,
+        "good.jwt",
+        &signer.sign(&payload(
+            1,
+            &aaguid,
+            "Lab Key 2000",
+            &virtual_ca,
+            "FIDO_CERTIFIED_L2",
+        )),
+    );
+    sb.run(&["mds", "import", &good, "--test-root", &root]).ok();
+    let j = first_json(&key_test(&sb, &dev).ok().stdout);
+    assert_eq!(status_of(&j, "attestation_chain_trusted"), "pass");
+    assert_eq!(j["maker_confirmed"], "Lab Key 2000");
+    assert!(
+        j["trusted_by"].as_str().unwrap().contains("TEST metadata"),
+        "{j:#}"
+    );
+
+    // Metadata that lists the key's AAGUID under another root: the key may not be genuine.
+    let other_root = STANDARD.encode(test_signer("F").root.to_der().unwrap());
+    let wrong = write(
+        &sb,
+        "wrong.jwt",
+        &signer.sign(&payload(
+            2,
+            &aaguid,
+            "Lab Key 2000",
+            &other_root,
+            "FIDO_CERTIFIED_L2",
+        )),
+    );
+    sb.run(&["mds", "import", &wrong, "--test-root", &root])
+        .ok();
+    let r = key_test(&sb, &dev).expect_code(15);
+    let j = first_json(&r.stdout);
+    assert_eq!(status_of(&j, "attestation_chain_trusted"), "fail");
+    assert!(r.stdout.contains("may not be genuine"), "{}", r.stdout);
+
+    // Metadata that says the model was revoked.
+    let revoked = write(
+        &sb,
+        "revoked.jwt",
+        &signer.sign(&payload(3, &aaguid, "Lab Key 2000", &virtual_ca, "REVOKED")),
+    );
+    sb.run(&["mds", "import", &revoked, "--test-root", &root])
+        .ok();
+    let r = key_test(&sb, &dev).expect_code(15);
+    assert!(r.stdout.contains("REVOKED"), "{}", r.stdout);
+}
+
+// ---------------------------------------------------------------- readiness
+
+fn verdicts(sb: &Sandbox, dev: &str, extra: &[&str]) -> (i32, Vec<(String, String)>, Value) {
+    let mut args = vec!["key", "check", "--device", dev, "--json"];
+    args.extend_from_slice(extra);
+    let r = sb.run(&args);
+    let j = first_json(&r.stdout);
+    let v = j["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["playbook"].as_str().unwrap().to_string(),
+                v["readiness"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (r.code, v, j)
+}
+
+fn readiness(v: &[(String, String)], id: &str) -> String {
+    v.iter()
+        .find(|(p, _)| p == id)
+        .unwrap_or_else(|| panic!("no verdict for {id}"))
+        .1
+        .clone()
+}
+
+#[test]
+fn key_check_gives_each_playbook_its_verdict_on_each_profile() {
+    let sb = Sandbox::new();
+    for profile in ["ctap21", "ctap20"] {
+        let dev = key_with_pin(&sb, &format!("{profile}.key"), profile);
+        let (code, v, _) = verdicts(&sb, &dev, &[]);
+        assert_eq!(code, 15, "Apple is never ready for one virtual key");
+        for id in [
+            "google",
+            "google-advanced-protection",
+            "microsoft-entra",
+            "microsoft-personal",
+        ] {
+            assert_eq!(readiness(&v, id), "ready", "{profile} {id}");
+        }
+        assert_eq!(readiness(&v, "apple"), "unsuitable", "{profile}");
+    }
+
+    let nopin = sb.virtual_key("nopin.key", "ctap21");
+    let (_, v, j) = verdicts(&sb, &nopin, &[]);
+    for id in [
+        "google",
+        "google-advanced-protection",
+        "microsoft-entra",
+        "microsoft-personal",
+    ] {
+        assert_eq!(readiness(&v, id), "not_ready", "no PIN: {id}");
+    }
+    assert!(j.to_string().contains("keyward key pin set"));
+
+    let u2f = sb.virtual_key("u2f.key", "u2f");
+    let (_, v, _) = verdicts(&sb, &u2f, &[]);
+    assert_eq!(readiness(&v, "microsoft-entra"), "unsuitable");
+    assert_eq!(readiness(&v, "microsoft-personal"), "unsuitable");
+    assert_eq!(readiness(&v, "google"), "ready");
+    assert_eq!(readiness(&v, "apple"), "unsuitable");
+}
+
+#[test]
+fn one_key_is_not_enough_for_apple_and_two_do_not_make_a_virtual_key_certified() {
+    let sb = Sandbox::new();
+    let dev = key_with_pin(&sb, "k.key", "ctap21");
+    let (code, _, j) = verdicts(&sb, &dev, &["--for", "apple"]);
+    assert_eq!(code, 15);
+    let findings = j["verdicts"][0]["findings"].as_array().unwrap();
+    let req = |r: &str, sev: &str| {
+        findings
+            .iter()
+            .any(|f| f["requirement"] == r && f["severity"] == sev)
+    };
+    assert!(req("keys", "action"), "{j:#}");
+    assert!(req("fido_certified", "blocker"), "{j:#}");
+
+    let (_, _, j) = verdicts(&sb, &dev, &["--for", "apple", "--keys", "2"]);
+    let findings = j["verdicts"][0]["findings"].as_array().unwrap();
+    assert!(!findings
+        .iter()
+        .any(|f| f["requirement"] == "keys" && f["severity"] == "action"));
+
+    let r = sb
+        .run(&["key", "check", "--device", &dev, "--for", "microsoft-entra"])
+        .ok();
+    assert!(r.stdout.contains("READY"), "{}", r.stdout);
+    let r = sb
+        .run(&["key", "check", "--device", &dev, "--for", "nope"])
+        .expect_code(12);
+    assert!(r.stderr.contains("nope"), "{}", r.stderr);
+}
+
+#[test]
+fn key_info_shows_the_model() {
+    let sb = Sandbox::new();
+    let dev = sb.virtual_key("k.key", "ctap21");
+    let r = sb.run(&["key", "info", "--device", &dev]).ok();
+    assert!(
+        r.stdout
+            .contains("Model:          keyward virtual key (virtual: not a security key)"),
+        "{}",
+        r.stdout
+    );
+}
