@@ -89,8 +89,8 @@ pub trait Authenticator: Send {
     /// specific confirmation first.
     fn reset(&mut self) -> Result<(), DeviceError>;
 
-    /// DER of the virtual attestation CA, for a virtual key only. The self-test trusts it and
-    /// reports the key as "virtual: not a security key".
+    /// DER of the virtual attestation CA when this is a virtual key (`None` for real keys). A
+    /// self-test trusts it for that key only and reports "virtual: not a security key".
     fn virtual_attestation_root(&self) -> Option<Vec<u8>> {
         None
     }
