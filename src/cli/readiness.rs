@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Check only this playbook (repeatable; default: every playbook).
-    #[arg(long = "for", value_name = "PLAYBOOK")]
-    pub playbooks: Vec<String>,
+    #[arg(long = "for", id = "for_playbook", value_name = "PLAYBOOK")]
+    pub for_playbooks: Vec<String>,
     /// How many keys the person has for these accounts, this one included.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=32))]
     pub keys: u32,
@@ -61,10 +61,10 @@ struct CheckOutput<'a> {
 
 pub fn run(ctx: &Context, args: CheckArgs) -> Result<()> {
     let playbooks = ctx.playbooks()?;
-    let selected: Vec<_> = if args.playbooks.is_empty() {
+    let selected: Vec<_> = if args.for_playbooks.is_empty() {
         playbooks.all().collect()
     } else {
-        args.playbooks
+        args.for_playbooks
             .iter()
             .map(|id| playbooks.require(id))
             .collect::<std::result::Result<_, _>>()?
