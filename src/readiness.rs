@@ -4,6 +4,7 @@
 
 use crate::catalog::Model;
 use crate::device::KeyInfo;
+use crate::mds::{self, MdsError};
 use crate::playbook::{Confidence, Playbook};
 use serde::Serialize;
 
@@ -75,6 +76,21 @@ impl Verdict {
     pub fn blocking(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.severity > Severity::Note)
     }
+}
+
+/// FIDO certification of the model with this AAGUID according to the imported metadata, only
+/// when that metadata is signed by the FIDO Alliance (`None`: no such metadata, test metadata,
+/// or the model is not listed).
+pub fn metadata_certified(aaguid: Option<uuid::Uuid>) -> Result<Option<bool>, MdsError> {
+    Ok(mds::load()?.and_then(|md| certified_in(&md, aaguid)))
+}
+
+/// As [`metadata_certified`], for metadata already loaded.
+pub fn certified_in(md: &mds::Metadata, aaguid: Option<uuid::Uuid>) -> Option<bool> {
+    if !md.anchor.is_fido() {
+        return None;
+    }
+    aaguid.and_then(|a| md.entry(&a)).map(|e| e.is_certified())
 }
 
 fn uncertain(confidence: Option<Confidence>, note: &Option<String>) -> Option<String> {
@@ -248,7 +264,12 @@ pub fn check(key: &KeyFacts, playbook: &Playbook) -> Verdict {
     }
 
     let keys = &req.keys;
-    let nc = uncertain(keys.confidence, &keys.not_certain);
+    // A verified count can still carry a doubt about another part (e.g. the maximum): show it
+    // only when the count itself is in doubt.
+    let nc = match keys.confidence {
+        Some(Confidence::Verified) => None,
+        c => uncertain(c, &keys.not_certain),
+    };
     if key.keys_available < keys.min {
         add(
             "keys",

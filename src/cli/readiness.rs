@@ -20,29 +20,27 @@ pub struct CheckArgs {
     pub keys: u32,
 }
 
-/// Certification according to FIDO-signed metadata; test metadata never counts here.
-pub fn metadata_certified(ctx: &Context, info: &KeyInfo) -> Option<bool> {
-    let md = match mds::load() {
-        Ok(Some(m)) => m,
-        Ok(None) => return None,
+/// Certification according to FIDO-signed metadata; a damaged cache is a warning here.
+fn metadata_certified(ctx: &Context, info: &KeyInfo) -> Option<bool> {
+    match mds::load() {
+        Ok(Some(md)) => {
+            if !md.anchor.is_fido() {
+                ctx.out.note(
+                    "note: the imported metadata is TEST metadata; it is not used to decide FIDO certification",
+                );
+            }
+            readiness::certified_in(&md, info.aaguid)
+        }
+        Ok(None) => None,
         Err(e) => {
             ctx.out.warn(e.to_string());
-            return None;
+            None
         }
-    };
-    if !md.anchor.is_fido() {
-        ctx.out.note(
-            "note: the imported metadata is TEST metadata; it is not used to decide FIDO certification",
-        );
-        return None;
     }
-    info.aaguid
-        .and_then(|a| md.entry(&a))
-        .map(|e| e.is_certified())
 }
 
-/// Gather what readiness needs from an open key.
-pub fn pin_retries(key: &mut dyn Authenticator, info: &KeyInfo) -> Result<Option<u32>> {
+/// PIN attempts left, when the key has a PIN.
+fn pin_retries(key: &mut dyn Authenticator, info: &KeyInfo) -> Result<Option<u32>> {
     if info.supports_fido2() && info.pin_is_set() == Some(true) {
         Ok(Some(key.pin_retries()?.retries))
     } else {

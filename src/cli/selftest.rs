@@ -107,7 +107,11 @@ pub fn run(ctx: &Context) -> Result<()> {
     if report.ok {
         Ok(())
     } else {
-        let failed: Vec<&str> = report.failed().iter().map(|c| c.id.id()).collect();
+        let failed: Vec<String> = report
+            .failed()
+            .iter()
+            .map(|c| format!("{} ({})", c.id.id(), c.title))
+            .collect();
         Err(Error::CheckFailed(format!(
             "key test failed: {}",
             failed.join(", ")
@@ -153,10 +157,7 @@ fn render(out: &TestOutput) -> String {
             let _ = writeln!(s, "Trusted by: {t}");
         }
         None => {
-            let _ = writeln!(
-                s,
-                "Trusted by: nobody yet: the maker could not be confirmed."
-            );
+            let _ = writeln!(s, "Trusted by: nobody: the maker could not be confirmed.");
         }
     }
     if out.report.is_virtual {

@@ -353,7 +353,7 @@ pub fn run(
                     CheckId::AttestationCertificate,
                     Status::Pass,
                     format!(
-                        "version 3, subject {} with OU \"Authenticator Attestation\", not a CA",
+                        "version 3, subject {}, not a CA",
                         leaf.tbs_certificate().subject()
                     ),
                     None,
