@@ -452,6 +452,34 @@ mod tests {
     }
 
     #[test]
+    fn only_fido_signed_metadata_proves_certification() {
+        let aaguid: uuid::Uuid = "2fc0579f-8113-47ea-b116-bb5a8db9202a".parse().unwrap();
+        let mut md = mds::Metadata {
+            anchor: mds::Anchor::FidoAlliance,
+            serial: 1,
+            next_update: "2099-01-01".into(),
+            imported_at: String::new(),
+            entries: vec![mds::Entry {
+                aaguid: Some(aaguid),
+                description: "Model".into(),
+                roots: vec![],
+                status_reports: vec![mds::StatusReport {
+                    status: "FIDO_CERTIFIED_L1".into(),
+                    effective_date: Some("2024-01-01".into()),
+                }],
+            }],
+            skipped: vec![],
+        };
+        assert_eq!(certified_in(&md, Some(aaguid)), Some(true));
+        assert_eq!(certified_in(&md, None), None);
+        md.anchor = mds::Anchor::TestRoot {
+            subject: "CN=test".into(),
+            certificate: String::new(),
+        };
+        assert_eq!(certified_in(&md, Some(aaguid)), None);
+    }
+
+    #[test]
     fn the_verdict_follows_the_data_not_the_code() {
         let playbooks = Playbooks::load(None).unwrap();
         let mut pb = playbooks.get("microsoft-entra").unwrap().clone();
