@@ -9,6 +9,7 @@ mod devices;
 mod key;
 mod mds;
 mod output;
+mod playbooks;
 mod readiness;
 mod selftest;
 mod virtual_cmd;
@@ -88,6 +89,8 @@ pub enum Command {
     Key(key::KeyArgs),
     /// Create and drive virtual keys (software stand-ins for tests, demos and training).
     Virtual(virtual_cmd::VirtualArgs),
+    /// Provider playbooks: what each account needs and which weaker methods to remove.
+    Playbooks(playbooks::PlaybooksArgs),
     /// FIDO Metadata Service: import the blob that lets `key test` confirm who made a key.
     Mds(mds::MdsArgs),
 }
@@ -116,6 +119,7 @@ where
         Command::Devices => devices::run(&ctx),
         Command::Key(args) => key::run(&ctx, args),
         Command::Virtual(args) => virtual_cmd::run(&ctx, args),
+        Command::Playbooks(args) => playbooks::run(&ctx, args),
         Command::Mds(args) => mds::run(&ctx, args),
     };
     match result {

@@ -117,7 +117,7 @@ impl Catalog {
                 continue;
             };
             if let Some((_, first)) = seen.iter().find(|(id, _)| *id == playbook.id) {
-                errors.push(duplicate_id(&text, &name, &playbook.id, first));
+                errors.push(duplicate_id_diagnostic(&text, &name, &playbook.id, first));
                 continue;
             }
             seen.push((playbook.id.clone(), name.clone()));
@@ -181,7 +181,14 @@ fn read_dir(dir: &Path) -> Result<Vec<(Origin, String, String)>, PlaybookError> 
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(read_err)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        // Dot files are editor backups and lock files, not playbooks.
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "toml")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                && p.is_file()
+        })
         .collect();
     paths.sort();
     paths
@@ -197,7 +204,7 @@ fn read_dir(dir: &Path) -> Result<Vec<(Origin, String, String)>, PlaybookError> 
 }
 
 /// The finding for a second file that reuses an id, placed on its `id` line.
-pub(crate) fn duplicate_id(text: &str, file: &str, id: &str, first: &str) -> Diagnostic {
+pub fn duplicate_id_diagnostic(text: &str, file: &str, id: &str, first: &str) -> Diagnostic {
     let spans = super::validate::Spans::new(text);
     let (line, column) =
         super::validate::line_col(text, spans.offset(&[super::validate::Seg::Key("id")]));
@@ -249,5 +256,16 @@ mod tests {
         let google = catalog.claiming("google.com", Some("alice@gmail.com"));
         assert!(google.iter().any(|p| p.id == "google"));
         assert!(catalog.claiming("example.org", None).is_empty());
+        // Shipped Microsoft playbooks cannot know an organisation's domain: both claim it.
+        let both = catalog.claiming("login.microsoft.com", Some("bob@contoso.com"));
+        assert_eq!(both.len(), 2);
+
+        // An organisation's override names its domain, and then only matching names count.
+        let mut entra = catalog.get("microsoft-entra").unwrap().clone();
+        entra.user_name_domains = vec!["Contoso.com".into()];
+        assert!(entra.claims_credential("LOGIN.microsoft.com", Some("bob@contoso.com")));
+        assert!(!entra.claims_credential("login.microsoft.com", Some("bob@outlook.com")));
+        assert!(!entra.claims_credential("login.microsoft.com", Some("bob@evilcontoso.com")));
+        assert!(!entra.claims_credential("login.microsoft.com", None));
     }
 }

@@ -10,7 +10,7 @@ mod method;
 mod model;
 mod validate;
 
-pub use catalog::{Catalog, Entry, Origin, BUILTIN};
+pub use catalog::{duplicate_id_diagnostic, Catalog, Entry, Origin, BUILTIN};
 pub use method::MethodKind;
 pub use model::{
     Acceptance, Confidence, EnrollmentPath, Evidence, Expects, Hardening, KeyCount, Location, Note,

@@ -26,6 +26,10 @@ pub struct Playbook {
     pub last_reviewed: Date,
     /// Where the facts come from. At least one.
     pub sources: Vec<Source>,
+    /// When providers share an RP ID: this playbook's accounts have user names ending in `@`
+    /// and one of these domains (an organisation sets its own). Empty: no constraint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_name_domains: Vec<String>,
     /// What a key must be and how many are needed.
     pub requirements: Requirements,
     /// Ways to enroll a key, best first. At least one; the first that is not a fallback is
@@ -164,10 +168,6 @@ pub struct Verification {
     /// nothing is visible on the key.
     #[serde(default)]
     pub rp_ids: Vec<String>,
-    /// When providers share an RP ID: the credential's user name ends with `@` and one of
-    /// these domains. Empty: no constraint.
-    #[serde(default)]
-    pub user_name_domains: Vec<String>,
     /// How a person tells this provider's credential from another's with the same RP ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tell_apart: Option<String>,
@@ -410,6 +410,9 @@ pub struct Note {
 
 impl Playbook {
     /// The path to lead a person through: the first that is not a fallback (or the first).
+    ///
+    /// # Panics
+    /// On a playbook without paths, which the loader and validator never let through.
     pub fn primary_path(&self) -> &EnrollmentPath {
         self.paths
             .iter()
@@ -439,20 +442,18 @@ impl Playbook {
     }
 
     /// Whether a credential found on a key (`rp_id`, and its user name where the key gives
-    /// one) may belong to this provider: the RP ID is listed on some path, and where that
-    /// path names user-name domains, the user name ends in one of them.
+    /// one) may belong to this provider: the RP ID is listed on some path, and where the
+    /// playbook names user-name domains, the user name ends in one of them.
     pub fn claims_credential(&self, rp_id: &str, user_name: Option<&str>) -> bool {
-        self.paths.iter().any(|p| {
-            let v = &p.verification;
-            v.rp_ids.iter().any(|r| r.eq_ignore_ascii_case(rp_id))
-                && (v.user_name_domains.is_empty()
-                    || user_name.is_some_and(|u| {
-                        let u = u.to_ascii_lowercase();
-                        v.user_name_domains
-                            .iter()
-                            .any(|d| u.ends_with(&format!("@{}", d.to_ascii_lowercase())))
-                    }))
-        })
+        let rp_matches = self.rp_ids().iter().any(|r| r.eq_ignore_ascii_case(rp_id));
+        rp_matches
+            && (self.user_name_domains.is_empty()
+                || user_name.is_some_and(|u| {
+                    let u = u.to_ascii_lowercase();
+                    self.user_name_domains
+                        .iter()
+                        .any(|d| u.ends_with(&format!("@{}", d.to_ascii_lowercase())))
+                }))
     }
 
     /// Every fact marked not certain, as (where, what) pairs, for "not certain:" lists.

@@ -285,8 +285,10 @@ impl Checker<'_> {
         if confidence == Some(Confidence::Uncertain)
             && not_certain.as_deref().is_none_or(|s| s.trim().is_empty())
         {
+            let mut at = path.to_vec();
+            at.push(Seg::Key("confidence"));
             self.error(
-                path,
+                &at,
                 "marked `confidence = \"uncertain\"` without `not_certain`: say what is not certain, so the person is told",
             );
         }
@@ -358,6 +360,15 @@ impl Checker<'_> {
         }
         for (i, s) in pb.sources.iter().enumerate() {
             self.url(&[K("sources"), I(i), K("url")], &s.url);
+        }
+
+        for (di, d) in pb.user_name_domains.iter().enumerate() {
+            if d.is_empty() || d.contains(['@', ' ', '/']) {
+                self.error(
+                    &[K("user_name_domains"), I(di)],
+                    format!("`{d}` is not a domain; write it like `example.com` (no @)"),
+                );
+            }
         }
 
         let r = &pb.requirements;
@@ -447,7 +458,7 @@ impl Checker<'_> {
             let vp = [K("paths"), I(pi), K("verification")];
             if v.evidence == super::model::Evidence::OnKey && v.rp_ids.is_empty() {
                 self.error(
-                    &vp,
+                    &[K("paths"), I(pi), K("verification"), K("evidence")],
                     "evidence is \"on_key\" but no rp_ids are listed: keyward cannot know which credential on the key proves it",
                 );
             }
