@@ -42,6 +42,8 @@ pub enum MdsError {
     Untrusted(String),
     #[error("{0}")]
     BadTestRoot(String),
+    #[error("this blob is no. {new}, older than the metadata in use (no. {current}); an old blob can hide a later revocation, so it was not imported")]
+    Older { new: u64, current: u64 },
     #[error("the FIDO metadata cache {} is damaged or was edited ({reason}); import the blob again with `keyward mds import FILE`", path.display())]
     BadCache { path: PathBuf, reason: String },
     #[error("cannot write the FIDO metadata cache {}: {source}", path.display())]
@@ -58,7 +60,10 @@ impl MdsError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            MdsError::NotABlob(_) | MdsError::Untrusted(_) | MdsError::BadTestRoot(_)
+            MdsError::NotABlob(_)
+                | MdsError::Untrusted(_)
+                | MdsError::BadTestRoot(_)
+                | MdsError::Older { .. }
         )
     }
 }
@@ -207,6 +212,16 @@ pub fn import(file: &Path, anchor: Anchor) -> Result<Metadata, MdsError> {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let metadata = verify_blob(&text, &anchor, &now)?;
+    // Serial numbers only grow: going back to an older blob from the same signer could undo a
+    // revocation. A damaged cache does not block a fresh import.
+    if let Ok(Some(current)) = load() {
+        if current.anchor == metadata.anchor && metadata.serial < current.serial {
+            return Err(MdsError::Older {
+                new: metadata.serial,
+                current: current.serial,
+            });
+        }
+    }
     let cache = CacheFile {
         format: CACHE_MARKER.into(),
         imported_at: now,
