@@ -273,3 +273,26 @@ pub fn load() -> Result<Option<Metadata>, MdsError> {
         .map(Some)
         .map_err(|e| bad(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_fido_roots_parse_and_are_cas() {
+        let roots = fido_roots();
+        assert_eq!(roots.len(), 2);
+        for r in &roots {
+            let subject = r.tbs_certificate().subject().to_string();
+            assert!(subject.contains("GlobalSign"), "{subject}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_refused_before_anything_is_parsed() {
+        for text in ["", "a.b", "a.b.c.d", "!!.!!.!!"] {
+            let e = verify_blob(text, &Anchor::FidoAlliance, "").unwrap_err();
+            assert!(e.is_bad_input(), "{text}: {e}");
+        }
+    }
+}
