@@ -210,3 +210,41 @@ fn evaluate_virtual(data: &ParsedAttestationData, id: Uuid, root: &[u8]) -> Chai
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_metadata_the_maker_is_plainly_unconfirmed() {
+        let v = evaluate(
+            &ParsedAttestationData::Basic(vec![]),
+            Some(Uuid::nil()),
+            &TrustSources::default(),
+        );
+        assert_eq!(v.status, Status::Warn);
+        assert!(
+            v.detail.contains("the maker could not be confirmed"),
+            "{}",
+            v.detail
+        );
+        assert!(
+            v.detail.contains("signatures were still checked"),
+            "{}",
+            v.detail
+        );
+        assert!(v.fix.unwrap().contains("keyward mds import"));
+        assert!(v.trusted_by.is_none());
+    }
+
+    #[test]
+    fn a_damaged_metadata_cache_is_named_as_the_reason() {
+        let sources = TrustSources {
+            metadata_problem: Some("the imported metadata is unusable (damaged)".into()),
+            ..TrustSources::default()
+        };
+        let v = evaluate(&ParsedAttestationData::Basic(vec![]), None, &sources);
+        assert_eq!(v.status, Status::Warn);
+        assert!(v.detail.contains("unusable (damaged)"), "{}", v.detail);
+    }
+}
