@@ -31,8 +31,14 @@ const CACHE_FILE: &str = "metadata.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MdsError {
+    /// A file the user named (the blob, a test root).
     #[error("cannot read {}: {source}", path.display())]
-    Read {
+    ReadInput {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read the FIDO metadata cache {}: {source}", path.display())]
+    ReadCache {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -60,7 +66,8 @@ impl MdsError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            MdsError::NotABlob(_)
+            MdsError::ReadInput { .. }
+                | MdsError::NotABlob(_)
                 | MdsError::Untrusted(_)
                 | MdsError::BadTestRoot(_)
                 | MdsError::Older { .. }
@@ -144,7 +151,7 @@ fn fido_roots() -> Vec<Certificate> {
 
 /// Read a test root certificate (PEM or DER).
 pub fn read_test_root(path: &Path) -> Result<Anchor, MdsError> {
-    let bytes = std::fs::read(path).map_err(|source| MdsError::Read {
+    let bytes = std::fs::read(path).map_err(|source| MdsError::ReadInput {
         path: path.to_path_buf(),
         source,
     })?;
@@ -204,7 +211,7 @@ pub fn cache_path() -> Result<PathBuf, MdsError> {
 
 /// Verify `file` and, only if it verifies and parses completely, replace the cache with it.
 pub fn import(file: &Path, anchor: Anchor) -> Result<Metadata, MdsError> {
-    let text = std::fs::read_to_string(file).map_err(|source| MdsError::Read {
+    let text = std::fs::read_to_string(file).map_err(|source| MdsError::ReadInput {
         path: file.to_path_buf(),
         source,
     })?;
@@ -258,7 +265,7 @@ pub fn load() -> Result<Option<Metadata>, MdsError> {
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(MdsError::Read { path, source }),
+        Err(source) => return Err(MdsError::ReadCache { path, source }),
     };
     let bad = |reason: String| MdsError::BadCache {
         path: path.clone(),
