@@ -58,6 +58,20 @@ pub fn evaluate(
 ) -> ChainVerdict {
     let now = SystemTime::now();
     let id = aaguid.unwrap_or_else(Uuid::nil);
+    if matches!(
+        data,
+        ParsedAttestationData::Self_ | ParsedAttestationData::None
+    ) {
+        return ChainVerdict {
+            status: Status::Warn,
+            detail: "the key uses self attestation (it vouches for itself, with no maker's \
+                     certificate): the maker cannot be confirmed"
+                .into(),
+            fix: Some("for executives, prefer keys with a maker's attestation".into()),
+            trusted_by: None,
+            maker: None,
+        };
+    }
 
     let Some(md) = &sources.metadata else {
         if let Some(root) = &sources.virtual_root {
