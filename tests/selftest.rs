@@ -635,3 +635,39 @@ fn key_info_shows_the_model() {
         r.stdout
     );
 }
+
+#[test]
+fn a_full_key_is_told_to_free_a_slot_and_the_self_test_still_runs() {
+    let sb = Sandbox::new();
+    let file = sb.path("full.key");
+    let file = file.to_str().unwrap();
+    sb.run(&["virtual", "create", file, "--slots", "1"]).ok();
+    let dev = format!("virtual:{file}");
+    sb.run_pins(&["key", "pin", "set", "--device", &dev], &[PIN])
+        .ok();
+    sb.run_pins(
+        &[
+            "virtual",
+            "register",
+            file,
+            "--rp",
+            "example.com",
+            "--user",
+            "a@example.com",
+            "--discoverable",
+        ],
+        &[PIN],
+    )
+    .ok();
+
+    let (code, v, j) = verdicts(&sb, &dev, &["--for", "microsoft-entra"]);
+    assert_eq!(code, 15);
+    assert_eq!(readiness(&v, "microsoft-entra"), "not_ready");
+    assert!(
+        j.to_string().contains("keyward key credentials delete"),
+        "{j:#}"
+    );
+
+    // The self-test needs no slot, so it passes on a full key.
+    key_test(&sb, &dev).ok();
+}
