@@ -50,6 +50,10 @@ pub enum Error {
     Guide(#[from] crate::guide::GuideError),
     #[error(transparent)]
     Provision(#[from] crate::provision::ProvisionError),
+    #[error(transparent)]
+    Mds(#[from] crate::mds::MdsError),
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
     /// A person (or a script without the override) declined.
     #[error("cancelled: {0}")]
     Cancelled(String),
@@ -98,6 +102,9 @@ impl Error {
             Error::Ledger(e) => e.exit_code(),
             Error::Guide(e) => e.exit_code(),
             Error::Provision(e) => provision_exit_code(e),
+            Error::Mds(e) if e.is_bad_input() => ExitCode::BadInput,
+            Error::Mds(_) => ExitCode::Failure,
+            Error::Catalog(_) => ExitCode::Failure,
             Error::Cancelled(_) => ExitCode::Cancelled,
             Error::ConfirmationNeeded(_) => ExitCode::ConfirmationNeeded,
             Error::Usage(_) => ExitCode::Usage,

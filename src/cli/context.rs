@@ -54,6 +54,28 @@ impl Context {
         })
     }
 
+    /// The playbooks in effect: built-in, then `<config dir>/keyward/playbooks/` when it
+    /// exists, then `--playbooks DIR` (which must exist). Later folders override by id.
+    /// Loading warnings (stale reviews) are printed on stderr.
+    pub fn playbooks(&self) -> Result<crate::playbook::Catalog> {
+        let config = dirs::config_dir()
+            .map(|d| d.join("keyward").join("playbooks"))
+            .filter(|d| d.is_dir());
+        let dirs: Vec<&std::path::Path> = config
+            .as_deref()
+            .into_iter()
+            .chain(self.global.playbooks.as_deref())
+            .collect();
+        let catalog = crate::playbook::Catalog::load_layers(
+            &dirs,
+            &crate::playbook::ValidateOptions::default(),
+        )?;
+        for w in catalog.warnings() {
+            self.out.warn(w.to_string());
+        }
+        Ok(catalog)
+    }
+
     /// Ask a yes/no question on stderr. Without a terminal this is an error, never a hang.
     pub fn confirm(&self, question: &str, default: bool) -> Result<bool> {
         if !self.interactive {

@@ -9,9 +9,13 @@ mod devices;
 mod howto;
 mod key;
 mod ledger_cmd;
+mod mds;
 mod output;
+mod playbooks;
 mod provision;
+mod readiness;
 mod records;
+mod selftest;
 mod virtual_cmd;
 
 pub use context::Context;
@@ -101,6 +105,10 @@ pub enum Command {
     Ledger(ledger_cmd::LedgerArgs),
     /// Prepare many keys in a row from a roster and a policy, recording who got which.
     Provision(provision::ProvisionArgs),
+    /// Provider playbooks: what each account needs and which weaker methods to remove.
+    Playbooks(playbooks::PlaybooksArgs),
+    /// FIDO Metadata Service: import the blob that lets `key test` confirm who made a key.
+    Mds(mds::MdsArgs),
 }
 
 /// Parse the arguments, run the command, print the result or the error, and return the exit
@@ -133,6 +141,8 @@ where
         Command::Audit(args) => ledger_cmd::audit(&ctx, args),
         Command::Ledger(args) => ledger_cmd::ledger(&ctx, args),
         Command::Provision(args) => provision::run(&ctx, args),
+        Command::Playbooks(args) => playbooks::run(&ctx, args),
+        Command::Mds(args) => mds::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::Ok.code(),
