@@ -610,3 +610,52 @@ fn a_run_killed_with_sigkill_resumes_without_doing_a_slot_twice_or_losing_one() 
     let serials: BTreeSet<_> = keys.iter().map(|k| k.2.clone()).collect();
     assert_eq!(serials.len(), 10, "each slot has its own key");
 }
+
+#[test]
+fn the_self_test_runs_on_each_key_and_a_failing_key_fails_its_slot() {
+    let sb = Sandbox::new();
+    let dir = key_dir(&sb, 3);
+    sb.run(&[
+        "virtual",
+        "knob",
+        path_str(&dir.join("key-01")),
+        "--bad-signature",
+        "on",
+    ])
+    .ok();
+    let device = format!("virtual-dir:{}", dir.display());
+    let roster = write(&sb, "team.csv", "name\nAda\nBob\n");
+    let policy = write(&sb, "p.toml", "self_test = true\nalways_uv = true\n");
+    let run = sb
+        .run(&[
+            "provision",
+            "--roster",
+            &roster,
+            "--policy",
+            &policy,
+            "--pin-mailer",
+            path_str(&sb.path("pins.csv")),
+            "--device",
+            &device,
+            "--json",
+        ])
+        .expect_code(1);
+    let ev = events(&run.stdout);
+    let done = of_kind(&ev, "provisioned");
+    assert_eq!(done.len(), 1, "{}", run.stdout);
+    assert_eq!(done[0]["label"], "Ada #1");
+    assert_eq!(done[0]["self_tested"], true);
+    assert_eq!(done[0]["always_uv"], true);
+    let failed = of_kind(&ev, "failed");
+    assert_eq!(failed[0]["label"], "Bob #1");
+    let reason = failed[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("self-test failed: assertion_signature"),
+        "{reason}"
+    );
+    let ledger = Ledger::open(&sb.ledger()).unwrap();
+    let ada = ledger.find_person("Ada").unwrap();
+    assert!(ledger
+        .has_checkpoint(ada.id, "provision.self_test.Ada #1")
+        .unwrap());
+}

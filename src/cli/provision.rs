@@ -1,12 +1,14 @@
 //! `keyward provision`: prepare many keys in a row from a roster and a policy.
 
 use super::Context;
-use crate::device;
+use crate::device::{self, Authenticator};
 use crate::error::{Error, Result};
 use crate::pin::Pin;
 use crate::provision::journal::{Journal, LedgerJournal};
 use crate::provision::run::{self, Operator, PinDelivery, RunOptions};
+use crate::provision::station::SelfTest;
 use crate::provision::{Event, FirstPin, PinMailer, Policy, ProvisionError, Roster, Slot};
+use crate::selftest::{self, PinOutcome};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -48,14 +50,6 @@ pub fn run(ctx: &Context, args: ProvisionArgs) -> Result<()> {
             (FirstPin::Random, None) if stderr_terminal => Plan::Operator,
             (FirstPin::Random, None) => return Err(ProvisionError::NoPinDelivery.into()),
         };
-    if policy.self_test {
-        return Err(Error::Usage(
-            "the policy asks for the self-test (self_test = true), which this build cannot run \
-             yet; set self_test = false"
-                .into(),
-        ));
-    }
-
     let journal_ledger = ctx.ledger()?;
     let mut journal = LedgerJournal::new(journal_ledger, ctx.actor())?;
     let slots = roster.slots();
@@ -74,10 +68,13 @@ pub fn run(ctx: &Context, args: ProvisionArgs) -> Result<()> {
     };
     let mut operator = CliOperator::new(ctx, stderr_terminal);
     let mut arrivals = device::arrivals(&ctx.global.device);
+    let mut test_hook = |key: &mut dyn Authenticator, pin: Option<&Pin>| self_test(ctx, key, pin);
     let options = RunOptions {
         policy: &policy,
         delivery,
-        self_test: None,
+        self_test: policy
+            .self_test
+            .then_some(&mut test_hook as &mut SelfTest<'_>),
     };
     let summary = run::run(
         &slots,
@@ -98,6 +95,31 @@ pub fn run(ctx: &Context, args: ProvisionArgs) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// `keyward key test` on a prepared key, whose PIN (if any) has just unlocked it.
+fn self_test(
+    ctx: &Context,
+    key: &mut dyn Authenticator,
+    pin: Option<&Pin>,
+) -> std::result::Result<(), String> {
+    let info = key.info().map_err(|e| e.to_string())?;
+    let outcome = match pin {
+        Some(_) => PinOutcome::Unlocked,
+        None => PinOutcome::NotSet,
+    };
+    let desc = key.descriptor().clone();
+    let sources = super::selftest::trust_sources(ctx, &desc, key.virtual_attestation_root());
+    let report = selftest::run(key, &info, outcome, &sources).map_err(|e| e.to_string())?;
+    if report.ok {
+        return Ok(());
+    }
+    Err(report
+        .failed()
+        .iter()
+        .map(|c| format!("{} ({})", c.id.id(), c.detail))
+        .collect::<Vec<_>>()
+        .join("; "))
 }
 
 enum Plan {

@@ -140,6 +140,9 @@ impl Journal for LedgerJournal {
                 },
             )?;
             w.set_pin_state(k.id, pin_state)?;
+            if key.self_tested {
+                w.checkpoint(person.id, &format!("provision.self_test.{}", slot.label))?;
+            }
             w.record_slot(&NewSlot {
                 slot: slot.id(),
                 person_id: person.id,

@@ -1,8 +1,9 @@
 //! Preparing one key for one slot, through the [`Authenticator`] trait only.
 //!
 //! The order matters: the first PIN is set before anything that needs it, the credential check
-//! comes as soon as a PIN exists to read them, and the forced PIN change comes last because a
-//! key that demands a new PIN refuses everything else.
+//! comes as soon as a PIN exists to read them, the self-test before always-UV (a key without a
+//! PIN could not be tested after), and the forced PIN change last because a key that demands a
+//! new PIN refuses everything else.
 
 use super::events::PinState;
 use super::journal::KeyRecord;
@@ -109,6 +110,16 @@ pub fn prepare(
         }
     };
 
+    // Before always-UV: a key left without a PIN for its person could not be tested after.
+    let mut self_tested = false;
+    if let Some(test) = self_test {
+        test(key, first_pin.as_ref()).map_err(|reason| Problem::Failed {
+            reason: format!("self-test failed: {reason}"),
+            changed,
+        })?;
+        self_tested = true;
+    }
+
     if policy.always_uv && !info.always_uv() {
         let on = key.toggle_always_uv().map_err(|e| failed(e, changed))?;
         changed = true;
@@ -118,15 +129,6 @@ pub fn prepare(
                 changed,
             });
         }
-    }
-
-    let mut self_tested = false;
-    if let Some(test) = self_test {
-        test(key, first_pin.as_ref()).map_err(|reason| Problem::Failed {
-            reason: format!("self-test failed: {reason}"),
-            changed,
-        })?;
-        self_tested = true;
     }
 
     let raise_min = policy.min_pin_length > info.min_pin_length;
