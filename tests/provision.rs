@@ -659,3 +659,40 @@ fn the_self_test_runs_on_each_key_and_a_failing_key_fails_its_slot() {
         .has_checkpoint(ada.id, "provision.self_test.Ada #1")
         .unwrap());
 }
+
+#[cfg(unix)]
+#[test]
+fn on_a_terminal_the_first_pin_is_shown_once_and_works() {
+    use expectrl::{Eof, Regex, Session, WaitStatus};
+    let sb = Sandbox::new();
+    let dir = key_dir(&sb, 1);
+    let device = format!("virtual-dir:{}", dir.display());
+    let roster = write(&sb, "team.csv", "name\nAda\n");
+    let mut cmd = sb.cmd();
+    cmd.args(["provision", "--roster", &roster, "--device", &device]);
+    let mut p = Session::spawn(cmd).expect("spawn in a pty");
+    p.set_expect_timeout(Some(std::time::Duration::from_secs(20)));
+    let shown = p
+        .expect(Regex(r"First PIN for Ada #1 \(Ada\): (\d{8})"))
+        .expect("the PIN is shown to the operator");
+    let pin = String::from_utf8_lossy(shown.get(1).unwrap()).to_string();
+    let rest = p.expect(Eof).expect("the run ends");
+    let after = format!(
+        "{}{}",
+        String::from_utf8_lossy(rest.before()),
+        String::from_utf8_lossy(rest.as_bytes())
+    );
+    assert!(!after.contains(&pin), "shown only once: {after}");
+    assert!(after.contains("write \"Ada #1\" on the key"), "{after}");
+    assert!(matches!(
+        p.get_process().wait().unwrap(),
+        WaitStatus::Exited(_, 0)
+    ));
+    assert!(!contains(&ledger_bytes(&sb), &pin));
+    let one = format!("virtual:{}", dir.join("key-00").display());
+    sb.run_pins(
+        &["key", "pin", "change", "--device", &one],
+        &[&pin, "73915064"],
+    )
+    .ok();
+}
