@@ -27,18 +27,46 @@ impl Context {
         }
     }
 
-    /// The ledger from `--ledger` / `KEYWARD_LEDGER`, else the default in the data folder.
+    /// The ledger from `--ledger` / `KEYWARD_LEDGER`, else the default in the data folder;
+    /// created when it does not exist yet.
     pub fn ledger(&self) -> Result<Ledger> {
+        self.open_ledger(true)
+    }
+
+    /// The ledger, for commands that only read or change existing records: a missing file is
+    /// an error, not a new empty ledger.
+    pub fn existing_ledger(&self) -> Result<Ledger> {
+        self.open_ledger(false)
+    }
+
+    fn open_ledger(&self, create: bool) -> Result<Ledger> {
         let path = match &self.global.ledger {
-            Some(p) => p.clone(),
-            None => Ledger::default_path().ok_or_else(|| {
+            Some(p) if !p.as_os_str().is_empty() => p.clone(),
+            _ => Ledger::default_path().ok_or_else(|| {
                 Error::Usage(
                     "cannot find your data folder for the ledger; give one with --ledger PATH"
                         .into(),
                 )
             })?,
         };
-        Ok(Ledger::open(&path)?)
+        let ledger = if create {
+            Ledger::open(&path)?
+        } else {
+            Ledger::open_existing(&path)?
+        };
+        #[cfg(unix)]
+        if let Ok(meta) = std::fs::metadata(&path) {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                self.out.warn(format!(
+                    "the ledger {} can be read by other users (mode {mode:o}); it says who has                      which key: `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                ));
+            }
+        }
+        Ok(ledger)
     }
 
     /// Who is making changes: `--operator NAME` when given, else the OS user.

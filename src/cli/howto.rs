@@ -2,6 +2,7 @@
 //! to remove it (or why it stays). The words live in the playbooks, never here.
 
 use super::Context;
+use crate::playbook::{Catalog, MethodKind, Removal};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -22,26 +23,83 @@ pub struct HowTo {
     pub keep_reason: Option<String>,
 }
 
-/// The playbooks, loaded once per command; a broken playbook folder only loses the hints.
+/// The playbooks, loaded once per command. A broken playbook folder costs only the hints
+/// (with a warning), never the record itself.
 pub struct HowToBook {
-    catalog: Option<()>,
+    catalog: Option<Catalog>,
 }
 
 impl HowToBook {
     pub fn load(ctx: &Context) -> HowToBook {
-        let _ = ctx;
-        HowToBook { catalog: None }
+        let catalog = match ctx.playbooks() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                ctx.out
+                    .warn(format!("cannot show how to remove each method: {e}"));
+                None
+            }
+        };
+        HowToBook { catalog }
     }
 
     pub fn get(&self, playbook: &str, method: &str) -> Option<HowTo> {
-        let _ = (playbook, method, &self.catalog);
-        None
+        let kind: MethodKind = method.parse().ok()?;
+        let wm = self.catalog.as_ref()?.get(playbook)?.weaker_method(kind)?;
+        let removal = wm.remove.clone().unwrap_or(Removal {
+            url: None,
+            menu: Vec::new(),
+            steps: Vec::new(),
+            admin: None,
+        });
+        Some(HowTo {
+            name: Some(wm.display_name().to_string()),
+            url: removal.url,
+            menu: removal.menu,
+            steps: removal.steps,
+            admin: removal.admin,
+            keep_reason: wm.keep_reason.clone(),
+        })
     }
 
-    /// The playbook's name for the provider, e.g. "Google Account".
+    /// The playbook's name for the provider, e.g. "Google Account"; the id when unknown.
     pub fn provider(&self, playbook: &str) -> String {
-        playbook.to_string()
+        self.catalog
+            .as_ref()
+            .and_then(|c| c.get(playbook))
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| playbook.to_string())
     }
+
+    /// Whether `method` is in the vocabulary, and whether the playbook lists it.
+    pub fn check_method(&self, playbook: &str, method: &str) -> MethodCheck {
+        let Ok(kind) = method.parse::<MethodKind>() else {
+            return MethodCheck::NotInVocabulary;
+        };
+        match self.catalog.as_ref().and_then(|c| c.get(playbook)) {
+            Some(p) if p.weaker_method(kind).is_none() => MethodCheck::NotInPlaybook,
+            _ => MethodCheck::Known,
+        }
+    }
+
+    /// The playbook's reason for keeping a method, if it gives one.
+    pub fn keep_reason(&self, playbook: &str, method: &str) -> Option<String> {
+        self.get(playbook, method).and_then(|h| h.keep_reason)
+    }
+}
+
+pub enum MethodCheck {
+    Known,
+    NotInPlaybook,
+    NotInVocabulary,
+}
+
+/// Every method id in the vocabulary, for error messages.
+pub fn vocabulary() -> String {
+    MethodKind::ALL
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Several lines of "how", indented, for text output.

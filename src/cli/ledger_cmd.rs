@@ -1,6 +1,7 @@
 //! Commands that change or check the record: `method set`, `key retire|lost`, `audit verify`,
 //! `ledger export|import`.
 
+use super::howto::{self, HowToBook, MethodCheck};
 use super::Context;
 use crate::error::{Error, Result};
 use crate::ledger::{Account, KeyState, Ledger, LedgerError, LedgerExport, MethodStatus};
@@ -161,12 +162,31 @@ pub fn method(ctx: &Context, args: MethodArgs) -> Result<()> {
         person,
         reason,
     } = args.command;
-    let mut ledger = ctx.ledger()?;
+    let mut ledger = ctx.existing_ledger()?;
     let account = resolve_account(&ledger, &account, person.as_deref())?;
     let before = ledger
         .methods_of(account.id)?
         .into_iter()
         .find(|m| m.method == method.trim());
+    let book = HowToBook::load(ctx);
+    match book.check_method(&account.playbook, method.trim()) {
+        MethodCheck::Known => {}
+        MethodCheck::NotInVocabulary => {
+            return Err(Error::BadInput(format!(
+                "`{method}` is not a weaker-method id; use one of: {}",
+                howto::vocabulary()
+            )))
+        }
+        MethodCheck::NotInPlaybook => ctx.out.warn(format!(
+            "the {} playbook does not list {method}; recording it anyway",
+            account.playbook
+        )),
+    }
+    // "kept" without a reason takes the playbook's, which says why it must stay.
+    let reason = match reason {
+        None if status == StatusArg::Kept => book.keep_reason(&account.playbook, method.trim()),
+        r => r,
+    };
     let actor = ctx.actor();
     let record = ledger.set_method_status(
         &actor,
@@ -212,7 +232,7 @@ pub fn method(ctx: &Context, args: MethodArgs) -> Result<()> {
 
 /// `keyward key retire|lost KEY`.
 pub fn key_state(ctx: &Context, args: KeyStateArgs, state: KeyState) -> Result<()> {
-    let mut ledger = ctx.ledger()?;
+    let mut ledger = ctx.existing_ledger()?;
     let person = args
         .person
         .as_deref()
@@ -274,23 +294,26 @@ pub fn key_state(ctx: &Context, args: KeyStateArgs, state: KeyState) -> Result<(
 
 pub fn audit(ctx: &Context, args: AuditArgs) -> Result<()> {
     let AuditCommand::Verify = args.command;
-    let ledger = ctx.ledger()?;
+    let ledger = ctx.existing_ledger()?;
     let report = ledger.verify_audit()?;
     ctx.out.emit(&report, || {
         if report.ok {
             format!(
-                "Audit trail intact: {} entries, each following the one before.",
+                "Audit trail intact: {} entries, each following the one before, and every record matches it.",
                 report.entries
             )
         } else {
             let mut s = format!(
                 "Audit trail BROKEN: {} problem(s) in {} entries of {}:\n",
-                report.problems.len(),
+                report.problems.len() + report.record_problems.len(),
                 report.entries,
                 ledger.path().display()
             );
             for p in &report.problems {
                 let _ = writeln!(s, "  entry {}: {}", p.seq, p.problem);
+            }
+            for p in &report.record_problems {
+                let _ = writeln!(s, "  record: {p}");
             }
             s
         }
@@ -348,7 +371,7 @@ pub fn ledger(ctx: &Context, args: LedgerArgs) -> Result<()> {
 }
 
 fn export(ctx: &Context, output: Option<PathBuf>) -> Result<()> {
-    let ledger = ctx.ledger()?;
+    let ledger = ctx.existing_ledger()?;
     let data = ledger.export()?;
     let mut text = serde_json::to_string_pretty(&data)
         .map_err(|e| Error::io("encoding the export", std::io::Error::other(e)))?;
@@ -399,6 +422,8 @@ fn export(ctx: &Context, output: Option<PathBuf>) -> Result<()> {
 }
 
 fn import(ctx: &Context, file: PathBuf) -> Result<()> {
+    // The target first: a ledger that is not ours is refused before the export is read.
+    let mut ledger = ctx.ledger()?;
     let name = file.display().to_string();
     let text =
         std::fs::read_to_string(&file).map_err(|e| Error::io(format!("cannot read {name}"), e))?;
@@ -409,7 +434,6 @@ fn import(ctx: &Context, file: PathBuf) -> Result<()> {
             e.column()
         ))
     })?;
-    let mut ledger = ctx.ledger()?;
     ledger.import(&data, &name)?;
     let counts = Counts::of(&data);
     #[derive(Serialize)]
@@ -437,7 +461,7 @@ fn import(ctx: &Context, file: PathBuf) -> Result<()> {
 }
 
 fn info(ctx: &Context) -> Result<()> {
-    let ledger = ctx.ledger()?;
+    let ledger = ctx.existing_ledger()?;
     let data = ledger.export()?;
     let counts = Counts::of(&data);
     #[derive(Serialize)]

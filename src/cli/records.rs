@@ -55,7 +55,7 @@ struct StatusOut<'a> {
 }
 
 pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
-    let ledger = ctx.ledger()?;
+    let ledger = ctx.existing_ledger()?;
     let Some(who) = args.person else {
         let report = ledger.fleet_report()?;
         ctx.out.emit(&report, || fleet_text(&report, true));
@@ -129,7 +129,7 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
                 .unwrap_or_else(|| r.remaining.method.clone());
             let _ = writeln!(
                 s,
-                "  - {} {}: {name} [{}] ({}, since {})",
+                "  - {} {}: {name} [{}] ({}, as of {})",
                 book.provider(&r.remaining.playbook),
                 r.remaining.identifier,
                 r.remaining.method,
@@ -260,7 +260,7 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
 }
 
 pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
-    let ledger = ctx.ledger()?;
+    let ledger = ctx.existing_ledger()?;
     let report = match &args.person {
         Some(who) => {
             let person = ledger.find_person(who)?;

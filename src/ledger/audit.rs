@@ -97,6 +97,8 @@ pub struct AuditReport {
     pub entries: usize,
     pub head: Option<String>,
     pub problems: Vec<AuditProblem>,
+    /// Records that disagree with the trail (changed without keyward, so without an entry).
+    pub record_problems: Vec<String>,
 }
 
 /// Check every entry: sequence numbers without gaps, each `prev_hash` equal to the hash of the
@@ -180,6 +182,7 @@ pub fn verify(entries: &[AuditEntry], head: Option<&str>) -> AuditReport {
         entries: entries.len(),
         head: last,
         problems,
+        record_problems: Vec::new(),
     }
 }
 
@@ -190,4 +193,158 @@ pub(crate) fn head(tx: &rusqlite::Connection) -> rusqlite::Result<Option<String>
         |r| r.get(0),
     )
     .optional()
+}
+
+/// What the records say, to hold against what the trail says (see [`cross_check`]).
+pub(crate) struct Records<'a> {
+    pub people: &'a [super::model::Person],
+    pub accounts: &'a [super::model::Account],
+    pub keys: &'a [super::model::Key],
+    pub enrollments: &'a [super::model::Enrollment],
+    pub methods: &'a [super::model::MethodRecord],
+}
+
+/// Every record must be where the audit trail left it: a record changed behind keyward's back
+/// (say, `sms` flipped to `removed` with an SQLite tool) disagrees with the last entry about it.
+/// Only meaningful on a trail whose chain verifies.
+pub(crate) fn cross_check(entries: &[AuditEntry], r: &Records<'_>) -> Vec<String> {
+    use serde_json::Value;
+    use std::collections::HashMap;
+    let mut person_names: HashMap<i64, String> = HashMap::new();
+    let mut accounts: HashMap<i64, (i64, String, String)> = HashMap::new();
+    let mut key_states: HashMap<i64, String> = HashMap::new();
+    let mut evidence: HashMap<i64, String> = HashMap::new();
+    let mut methods: HashMap<(i64, String), (String, Option<String>, String)> = HashMap::new();
+    for e in entries {
+        let Ok(d) = serde_json::from_str::<Value>(&e.detail) else {
+            continue;
+        };
+        let id = |k: &str| d.get(k).and_then(Value::as_i64);
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        match e.action.as_str() {
+            "person.add" => {
+                if let (Some(p), Some(n)) = (id("person_id"), text(d.get("name"))) {
+                    person_names.insert(p, n);
+                }
+            }
+            "account.add" => {
+                if let (Some(a), Some(p), Some(pb), Some(ident)) = (
+                    id("account_id"),
+                    id("person_id"),
+                    text(d.get("playbook")),
+                    text(d.get("identifier")),
+                ) {
+                    accounts.insert(a, (p, pb, ident));
+                }
+            }
+            "key.add" => {
+                if let Some(k) = id("key_id") {
+                    key_states.insert(k, "active".into());
+                }
+            }
+            "key.active" | "key.lost" | "key.retired" => {
+                if let (Some(k), Some(s)) = (id("key_id"), text(d.pointer("/state/to"))) {
+                    key_states.insert(k, s);
+                }
+            }
+            "enrollment.record" => {
+                if let (Some(i), Some(ev)) = (id("enrollment_id"), text(d.get("evidence"))) {
+                    evidence.insert(i, ev);
+                }
+            }
+            "enrollment.update" => {
+                if let (Some(i), Some(ev)) = (id("enrollment_id"), text(d.pointer("/evidence/to")))
+                {
+                    evidence.insert(i, ev);
+                }
+            }
+            "method.set" => {
+                if let (Some(a), Some(m), Some(s)) = (
+                    id("account_id"),
+                    text(d.get("method")),
+                    text(d.pointer("/status/to")),
+                ) {
+                    methods.insert((a, m), (s, text(d.get("reason")), e.actor.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut problems = Vec::new();
+    for p in r.people {
+        match person_names.get(&p.id) {
+            None => problems.push(format!(
+                "person #{} ({}) is not in the audit trail",
+                p.id, p.name
+            )),
+            Some(n) if n != &p.name => problems.push(format!(
+                "person #{} is named {} but the trail recorded {n}",
+                p.id, p.name
+            )),
+            _ => {}
+        }
+    }
+    for a in r.accounts {
+        match accounts.get(&a.id) {
+            None => problems.push(format!(
+                "account #{} ({}:{}) is not in the audit trail",
+                a.id, a.playbook, a.identifier
+            )),
+            Some((p, pb, ident))
+                if *p != a.person_id || pb != &a.playbook || ident != &a.identifier =>
+            {
+                problems.push(format!(
+                    "account #{} reads {}:{} of person #{}, but the trail recorded {pb}:{ident} of person #{p}",
+                    a.id, a.playbook, a.identifier, a.person_id
+                ))
+            }
+            _ => {}
+        }
+    }
+    for k in r.keys {
+        match key_states.get(&k.id) {
+            None => problems.push(format!(
+                "key #{} ({}) is not in the audit trail",
+                k.id, k.label
+            )),
+            Some(s) if s != k.state.as_str() => problems.push(format!(
+                "key #{} ({}) is marked {} but the trail last recorded {s}",
+                k.id,
+                k.label,
+                k.state.as_str()
+            )),
+            _ => {}
+        }
+    }
+    for en in r.enrollments {
+        match evidence.get(&en.id) {
+            None => problems.push(format!("enrollment #{} is not in the audit trail", en.id)),
+            Some(ev) if ev != en.evidence.as_str() => problems.push(format!(
+                "enrollment #{} claims evidence {} but the trail last recorded {ev}",
+                en.id,
+                en.evidence.as_str()
+            )),
+            _ => {}
+        }
+    }
+    for m in r.methods {
+        match methods.get(&(m.account_id, m.method.clone())) {
+            None => problems.push(format!(
+                "method {} of account #{} is not in the audit trail",
+                m.method, m.account_id
+            )),
+            Some((s, reason, actor))
+                if s != m.status.as_str() || reason != &m.reason || actor != &m.updated_by =>
+            {
+                problems.push(format!(
+                    "method {} of account #{} reads {} but the trail last recorded {s}",
+                    m.method,
+                    m.account_id,
+                    m.status.as_str()
+                ))
+            }
+            _ => {}
+        }
+    }
+    problems
 }

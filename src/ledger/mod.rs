@@ -53,6 +53,8 @@ pub enum LedgerError {
         found: i64,
         supported: i64,
     },
+    #[error("there is no ledger at {path}: nothing has been recorded there yet. Check --ledger / KEYWARD_LEDGER (`keyward enroll` or `keyward provision` create it)")]
+    Missing { path: String },
     #[error("ledger {path} stayed locked by another keyward for too long; try again when it has finished")]
     Busy { path: String },
     #[error("ledger {path}: {doing}: {source}")]
@@ -86,7 +88,8 @@ impl LedgerError {
             | LedgerError::Busy { .. }
             | LedgerError::Io { .. }
             | LedgerError::Sql { .. }
-            | LedgerError::NotEmpty { .. } => ExitCode::Ledger,
+            | LedgerError::NotEmpty { .. }
+            | LedgerError::Missing { .. } => ExitCode::Ledger,
             LedgerError::UnknownPerson(_)
             | LedgerError::NotFound(_)
             | LedgerError::Conflict(_)
@@ -154,6 +157,17 @@ impl Ledger {
         dirs::data_dir().map(|d| d.join("keyward").join("ledger.sqlite"))
     }
 
+    /// Open the ledger at `path` only if it exists: for commands that read, so that a mistyped
+    /// `--ledger` says so instead of creating an empty ledger.
+    pub fn open_existing(path: &Path) -> Result<Ledger> {
+        if !path.exists() {
+            return Err(LedgerError::Missing {
+                path: path.display().to_string(),
+            });
+        }
+        Ledger::open(path)
+    }
+
     /// Open the ledger at `path`, creating a new one (mode 0600) when nothing is there. A file
     /// that is not a keyward ledger, is damaged, or comes from a newer keyward is refused and
     /// never written to.
@@ -174,7 +188,8 @@ impl Ledger {
     }
 
     /// Run `f` as ONE transaction: everything it changes, with its audit entries, is committed
-    /// together or not at all. Waits (up to 30 s) while another process writes.
+    /// together or not at all. Waits (up to 30 s) while another process writes. The write lock
+    /// is held while `f` runs: never ask a person anything or touch a key inside it.
     pub fn write<T>(
         &mut self,
         actor: &Actor,
@@ -335,11 +350,26 @@ impl Ledger {
         query::audit_entries(&self.conn, &self.path_str())
     }
 
-    /// Recompute the audit chain: detects an edited, deleted, inserted or reordered entry.
+    /// Recompute the audit chain (detects an edited, deleted, inserted or reordered entry) and
+    /// hold every record against the trail's last word on it (detects a record changed
+    /// without an entry).
     pub fn verify_audit(&self) -> Result<AuditReport> {
         let entries = self.audit_entries()?;
         let head = audit::head(&self.conn).map_err(|e| LedgerError::sql_at(&self.path_str(), e))?;
-        Ok(audit::verify(&entries, head.as_deref()))
+        let mut report = audit::verify(&entries, head.as_deref());
+        let data = self.export()?;
+        report.record_problems = audit::cross_check(
+            &entries,
+            &audit::Records {
+                people: &data.people,
+                accounts: &data.accounts,
+                keys: &data.keys,
+                enrollments: &data.enrollments,
+                methods: &data.methods,
+            },
+        );
+        report.ok = report.problems.is_empty() && report.record_problems.is_empty();
+        Ok(report)
     }
 
     /// Every record and the whole audit trail, for `keyward ledger export`.

@@ -191,10 +191,8 @@ pub(crate) fn find_person(conn: &Connection, path: &str, q: &str) -> Result<Pers
     let by_account = all(
         conn,
         path,
-        &format!(
-            "SELECT DISTINCT p.id, p.name, p.email, p.created_at FROM people p
-             JOIN accounts a ON a.person_id = p.id WHERE a.identifier = ?1 COLLATE NOCASE"
-        ),
+        "SELECT DISTINCT p.id, p.name, p.email, p.created_at FROM people p
+         JOIN accounts a ON a.person_id = p.id WHERE a.identifier = ?1 COLLATE NOCASE",
         params![q],
         person_row,
     )?;

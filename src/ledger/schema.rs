@@ -269,6 +269,10 @@ fn create(path: &Path) -> Result<(), LedgerError> {
     let result = build_new(&tmp).and_then(|()| match std::fs::hard_link(&tmp, path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A file system without hard links: a plain rename, unless someone got there first.
+        Err(_) if !path.exists() => {
+            std::fs::rename(&tmp, path).map_err(|e| LedgerError::io(path, "cannot create", e))
+        }
         Err(e) => Err(LedgerError::io(path, "cannot create", e)),
     });
     let _ = std::fs::remove_file(&tmp);

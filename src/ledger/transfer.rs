@@ -131,6 +131,21 @@ pub(crate) fn import(
             first.seq, first.problem
         )));
     }
+    let disagree = audit::cross_check(
+        &data.audit,
+        &audit::Records {
+            people: &data.people,
+            accounts: &data.accounts,
+            keys: &data.keys,
+            enrollments: &data.enrollments,
+            methods: &data.methods,
+        },
+    );
+    if let Some(first) = disagree.first() {
+        return Err(bad(format!(
+            "its records disagree with its audit trail ({first})"
+        )));
+    }
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| LedgerError::sql_at(path, e))?;
