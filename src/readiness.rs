@@ -25,6 +25,21 @@ pub struct KeyFacts<'a> {
     pub keys_available: u32,
 }
 
+impl<'a> KeyFacts<'a> {
+    /// Facts from getInfo alone; add `model`, `metadata_certified` and `pin_retries` when
+    /// known (a missing one only makes the verdict more cautious).
+    pub fn new(info: &'a KeyInfo, is_virtual: bool, keys_available: u32) -> KeyFacts<'a> {
+        KeyFacts {
+            info,
+            model: None,
+            metadata_certified: None,
+            pin_retries: None,
+            is_virtual,
+            keys_available,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
