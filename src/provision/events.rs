@@ -144,8 +144,12 @@ impl Event {
             }
             Event::Waiting { slot } => format!("Next: {} (for {}).", slot.label, slot.person),
             Event::KeyAlreadyProvisioned { key, for_label } => format!(
-                "{} is already recorded as {for_label}; left as it is. Take it out.",
-                key.model
+                "{}{} is already recorded as {for_label}; left as it is. Take it out.",
+                key.model,
+                key.serial
+                    .as_ref()
+                    .map(|s| format!(" (serial {s})"))
+                    .unwrap_or_default()
             ),
             Event::Refused { slot, key, reason } => format!(
                 "REFUSED {} for {}: {reason}. Take it out; {} still needs a key.",
@@ -172,10 +176,12 @@ impl Event {
                 seconds,
                 ..
             } => format!(
-                "OK {}: write \"{}\" on the key. {} ({seconds:.2} s)",
-                slot.slot,
+                "OK {} for {}: write \"{}\" on the key. {} ({:.0} ms)",
                 slot.label,
-                capitalise(pin_state.describe())
+                slot.person,
+                slot.label,
+                capitalise(pin_state.describe()),
+                seconds * 1000.0
             ),
             Event::Finished {
                 total,
@@ -185,7 +191,8 @@ impl Event {
                 pending,
                 seconds_per_key,
             } => format!(
-                "Done: {done} of {total} keys recorded ({provisioned_now} in this run, {seconds_per_key:.2} s per key); {failed} failed, {pending} still to do."
+                "Done: {done} of {total} keys recorded ({provisioned_now} in this run, {:.0} ms per key); {failed} failed, {pending} still to do.",
+                seconds_per_key * 1000.0
             ),
         }
     }
