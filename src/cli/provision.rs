@@ -50,6 +50,13 @@ pub fn run(ctx: &Context, args: ProvisionArgs) -> Result<()> {
             (FirstPin::Random, None) if stderr_terminal => Plan::Operator,
             (FirstPin::Random, None) => return Err(ProvisionError::NoPinDelivery.into()),
         };
+    if policy.erase_non_fresh_keys {
+        ctx.out.warn(
+            "this policy erases keys that are not fresh (erase_non_fresh_keys = true): every \
+             passkey and the PIN on such a key are lost; a key only accepts the erase within \
+             about 10 seconds of being plugged in and after a touch",
+        );
+    }
     let journal_ledger = ctx.ledger()?;
     let mut journal = LedgerJournal::new(journal_ledger, ctx.actor())?;
     let slots = roster.slots();
