@@ -698,3 +698,65 @@ fn on_a_terminal_the_first_pin_is_shown_once_and_works() {
     )
     .ok();
 }
+
+#[test]
+fn a_policy_may_erase_keys_that_are_not_fresh_but_only_in_the_reset_window() {
+    let sb = Sandbox::new();
+    let dir = sb.path("keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    let late = add_key(&dir, "a-late");
+    let early = add_key(&dir, "b-early");
+    for key in [&late, &early] {
+        let dev = format!("virtual:{}", key.display());
+        sb.run_pins(&["key", "pin", "set", "--device", &dev], &["246810"])
+            .ok();
+    }
+    sb.run(&["virtual", "knob", path_str(&late), "--powered-up-ago", "60"])
+        .ok();
+    sb.run(&["virtual", "knob", path_str(&early), "--powered-up-ago", "2"])
+        .ok();
+    let roster = write(&sb, "team.csv", "name\nAda\n");
+    let policy = write(&sb, "p.toml", "erase_non_fresh_keys = true\n");
+    let device = format!("virtual-dir:{}", dir.display());
+    let run = sb
+        .run(&[
+            "provision",
+            "--roster",
+            &roster,
+            "--policy",
+            &policy,
+            "--pin-mailer",
+            path_str(&sb.path("pins.csv")),
+            "--device",
+            &device,
+            "--json",
+        ])
+        .ok();
+    assert!(run
+        .stderr
+        .contains("this policy erases keys that are not fresh"));
+    let ev = events(&run.stdout);
+    let refused = of_kind(&ev, "refused");
+    assert_eq!(refused.len(), 1, "{}", run.stdout);
+    assert!(refused[0]["key"]["device"]
+        .as_str()
+        .unwrap()
+        .ends_with("a-late"));
+    assert!(refused[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("take it out and insert it again"));
+    let done = of_kind(&ev, "provisioned");
+    assert!(done[0]["key"]["device"]
+        .as_str()
+        .unwrap()
+        .ends_with("b-early"));
+    // The erased key now has the mailer's PIN, not its old one.
+    let pins = mailer_pins(&sb.path("pins.csv"));
+    let dev = format!("virtual:{}", early.display());
+    sb.run_pins(
+        &["key", "pin", "change", "--device", &dev],
+        &[&pins["Ada #1"], "73915064"],
+    )
+    .ok();
+}
