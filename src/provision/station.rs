@@ -62,11 +62,18 @@ pub fn prepare(
         FirstPin::Random => {
             let key_min = info.min_pin_length.max(policy.min_pin_length);
             if policy.random_pin_length < info.min_pin_length {
-                return Err(Problem::Refused(format!(
+                let reason = format!(
                     "this key requires PINs of at least {} characters and the policy's \
                      random_pin_length is {}",
                     info.min_pin_length, policy.random_pin_length
-                )));
+                );
+                // After an erase the key is no longer as it came: that is a failure, not a
+                // refusal that left it alone.
+                return Err(if changed {
+                    Problem::Failed { reason, changed }
+                } else {
+                    Problem::Refused(reason)
+                });
             }
             let mut pin = pin_gen::random_digits(policy.random_pin_length, key_min)
                 .map_err(Problem::Fatal)?;
