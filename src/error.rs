@@ -48,6 +48,12 @@ pub enum Error {
     Ledger(#[from] crate::ledger::LedgerError),
     #[error(transparent)]
     Guide(#[from] crate::guide::GuideError),
+    #[error(transparent)]
+    Provision(#[from] crate::provision::ProvisionError),
+    #[error(transparent)]
+    Mds(#[from] crate::mds::MdsError),
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
     /// A person (or a script without the override) declined.
     #[error("cancelled: {0}")]
     Cancelled(String),
@@ -105,6 +111,10 @@ impl Error {
             Error::Playbook(e) => e.exit_code(),
             Error::Ledger(e) => e.exit_code(),
             Error::Guide(e) => e.exit_code(),
+            Error::Provision(e) => provision_exit_code(e),
+            Error::Mds(e) if e.is_bad_input() => ExitCode::BadInput,
+            Error::Mds(_) => ExitCode::Failure,
+            Error::Catalog(_) => ExitCode::Failure,
             Error::Cancelled(_) => ExitCode::Cancelled,
             Error::ConfirmationNeeded(_) => ExitCode::ConfirmationNeeded,
             Error::Usage(_) => ExitCode::Usage,
@@ -136,6 +146,18 @@ pub fn device_exit_code(e: &DeviceError) -> ExitCode {
         D::Environment { .. } => ExitCode::Environment,
         D::VirtualState { .. } => ExitCode::BadInput,
         D::Ctap { .. } | D::Transport { .. } => ExitCode::Failure,
+    }
+}
+
+pub fn provision_exit_code(e: &crate::provision::ProvisionError) -> ExitCode {
+    use crate::provision::ProvisionError as P;
+    match e {
+        P::Read { .. } | P::Roster { .. } | P::Policy { .. } | P::Mailer { .. } => {
+            ExitCode::BadInput
+        }
+        P::NoPinDelivery => ExitCode::Usage,
+        P::Random(_) => ExitCode::Environment,
+        P::Incomplete { .. } => ExitCode::Failure,
     }
 }
 

@@ -5,12 +5,17 @@
 //! [`device`] (the one seam to hardware), [`playbook`] (what each provider needs),
 //! [`ledger`] (the record), [`guide`] (the guided flow) and [`cli`] (commands and output).
 
+pub mod catalog;
 pub mod cli;
 pub mod device;
 pub mod error;
 pub mod guide;
 pub mod ledger;
+pub mod mds;
 pub mod pin;
 pub mod playbook;
+pub mod provision;
+pub mod readiness;
+pub mod selftest;
 
 pub use error::{Error, ExitCode, Result};

@@ -29,6 +29,11 @@ pub enum KeyCommand {
     Retire(super::ledger_cmd::KeyStateArgs),
     /// Record in the ledger that a key is lost; its accounts need a replacement.
     Lost(super::ledger_cmd::KeyStateArgs),
+    /// Self-test: register a throwaway credential and sign in with it, checking the PIN, the
+    /// attestation (who made the key) and the signatures. Uses no passkey slot.
+    Test,
+    /// Is this key ready for each provider (PIN, passkey slots, certification, number of keys)?
+    Check(super::readiness::CheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +120,8 @@ pub fn run(ctx: &Context, args: KeyArgs) -> Result<()> {
             super::ledger_cmd::key_state(ctx, a, crate::ledger::KeyState::Retired)
         }
         KeyCommand::Lost(a) => super::ledger_cmd::key_state(ctx, a, crate::ledger::KeyState::Lost),
+        KeyCommand::Test => super::selftest::run(ctx),
+        KeyCommand::Check(args) => super::readiness::run(ctx, args),
     }
 }
 
@@ -169,6 +176,8 @@ struct InfoReport<'a> {
     device: &'a DeviceDescriptor,
     info: &'a KeyInfo,
     pin: PinStatus,
+    /// What keyward's model catalog says about this AAGUID.
+    model: Option<&'a crate::catalog::Model>,
 }
 
 fn info(ctx: &Context) -> Result<()> {
@@ -176,10 +185,13 @@ fn info(ctx: &Context) -> Result<()> {
     let info = key.info()?;
     let pin = read_pin_status(key.as_mut(), &info)?;
     let device = key.descriptor().clone();
+    let catalog = crate::catalog::Catalog::builtin()?;
+    let model = info.aaguid.and_then(|a| catalog.lookup(&a));
     let report = InfoReport {
         device: &device,
         info: &info,
         pin,
+        model,
     };
     ctx.out.emit(&report, || {
         let mut s = String::new();
@@ -191,6 +203,11 @@ fn info(ctx: &Context) -> Result<()> {
         if let Some(a) = info.aaguid {
             let _ = writeln!(s, "AAGUID:         {a}");
         }
+        let _ = writeln!(
+            s,
+            "Model:          {}",
+            describe_model(report.model, &device)
+        );
         if let Some(fw) = info.firmware_version {
             let _ = writeln!(s, "Firmware:       {fw}");
         }
@@ -229,6 +246,20 @@ fn info(ctx: &Context) -> Result<()> {
         s
     });
     Ok(())
+}
+
+fn describe_model(model: Option<&crate::catalog::Model>, device: &DeviceDescriptor) -> String {
+    match model {
+        Some(m) => {
+            let mut t = format!("{} ({})", m.display_name(), m.certification.label());
+            if !m.uncertain.is_empty() {
+                t.push_str(&format!(" [not certain: {}]", m.uncertain.join("; ")));
+            }
+            t
+        }
+        None if device.is_virtual() => "keyward virtual key (virtual: not a security key)".into(),
+        None => "not in keyward's catalog (`keyward key test` can still check it)".into(),
+    }
 }
 
 fn require_fido2(info: &KeyInfo, what: &str) -> Result<()> {

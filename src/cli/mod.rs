@@ -10,9 +10,13 @@ mod enroll;
 mod howto;
 mod key;
 mod ledger_cmd;
+mod mds;
 mod output;
 mod playbooks;
+mod provision;
+mod readiness;
 mod records;
+mod selftest;
 mod virtual_cmd;
 
 pub use context::{Context, LOW_RETRIES};
@@ -100,12 +104,16 @@ pub enum Command {
     Audit(ledger_cmd::AuditArgs),
     /// Export or import the whole ledger as JSON; where it is.
     Ledger(ledger_cmd::LedgerArgs),
+    /// Prepare many keys in a row from a roster and a policy, recording who got which.
+    Provision(provision::ProvisionArgs),
     /// Provider playbooks: what each account needs and which weaker methods to remove.
     Playbooks(playbooks::PlaybooksArgs),
     /// Guide a person through getting their keys into their accounts; resumes when run again.
     Enroll(enroll::EnrollArgs),
     /// See what keyward does: the whole enrollment on two virtual keys, in seconds.
     Demo(enroll::DemoArgs),
+    /// FIDO Metadata Service: import the blob that lets `key test` confirm who made a key.
+    Mds(mds::MdsArgs),
 }
 
 /// Parse the arguments, run the command, print the result or the error, and return the exit
@@ -137,9 +145,11 @@ where
         Command::Method(args) => ledger_cmd::method(&ctx, args),
         Command::Audit(args) => ledger_cmd::audit(&ctx, args),
         Command::Ledger(args) => ledger_cmd::ledger(&ctx, args),
+        Command::Provision(args) => provision::run(&ctx, args),
         Command::Playbooks(args) => playbooks::run(&ctx, args),
         Command::Enroll(args) => enroll::enroll(&ctx, args),
         Command::Demo(args) => enroll::demo(&ctx, args),
+        Command::Mds(args) => mds::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::Ok.code(),

@@ -4,6 +4,7 @@
 //! domain types below; it never learns whether the key is a real one over USB HID or the
 //! software key kept in a file. The two backends live in [`hid`] and [`virtual_key`].
 
+mod arrivals;
 mod error;
 pub mod hid;
 mod select;
@@ -11,6 +12,7 @@ mod types;
 #[path = "virtual/mod.rs"]
 pub mod virtual_key;
 
+pub use arrivals::{arrivals, KeyArrivals};
 pub use error::{ctap_status_name, DeviceError};
 pub use select::{discover, open, select_by_touch, DeviceSpec};
 pub use types::*;

@@ -1,0 +1,124 @@
+//! The PIN mailer: the one file a random first PIN is written to, so that it can be printed
+//! into sealed letters. Created new (never over an existing file) with mode 0600; each line is
+//! on disk before the key it belongs to is recorded in the ledger.
+
+use super::roster::Slot;
+use super::ProvisionError;
+use crate::pin::Pin;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const HEADER: &str = "label,name,email,key_serial,pin\n";
+
+pub struct PinMailer {
+    path: PathBuf,
+    file: File,
+}
+
+impl PinMailer {
+    /// Create the mailer. An existing file at `path` is an error: it may hold PINs from an
+    /// earlier run that nobody has printed yet.
+    pub fn create(path: &Path) -> Result<PinMailer, ProvisionError> {
+        let err = |message: String| ProvisionError::Mailer {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => err(
+                "the file already exists and may hold PINs not yet delivered; it is never \
+                 overwritten: give a new file name (for a resumed run, e.g. a `-2` suffix)"
+                    .into(),
+            ),
+            _ => err(format!("could not be created: {e}")),
+        })?;
+        let mut mailer = PinMailer {
+            path: path.to_path_buf(),
+            file,
+        };
+        mailer.write_durably(HEADER.as_bytes())?;
+        Ok(mailer)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append one key's PIN and wait until it is on disk.
+    pub fn add(&mut self, slot: &Slot, key_id: &str, pin: &Pin) -> Result<(), ProvisionError> {
+        let mut line = zeroize::Zeroizing::new(Vec::new());
+        {
+            let mut w = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(&mut *line);
+            w.write_record([
+                slot.label.as_str(),
+                slot.person.as_str(),
+                slot.email.as_deref().unwrap_or(""),
+                key_id,
+                pin.as_str(),
+            ])
+            .and_then(|_| w.flush().map_err(csv::Error::from))
+            .map_err(|e| ProvisionError::Mailer {
+                path: self.path.clone(),
+                message: format!("could not format a line: {e}"),
+            })?;
+        }
+        self.write_durably(&line)
+    }
+
+    fn write_durably(&mut self, bytes: &[u8]) -> Result<(), ProvisionError> {
+        self.file
+            .write_all(bytes)
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| ProvisionError::Mailer {
+                path: self.path.clone(),
+                message: format!("could not be written: {e}"),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot() -> Slot {
+        Slot {
+            person: "Lovelace, Ada".into(),
+            email: Some("ada@x.org".into()),
+            index: 1,
+            of: 1,
+            label: "Ada #1".into(),
+        }
+    }
+
+    #[test]
+    fn created_private_and_never_over_an_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pins.csv");
+        let mut m = PinMailer::create(&path).unwrap();
+        m.add(&slot(), "K-1", &Pin::new("48213975")).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "label,name,email,key_serial,pin\nAda #1,\"Lovelace, Ada\",ada@x.org,K-1,48213975\n"
+        );
+        drop(m);
+        let e = PinMailer::create(&path).err().unwrap().to_string();
+        assert!(e.contains("already exists"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    }
+}
