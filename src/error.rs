@@ -28,6 +28,7 @@ pub enum ExitCode {
     ConfirmationNeeded = 14,
     CheckFailed = 15,
     KeyState = 16,
+    Incomplete = 17,
 }
 
 impl ExitCode {
@@ -157,7 +158,7 @@ pub fn provision_exit_code(e: &crate::provision::ProvisionError) -> ExitCode {
         }
         P::NoPinDelivery => ExitCode::Usage,
         P::Random(_) => ExitCode::Environment,
-        P::Incomplete { .. } => ExitCode::Failure,
+        P::Incomplete { .. } => ExitCode::Incomplete,
     }
 }
 

@@ -239,7 +239,7 @@ fn a_key_pulled_out_mid_way_fails_its_slot_and_a_rerun_finishes_it() {
     };
     let a1 = args(path_str(&sb.path("pins-1.csv")));
     let run = sb.run(&a1.iter().map(String::as_str).collect::<Vec<_>>());
-    let run = run.expect_code(1);
+    let run = run.expect_code(17);
     let ev = events(&run.stdout);
     let failed = of_kind(&ev, "failed");
     assert_eq!(failed.len(), 1, "{}", run.stdout);
@@ -641,7 +641,7 @@ fn the_self_test_runs_on_each_key_and_a_failing_key_fails_its_slot() {
             &device,
             "--json",
         ])
-        .expect_code(1);
+        .expect_code(17);
     let ev = events(&run.stdout);
     let done = of_kind(&ev, "provisioned");
     assert_eq!(done.len(), 1, "{}", run.stdout);
