@@ -123,8 +123,14 @@ impl Sandbox {
     /// `--device` value for it.
     pub fn virtual_key(&self, name: &str, profile: &str) -> String {
         let file = self.path(name);
-        self.run(&["virtual", "create", file.to_str().unwrap(), "--profile", profile])
-            .ok();
+        self.run(&[
+            "virtual",
+            "create",
+            file.to_str().unwrap(),
+            "--profile",
+            profile,
+        ])
+        .ok();
         format!("virtual:{}", file.display())
     }
 }
