@@ -429,3 +429,26 @@ fn two_keys_with_a_terminal_let_the_person_choose() {
         .expect("info of the chosen key");
     p.expect("CTAP 2.0").expect("it is the CTAP 2.0 key");
 }
+
+#[cfg(unix)]
+#[test]
+fn two_keys_with_a_terminal_can_be_chosen_by_touch() {
+    let (sb, dev, serials) = two_keys();
+    // Key a refuses the touch, so only key b can be the one touched.
+    sb.run(&[
+        "virtual",
+        "knob",
+        sb.path("keys/a.key").to_str().unwrap(),
+        "--deny-next-touch",
+    ])
+    .ok();
+    let mut cmd = sb.cmd();
+    cmd.args(["--device", &dev, "key", "info"]);
+    let mut p = expectrl::Session::spawn(cmd).expect("spawn in a pty");
+    p.set_expect_timeout(Some(std::time::Duration::from_secs(20)));
+    p.expect("Which one?").expect("the list is offered");
+    p.send("\r").unwrap();
+    p.expect("Touch the key").expect("asked to touch");
+    p.expect(serials[1].as_str())
+        .expect("info of the touched key");
+}
