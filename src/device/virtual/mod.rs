@@ -230,3 +230,6 @@ impl VirtualKey {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
