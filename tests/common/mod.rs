@@ -97,7 +97,9 @@ impl Sandbox {
         let mut child = c.spawn().expect("spawn keyward");
         if let Some(input) = stdin {
             let mut si = child.stdin.take().unwrap();
-            si.write_all(input.as_bytes()).unwrap();
+            // A command may stop before it reads its input (e.g. a refused PIN attempt): a
+            // broken pipe here is its business, judged by its exit code.
+            let _ = si.write_all(input.as_bytes());
         }
         let out: Output = child.wait_with_output().expect("wait keyward");
         Run {

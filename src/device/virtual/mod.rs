@@ -22,6 +22,10 @@ use std::path::{Path, PathBuf};
 /// The most discoverable slots a virtual key can be created with.
 pub const MAX_SLOTS: u32 = 1000;
 
+/// Larger files in a `virtual-dir` folder are not virtual keys (a full key with every slot
+/// used is well under this).
+const MAX_KEY_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 fn spec(path: &Path) -> String {
     format!("virtual:{}", path.display())
 }
@@ -78,6 +82,13 @@ pub fn discover_dir(dir: &Path) -> Result<Vec<DeviceDescriptor>, DeviceError> {
     paths.sort();
     let mut found = Vec::new();
     for path in paths {
+        // Key files are a few kilobytes; whatever else shares the folder is not read whole.
+        let small = std::fs::metadata(&path)
+            .map(|m| m.len() <= MAX_KEY_FILE_BYTES)
+            .unwrap_or(false);
+        if !small {
+            continue;
+        }
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };

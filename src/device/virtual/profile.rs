@@ -36,11 +36,11 @@ impl Profile {
     }
 
     /// Fixed per profile so tools that look a model up by AAGUID see one model per profile.
-    /// These are random v4 UUIDs made for keyward; no real key uses them.
+    /// They spell "keyward" and "virt21"/"virt20" in ASCII, so no real key uses them.
     pub fn aaguid(self) -> Option<Uuid> {
         match self {
-            Profile::Ctap21 => Some(Uuid::from_u128(0x6b657977_6172_4421_a000_76697274_3231)),
-            Profile::Ctap20 => Some(Uuid::from_u128(0x6b657977_6172_4420_a000_76697274_3230)),
+            Profile::Ctap21 => Some(Uuid::from_u128(0x6b65_7977_6172_4421_a000_7669_7274_3231)),
+            Profile::Ctap20 => Some(Uuid::from_u128(0x6b65_7977_6172_4420_a000_7669_7274_3230)),
             Profile::U2f => None,
         }
     }
