@@ -613,3 +613,45 @@ fn demo_runs_the_whole_flow_in_seconds() {
     assert!(text.contains("Still to disable"), "{text}");
     assert!(text.contains("seen on the key"), "{text}");
 }
+
+#[test]
+fn enrollment_warns_with_the_same_readiness_verdict_as_key_check() {
+    let sb = Sandbox::new();
+    let run = sb.run(&["demo"]).ok();
+    // Apple requires FIDO Certified keys; a virtual key never is. `key check` says so, and the
+    // guided flow must say the same for each key, without inventing problems elsewhere.
+    for label in ["Key A", "Key B"] {
+        assert!(
+            run.stderr.contains(&format!(
+                "warning: {label} is not ready for Apple Account: a virtual key is software"
+            )),
+            "{}",
+            run.stderr
+        );
+    }
+    assert!(
+        !run.stderr.contains("not ready for Google"),
+        "{}",
+        run.stderr
+    );
+    let key = sb.virtual_key("solo.key", "ctap21");
+    let check = sb
+        .run(&[
+            "--device", &key, "key", "check", "--for", "apple", "--keys", "2", "--json",
+        ])
+        .expect_code(15)
+        .json();
+    let problems: Vec<&str> = check["verdicts"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "note")
+        .map(|f| f["problem"].as_str().unwrap())
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("a virtual key is software")),
+        "{problems:?}"
+    );
+}

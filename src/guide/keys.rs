@@ -3,11 +3,11 @@
 
 use super::flow::{key_label, label_id, Guide, Present};
 use super::prompt::{Choice, SecretKind};
-use super::readiness;
 use crate::device::{Authenticator, DeviceDescriptor, DeviceError, KeyInfo};
 use crate::error::{Error, Result};
 use crate::ledger::{Key, KeyState, NewKey, Person, PinState};
 use crate::playbook::Playbook;
+use crate::readiness::{self, KeyFacts};
 
 impl Guide<'_> {
     /// How many keys, which is which, and whether each is ready.
@@ -63,7 +63,7 @@ impl Guide<'_> {
             let label = key_label(i);
             let known = recorded.iter().find(|k| k.label == label).cloned();
             let mut present = self.acquire(person, &label, known.as_ref(), &keys, true)?;
-            self.ready(&mut present, playbooks)?;
+            self.ready(&mut present, playbooks, count as u32)?;
             keys.push(present.record);
         }
         Ok(keys)
@@ -217,7 +217,14 @@ impl Guide<'_> {
     }
 
     /// A PIN on the key if it has none, and a warning for each provider it cannot satisfy.
-    pub(super) fn ready(&mut self, key: &mut Present, playbooks: &[Playbook]) -> Result<()> {
+    /// `keys_available`: how many keys the person is enrolling, which some providers judge
+    /// (Apple needs two).
+    pub(super) fn ready(
+        &mut self,
+        key: &mut Present,
+        playbooks: &[Playbook],
+        keys_available: u32,
+    ) -> Result<()> {
         let label = key.record.label.clone();
         let lid = label_id(&label);
         let mut info: KeyInfo = key.handle.info()?;
@@ -283,11 +290,22 @@ impl Guide<'_> {
                 info = key.handle.info()?;
             }
         }
+        // The same evaluation as `keyward key check`, so the two never disagree.
+        let catalog = crate::catalog::Catalog::builtin().ok();
+        let mut facts = KeyFacts::new(&info, key.handle.descriptor().is_virtual(), keys_available);
+        facts.model = catalog
+            .as_ref()
+            .and_then(|c| info.aaguid.and_then(|a| c.lookup(&a)));
+        facts.metadata_certified = readiness::metadata_certified(info.aaguid).ok().flatten();
+        if info.pin_is_set() == Some(true) {
+            facts.pin_retries = key.handle.pin_retries().ok().map(|r| r.retries);
+        }
         for p in playbooks {
-            for s in readiness::check(&info, p) {
+            let verdict = readiness::check(&facts, p);
+            for f in verdict.blocking() {
                 self.prompter.info(&format!(
                     "warning: {label} is not ready for {}: {} (what to do: {})",
-                    p.name, s.problem, s.fix
+                    p.name, f.problem, f.fix
                 ));
             }
         }

@@ -10,7 +10,6 @@ pub mod flow;
 mod keys;
 mod methods;
 mod prompt;
-pub mod readiness;
 mod record;
 mod steps;
 mod terminal;
