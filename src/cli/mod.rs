@@ -88,32 +88,32 @@ fn parse_device(s: &str) -> Result<DeviceSpec, String> {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the security keys present.
-    Devices,
-    /// Inspect and manage one security key.
-    Key(key::KeyArgs),
-    /// Create and drive virtual keys (software stand-ins for tests, demos and training).
-    Virtual(virtual_cmd::VirtualArgs),
+    /// See what keyward does: the whole enrollment on two virtual keys, in seconds.
+    Demo(enroll::DemoArgs),
+    /// Guide a person through getting their keys into their accounts; resumes when run again.
+    Enroll(enroll::EnrollArgs),
     /// One person's record, what remains to disable first; without PERSON, everyone briefly.
     Status(records::StatusArgs),
     /// One person or the whole fleet, as text, Markdown, JSON or CSV.
     Report(records::ReportArgs),
     /// Record a later change to a weaker sign-in method (e.g. SMS removed a week later).
     Method(ledger_cmd::MethodArgs),
+    /// List the security keys present.
+    Devices,
+    /// Inspect and manage one security key.
+    Key(key::KeyArgs),
+    /// Provider playbooks: what each account needs and which weaker methods to remove.
+    Playbooks(playbooks::PlaybooksArgs),
+    /// Prepare many keys in a row from a roster and a policy, recording who got which.
+    Provision(provision::ProvisionArgs),
+    /// FIDO Metadata Service: import the blob that lets `key test` confirm who made a key.
+    Mds(mds::MdsArgs),
     /// Check the ledger's audit trail.
     Audit(ledger_cmd::AuditArgs),
     /// Export or import the whole ledger as JSON; where it is.
     Ledger(ledger_cmd::LedgerArgs),
-    /// Prepare many keys in a row from a roster and a policy, recording who got which.
-    Provision(provision::ProvisionArgs),
-    /// Provider playbooks: what each account needs and which weaker methods to remove.
-    Playbooks(playbooks::PlaybooksArgs),
-    /// Guide a person through getting their keys into their accounts; resumes when run again.
-    Enroll(enroll::EnrollArgs),
-    /// See what keyward does: the whole enrollment on two virtual keys, in seconds.
-    Demo(enroll::DemoArgs),
-    /// FIDO Metadata Service: import the blob that lets `key test` confirm who made a key.
-    Mds(mds::MdsArgs),
+    /// Create and drive virtual keys (software stand-ins for tests, demos and training).
+    Virtual(virtual_cmd::VirtualArgs),
 }
 
 /// Parse the arguments, run the command, print the result or the error, and return the exit
