@@ -655,3 +655,75 @@ fn enrollment_warns_with_the_same_readiness_verdict_as_key_check() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn each_key_pin_is_typed_once_per_session_however_many_accounts_are_verified() {
+    let sb = Sandbox::new();
+    let (dir, a, b) = two_keys(&sb);
+    for k in [&a, &b] {
+        website_registers(&sb, k, "google.com", GOOGLE);
+        website_registers(&sb, k, "login.microsoft.com", ENTRA);
+    }
+    let answers = sb.path("answers.toml");
+    std::fs::write(
+        &answers,
+        format!(
+            r#""person.new" = true
+"keys.count" = "2"
+"keys.a.device" = "{a}"
+"keys.b.device" = "{b}"
+"key.*.set_pin" = true
+"account.google.identifier" = "{GOOGLE}"
+"account.microsoft-entra.identifier" = "{ENTRA}"
+"account.*.platform" = "web"
+"step.*.*.done" = true
+"method.*.*.status" = "off"
+"#
+        ),
+    )
+    .unwrap();
+    // Exactly two PINs on stdin, one chosen for each key when it gets its PIN. Verifying two
+    // accounts on two keys must not ask for more: a further request would find stdin empty.
+    let (pin_a, pin_b) = ("first-key-2468", "second-key-1357");
+    let run = sb.run_with(
+        &[
+            "enroll",
+            "--person",
+            "Ada Lovelace",
+            "--playbook",
+            "google",
+            "--playbook",
+            "microsoft-entra",
+            "--answers",
+            path_str(&answers),
+            "--device",
+            &dir,
+            "--pin-stdin",
+            "--json",
+        ],
+        Some(&format!("{pin_a}\n{pin_b}\n")),
+        &[],
+    );
+    assert!(
+        !run.all_output().contains(pin_a) && !run.all_output().contains(pin_b),
+        "PIN leaked"
+    );
+    let status = run.ok().json();
+    for pb in ["google", "microsoft-entra"] {
+        assert_eq!(
+            evidences(account(&status, pb)),
+            vec![
+                ("Key A".into(), "seen_on_key".into()),
+                ("Key B".into(), "seen_on_key".into())
+            ],
+            "{pb}"
+        );
+    }
+    // Each key really has the PIN typed for it.
+    let check = |spec: &str, pin: &str| {
+        sb.run_pins(&["--device", spec, "key", "credentials", "list"], &[pin])
+            .code
+    };
+    assert_eq!(check(&a, pin_a), 0);
+    assert_eq!(check(&b, pin_b), 0);
+}

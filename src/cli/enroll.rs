@@ -82,6 +82,7 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
         keys: &mut keys,
         stand_in: None,
         actor: ctx.actor(),
+        pins: Default::default(),
         options: Options {
             person: args.person,
             playbooks: args.playbook_ids,
@@ -295,6 +296,7 @@ pub fn demo(ctx: &Context, args: DemoArgs) -> Result<()> {
         keys: &mut keys,
         stand_in: Some(&mut websites),
         actor: crate::ledger::Actor::operator("keyward demo"),
+        pins: Default::default(),
         options: Options {
             person: Some(DEMO_PERSON.to_string()),
             playbooks: DEMO_ACCOUNTS.iter().map(|(p, _)| p.to_string()).collect(),

@@ -83,6 +83,24 @@ pub(super) fn label_id(label: &str) -> String {
         .replace(' ', "_")
 }
 
+/// The PINs a person typed (or chose) during this session, by ledger key id, so each key's PIN
+/// is asked once per session rather than once per account. Only a PIN the key accepted (or was
+/// just set to) is kept; values are zeroized when the session ends.
+#[derive(Default)]
+pub struct SessionPins(std::collections::HashMap<i64, crate::pin::Pin>);
+
+impl SessionPins {
+    pub(super) fn get(&self, key_id: i64) -> Option<&crate::pin::Pin> {
+        self.0.get(&key_id)
+    }
+    pub(super) fn remember(&mut self, key_id: i64, pin: crate::pin::Pin) {
+        self.0.insert(key_id, pin);
+    }
+    pub(super) fn forget(&mut self, key_id: i64) {
+        self.0.remove(&key_id);
+    }
+}
+
 /// A key found and opened for this session.
 pub(super) struct Present {
     pub(super) record: Key,
@@ -103,6 +121,8 @@ pub struct Guide<'a> {
     /// Recorded with every change (`--operator NAME`, else the OS user).
     pub actor: Actor,
     pub options: Options,
+    /// Start with `SessionPins::default()`.
+    pub pins: SessionPins,
 }
 
 impl Guide<'_> {

@@ -255,6 +255,7 @@ impl Guide<'_> {
                 key.handle.set_pin(&pin)?;
                 self.record
                     .set_pin_state(&key.record, PinState::Set, &self.actor)?;
+                self.pins.remember(key.record.id, pin);
                 self.prompter.info(&format!("{label} now has a PIN."));
                 info = key.handle.info()?;
             }
@@ -286,6 +287,7 @@ impl Guide<'_> {
                 key.handle.change_pin(&current, &new)?;
                 self.record
                     .set_pin_state(&key.record, PinState::Set, &self.actor)?;
+                self.pins.remember(key.record.id, new);
                 self.prompter.info(&format!("{label} now has your PIN."));
                 info = key.handle.info()?;
             }

@@ -256,6 +256,7 @@ fn run(
         keys,
         stand_in: if website { Some(&mut site) } else { None },
         actor: Actor::operator("sam"),
+        pins: Default::default(),
         options: Options {
             person: Some("Ada Lovelace".into()),
             playbooks: vec!["google".into(), "apple".into()],
@@ -497,6 +498,7 @@ fn a_key_prepared_with_a_temporary_pin_gets_the_persons_own_first() {
         keys: &mut keys,
         stand_in: Some(&mut site),
         actor: Actor::operator("sam"),
+        pins: Default::default(),
         options: Options {
             person: Some("Ada Lovelace".into()),
             playbooks: vec!["google".into()],

@@ -23,14 +23,22 @@ impl Guide<'_> {
             tries += 1;
             let i = self.present(person, key, opened)?;
             if !opened[i].unlocked {
-                self.guard_pin(&key.label, opened[i].handle.as_mut())?;
-                let pin = self.prompter.secret(
-                    &format!("key.{}.pin", label_id(&key.label)),
-                    &format!("PIN of {} (to look at the credentials on it)", key.label),
-                    SecretKind::Current,
-                )?;
+                // A PIN this key accepted earlier in the session is used again without asking.
+                // It is kept only while the key keeps accepting it: any failure forgets it, and
+                // the error stops the session like any wrong PIN.
+                if self.pins.get(key.id).is_none() {
+                    self.guard_pin(&key.label, opened[i].handle.as_mut())?;
+                    let typed = self.prompter.secret(
+                        &format!("key.{}.pin", label_id(&key.label)),
+                        &format!("PIN of {} (to look at the credentials on it)", key.label),
+                        SecretKind::Current,
+                    )?;
+                    self.pins.remember(key.id, typed);
+                }
                 let p = &mut opened[i];
-                if let Err(e) = p.handle.unlock(&pin) {
+                let pin = self.pins.get(key.id).expect("remembered just above");
+                if let Err(e) = p.handle.unlock(pin) {
+                    self.pins.forget(key.id);
                     return Err(match e {
                         DeviceError::PinInvalid { retries_left: None } => DeviceError::PinInvalid {
                             retries_left: p.handle.pin_retries().ok().map(|r| r.retries),
