@@ -8,7 +8,7 @@ use serde::Serialize;
 #[derive(Serialize)]
 struct DeviceList {
     devices: Vec<DeviceDescriptor>,
-    /// Why no key is visible, when none is and the reason can be told.
+    /// Why no key is visible, or why a listed key cannot be used, when the reason can be told.
     diagnosis: Option<String>,
 }
 
@@ -17,7 +17,8 @@ pub fn run(ctx: &Context) -> Result<()> {
     let diagnosis = if devices.is_empty() && ctx.global.device == DeviceSpec::Auto {
         device::hid::diagnose_no_key()
     } else {
-        None
+        let problems: Vec<String> = devices.iter().filter_map(device::access_problem).collect();
+        (!problems.is_empty()).then(|| problems.join("\n"))
     };
     let list = DeviceList { devices, diagnosis };
     ctx.out.emit(&list, || {
@@ -28,11 +29,16 @@ pub fn run(ctx: &Context) -> Result<()> {
             }
             return s;
         }
-        list.devices
+        let mut s = list
+            .devices
             .iter()
             .map(|d| d.display_name())
             .collect::<Vec<_>>()
-            .join("\n")
+            .join("\n");
+        if let Some(d) = &list.diagnosis {
+            s.push_str(&format!("\n{d}"));
+        }
+        s
     });
     Ok(())
 }

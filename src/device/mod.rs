@@ -14,7 +14,7 @@ pub mod virtual_key;
 
 pub use arrivals::{arrivals, KeyArrivals};
 pub use error::{ctap_status_name, DeviceError};
-pub use select::{discover, open, select_by_touch, DeviceSpec};
+pub use select::{access_problem, discover, open, select_by_touch, DeviceSpec};
 pub use types::*;
 
 use crate::pin::Pin;

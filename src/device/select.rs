@@ -74,6 +74,18 @@ pub fn discover(spec: &DeviceSpec) -> Result<Vec<DeviceDescriptor>, DeviceError>
     }
 }
 
+/// Why this process could not use a key that discovery listed (e.g. missing udev rules), if
+/// that can be told without talking to the key.
+pub fn access_problem(desc: &DeviceDescriptor) -> Option<String> {
+    match desc.backend {
+        super::Backend::Hid => desc
+            .spec
+            .strip_prefix("hid:")
+            .and_then(|p| hid::access_problem(std::path::Path::new(p))),
+        super::Backend::Virtual => None,
+    }
+}
+
 /// Open one present key.
 pub fn open(desc: &DeviceDescriptor) -> Result<Box<dyn Authenticator>, DeviceError> {
     match desc.backend {

@@ -63,6 +63,36 @@ pub fn diagnose_hidraw_with(
     ))
 }
 
+/// Why this process cannot open a key that discovery listed, if it cannot. On Linux, hidapi
+/// lists keys from sysfs without opening them, so a key can be listed yet unusable.
+pub fn access_problem(path: &Path) -> Option<String> {
+    access_problem_with(path, |p| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(p)
+            .map(drop)
+    })
+}
+
+/// As [`access_problem`], with the way the node is opened given by the caller (for tests).
+pub fn access_problem_with(
+    path: &Path,
+    open: impl Fn(&Path) -> std::io::Result<()>,
+) -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    match open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Some(format!(
+            "this user may not open {}: the udev rules for security keys are probably missing \
+             (see docs/linux-udev.md)",
+            path.display()
+        )),
+        _ => None,
+    }
+}
+
 #[cfg(windows)]
 fn windows_hint() -> Option<String> {
     Some(
@@ -95,6 +125,17 @@ mod tests {
         let d = diagnose_hidraw_with(dir.path(), denied).expect("a diagnosis");
         assert!(d.contains("docs/linux-udev.md"), "{d}");
         assert!(d.contains("hidraw3") && !d.contains("hidraw0"), "{d}");
+    }
+
+    #[test]
+    fn a_listed_key_this_user_cannot_open_is_explained() {
+        let p = Path::new("/dev/hidraw3");
+        let why = access_problem_with(p, denied).expect("a problem");
+        assert!(
+            why.contains("/dev/hidraw3") && why.contains("docs/linux-udev.md"),
+            "{why}"
+        );
+        assert_eq!(access_problem_with(Path::new("/dev/hidraw0"), denied), None);
     }
 
     #[test]

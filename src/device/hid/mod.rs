@@ -11,6 +11,6 @@ mod quiet;
 mod status;
 mod u2f;
 
-pub use diagnose::{diagnose_hidraw, diagnose_no_key};
+pub use diagnose::{access_problem, diagnose_hidraw, diagnose_no_key};
 pub use discovery::{discover, FIDO_USAGE_PAGE};
 pub use key::HidKey;
