@@ -29,6 +29,9 @@ pub enum KeyCommand {
     Retire(super::ledger_cmd::KeyStateArgs),
     /// Record in the ledger that a key is lost; its accounts need a replacement.
     Lost(super::ledger_cmd::KeyStateArgs),
+    /// Record in the ledger that a key was removed from an account at the provider (settles
+    /// a lost or retired key there).
+    Removed(super::ledger_cmd::KeyRemovedArgs),
     /// Self-test: register a throwaway credential and sign in with it, checking the PIN, the
     /// attestation (who made the key) and the signatures. Uses no passkey slot.
     Test,
@@ -120,6 +123,7 @@ pub fn run(ctx: &Context, args: KeyArgs) -> Result<()> {
             super::ledger_cmd::key_state(ctx, a, crate::ledger::KeyState::Retired)
         }
         KeyCommand::Lost(a) => super::ledger_cmd::key_state(ctx, a, crate::ledger::KeyState::Lost),
+        KeyCommand::Removed(a) => super::ledger_cmd::key_removed(ctx, a),
         KeyCommand::Test => super::selftest::run(ctx),
         KeyCommand::Check(args) => super::readiness::run(ctx, args),
     }

@@ -75,6 +75,22 @@ pub struct KeyStateArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct KeyRemovedArgs {
+    /// The key: its label with --person (e.g. "Key A"), its serial, or #ID from `keyward status`.
+    pub key: String,
+    /// The account it was removed from: its identifier, PLAYBOOK:IDENTIFIER, or a playbook id
+    /// with --person.
+    #[arg(long, value_name = "ACCOUNT")]
+    pub account: String,
+    /// Whose key and account.
+    #[arg(long, value_name = "PERSON")]
+    pub person: Option<String>,
+    /// A note for the record (where, how).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct AuditArgs {
     #[command(subcommand)]
     pub command: AuditCommand,
@@ -285,6 +301,62 @@ pub fn key_state(ctx: &Context, args: KeyStateArgs, state: KeyState) -> Result<(
                 for a in &affected {
                     let _ = writeln!(s, "  - {a}");
                 }
+                let _ = writeln!(
+                    s,
+                    "When it is removed from one, record it: `keyward key removed \"{}\" --account \
+                     ACCOUNT --person \"{}\"`; `keyward enroll --person \"{}\"` enrolls the new key.",
+                    key.label, owner.name, owner.name
+                );
+            }
+            s
+        },
+    );
+    Ok(())
+}
+
+/// `keyward key removed KEY --account ACCOUNT`.
+pub fn key_removed(ctx: &Context, args: KeyRemovedArgs) -> Result<()> {
+    let mut ledger = ctx.existing_ledger()?;
+    let account = resolve_account(&ledger, &args.account, args.person.as_deref())?;
+    let key = ledger.find_key(&args.key, Some(account.person_id))?;
+    let removed =
+        ledger.remove_enrollment(&ctx.actor(), account.id, key.id, args.reason.as_deref())?;
+    let working = ledger
+        .enrollments_of_account(account.id)?
+        .iter()
+        .filter(|e| !e.needs_replacement)
+        .count();
+    #[derive(Serialize)]
+    struct Out<'a> {
+        ok: bool,
+        account: &'a Account,
+        key: &'a crate::ledger::Key,
+        removed: &'a crate::ledger::Enrollment,
+        working_keys_left: usize,
+    }
+    ctx.out.emit(
+        &Out {
+            ok: true,
+            account: &account,
+            key: &key,
+            removed: &removed,
+            working_keys_left: working,
+        },
+        || {
+            let mut s = format!(
+                "Recorded: {} ({}) is no longer in {}:{}.\n",
+                key.label,
+                key.state.as_str(),
+                account.playbook,
+                account.identifier
+            );
+            if working < 2 {
+                let _ = writeln!(
+                    s,
+                    "The account has {working} working key{} left: enroll another \
+                     (`keyward enroll`) so that losing one does not lock the person out.",
+                    if working == 1 { "" } else { "s" }
+                );
             }
             s
         },

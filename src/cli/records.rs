@@ -151,7 +151,9 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
     if !out.needs_replacement.is_empty() {
         let _ = writeln!(
             s,
-            "\nNeeds a replacement key (the key was lost or retired):"
+            "\nNeeds a replacement key (a lost or retired key is still in the account): remove it \
+             there, then record it with `keyward key removed KEY --account ACCOUNT --person PERSON`; enroll another key \
+             in its place (`keyward enroll`):"
         );
         for n in &out.needs_replacement {
             let _ = writeln!(s, "  - {n}");
@@ -207,7 +209,10 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
                 },
                 date(&e.enrollment.enrolled_at),
                 if e.enrollment.needs_replacement {
-                    format!(" - key {}, replace it", e.key_state.as_str())
+                    format!(
+                        " - key {}: remove it from the account and replace it",
+                        e.key_state.as_str()
+                    )
                 } else {
                     String::new()
                 }

@@ -42,6 +42,10 @@ const SECRET_WORDS: &[&str] = &[
     "secret",
 ];
 
+/// Questions a pattern must never answer: each risks erasing a key, so a script must name the
+/// key it agrees for.
+const EXACT_ONLY: &[&str] = &["low_retries"];
+
 #[derive(Debug)]
 pub struct AnswersFile {
     path: PathBuf,
@@ -107,6 +111,14 @@ impl AnswersFile {
                     ),
                 });
             }
+            if id.contains('*') && EXACT_ONLY.contains(&last.as_str()) {
+                return Err(GuideError::AnswersFile {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "`{id}` would agree to spend the last PIN attempts of every key at once;                          name each key instead (for example `key.a.{last}` = true)"
+                    ),
+                });
+            }
         }
         Ok(AnswersFile {
             path: path.to_path_buf(),
@@ -122,6 +134,10 @@ impl AnswersFile {
     fn lookup(&self, id: &str) -> Option<(&str, &Answer)> {
         if let Some((k, v)) = self.entries.get_key_value(id) {
             return Some((k.as_str(), v));
+        }
+        let last = id.rsplit('.').next().unwrap_or(id);
+        if EXACT_ONLY.contains(&last) {
+            return None;
         }
         let segs: Vec<&str> = id.split('.').collect();
         self.entries
@@ -414,6 +430,25 @@ mod tests {
             "\"method.apple.password.status\" = \"on\"\n",
         );
         assert!(AnswersFile::load(&p).is_ok());
+    }
+
+    #[test]
+    fn spending_the_last_pin_attempts_needs_the_exact_key_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "a.toml", "\"key.*.low_retries\" = true\n");
+        let e = AnswersFile::load(&p).unwrap_err().to_string();
+        assert!(e.contains("key.a.low_retries"), "{e}");
+        // A broader pattern loads, but still does not answer that question.
+        let p = write(
+            &dir,
+            "b.toml",
+            "\"key.*.*\" = true\n\"key.b.low_retries\" = true\n",
+        );
+        let mut s = prompter(AnswersFile::load(&p).unwrap());
+        assert!(s.confirm("key.a.set_pin", "?", false).unwrap());
+        let e = s.confirm("key.a.low_retries", "?", false).unwrap_err();
+        assert!(e.to_string().contains("`key.a.low_retries`"), "{e}");
+        assert!(s.confirm("key.b.low_retries", "?", false).unwrap());
     }
 
     #[test]

@@ -170,7 +170,16 @@ impl Guide<'_> {
             }
         }
         for (account, playbook) in &accounts {
-            if self.record.enrollments(account)?.is_empty() {
+            later.extend(self.settle_replaced(&person, playbook, account)?);
+        }
+        for (account, playbook) in &accounts {
+            // Only a key the person still has counts: a lost key's enrollment opens nothing.
+            let working = self
+                .record
+                .enrollments(account)?
+                .iter()
+                .any(|e| !e.needs_replacement);
+            if !working {
                 self.prompter.info(&format!(
                     "\nThe weaker sign-in methods of {} wait until a key is enrolled there: \
                      removing them first could lock {} out.",

@@ -12,12 +12,19 @@ use crate::readiness::{self, KeyFacts};
 impl Guide<'_> {
     /// How many keys, which is which, and whether each is ready.
     pub(super) fn keys(&mut self, person: &Person, playbooks: &[Playbook]) -> Result<Vec<Key>> {
-        let recorded: Vec<Key> = self
-            .record
-            .keys(person)?
-            .into_iter()
+        let all = self.record.keys(person)?;
+        let recorded: Vec<Key> = all
+            .iter()
             .filter(|k| k.state == KeyState::Active)
+            .cloned()
             .collect();
+        for k in all.iter().filter(|k| k.state != KeyState::Active) {
+            self.prompter.info(&format!(
+                "{} is marked {}: it is not used here, and a new key gets a label of its own.",
+                k.label,
+                k.state.as_str()
+            ));
+        }
         let count = if recorded.len() >= 2 {
             recorded.len()
         } else {
@@ -59,10 +66,8 @@ impl Guide<'_> {
             n.max(recorded.len())
         };
         let mut keys = Vec::new();
-        for i in 0..count {
-            let label = key_label(i);
-            let known = recorded.iter().find(|k| k.label == label).cloned();
-            let mut present = self.acquire(person, &label, known.as_ref(), &keys, true)?;
+        for (label, known) in labels_for(&all, count) {
+            let mut present = self.acquire(person, &label, known.as_ref(), true)?;
             self.ready(&mut present, playbooks, count as u32)?;
             keys.push(present.record);
         }
@@ -76,10 +81,23 @@ impl Guide<'_> {
         person: &Person,
         label: &str,
         known: Option<&Key>,
-        others: &[Key],
         mark_seen: bool,
     ) -> Result<Present> {
         let lid = label_id(label);
+        let others: Vec<Key> = self
+            .record
+            .keys(person)?
+            .into_iter()
+            .filter(|k| known.is_none_or(|known| k.id != known.id))
+            .collect();
+        // A key that shows no serial number looks exactly like another of the same kind: when
+        // the person has such a key besides this one, only they can say which is plugged in.
+        let lookalikes: Vec<&str> = others
+            .iter()
+            .filter(|k| k.serial.is_none())
+            .map(|k| k.label.as_str())
+            .collect();
+        let mut swapped = false;
         let mut attempts = 0;
         loop {
             let present = self.keys.present()?;
@@ -102,8 +120,13 @@ impl Guide<'_> {
                     .collect();
                 match candidates.len() {
                     0 => None,
-                    1 if known.is_none_or(|k| k.serial.is_none()) => Some(candidates[0].clone()),
-                    1 => None,
+                    1 if known.is_some_and(|k| k.serial.is_some()) => None,
+                    1 if candidates[0].serial.is_none() && !lookalikes.is_empty() && !swapped => {
+                        self.ask_swapped(person, label, &lookalikes)?;
+                        swapped = true;
+                        continue;
+                    }
+                    1 => Some(candidates[0].clone()),
                     _ => {
                         let mut choices: Vec<Choice> = candidates
                             .iter()
@@ -199,6 +222,28 @@ impl Guide<'_> {
             }
             self.ask_plugged(person, label)?;
         }
+    }
+
+    /// Make sure the one key plugged in is `label` and not one of `lookalikes`, which keyward
+    /// cannot tell apart from it.
+    fn ask_swapped(&mut self, person: &Person, label: &str, lookalikes: &[&str]) -> Result<()> {
+        let go_on = self.prompter.confirm(
+            &format!("keys.{}.plugged", label_id(label)),
+            &format!(
+                "Keys that show no serial number look alike to keyward, so it cannot tell {label} \
+                 from {}. Unplug {}, plug in {label} alone (touch it if it blinks). Ready?",
+                lookalikes.join(" or "),
+                lookalikes.join(" and ")
+            ),
+            true,
+        )?;
+        if !go_on {
+            return Err(Error::Cancelled(format!(
+                "{label} was not plugged in; run `keyward enroll --person \"{}\"` again to go on",
+                person.name
+            )));
+        }
+        Ok(())
     }
 
     pub(super) fn ask_plugged(&mut self, person: &Person, label: &str) -> Result<()> {
@@ -324,15 +369,14 @@ impl Guide<'_> {
         if let Some(i) = opened.iter().position(|p| p.record.id == key.id) {
             return Ok(i);
         }
-        let others: Vec<Key> = self
-            .record
-            .keys(person)?
-            .into_iter()
-            .filter(|k| k.id != key.id)
-            .collect();
         // Another key's open session would hold it: a person swaps keys one at a time.
         opened.clear();
-        let p = self.acquire(person, &key.label, Some(key), &others, false)?;
+        let mut p = self.acquire(person, &key.label, Some(key), false)?;
+        if p.handle.info()?.pin_is_set() == Some(false) {
+            // Only possible when another key stood in for this one while keys were made ready
+            // (keys without a serial number look alike): make this one ready now.
+            self.ready(&mut p, &[], 0)?;
+        }
         opened.push(p);
         Ok(opened.len() - 1)
     }
@@ -362,4 +406,30 @@ impl Guide<'_> {
         }
         Ok(())
     }
+}
+
+/// The label of each key of this session with its record: the active keys already recorded, in
+/// label order, then new labels no key of the person ever had (a lost "Key A" keeps its label;
+/// its replacement is "Key C").
+fn labels_for(all: &[Key], count: usize) -> Vec<(String, Option<Key>)> {
+    let mut out: Vec<(String, Option<Key>)> = all
+        .iter()
+        .filter(|k| k.state == KeyState::Active)
+        .map(|k| (k.label.clone(), Some(k.clone())))
+        .collect();
+    out.sort_by(|a, b| label_order(&a.0).cmp(&label_order(&b.0)));
+    let mut next = 0;
+    while out.len() < count {
+        let label = key_label(next);
+        next += 1;
+        if !all.iter().any(|k| k.label.eq_ignore_ascii_case(&label)) {
+            out.push((label, None));
+        }
+    }
+    out
+}
+
+/// "Key B" before "Key AA1"-style labels and before anything typed by hand.
+fn label_order(label: &str) -> (usize, String) {
+    (label.len(), label.to_string())
 }

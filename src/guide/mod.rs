@@ -11,6 +11,7 @@ mod keys;
 mod methods;
 mod prompt;
 mod record;
+mod replaced;
 mod steps;
 mod terminal;
 mod verify;

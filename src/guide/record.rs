@@ -37,6 +37,14 @@ pub trait Record {
         enrollment: &NewEnrollment,
         actor: &Actor,
     ) -> Result<Enrollment>;
+    /// The key was taken out of the account at the provider.
+    fn remove_enrollment(
+        &mut self,
+        account: &Account,
+        key: &Key,
+        note: &str,
+        actor: &Actor,
+    ) -> Result<()>;
 
     fn methods(&mut self, account: &Account) -> Result<Vec<MethodRecord>>;
     fn set_method(
@@ -113,6 +121,16 @@ impl Record for Ledger {
         actor: &Actor,
     ) -> Result<Enrollment> {
         Ok(Ledger::record_enrollment(self, actor, enrollment)?)
+    }
+    fn remove_enrollment(
+        &mut self,
+        account: &Account,
+        key: &Key,
+        note: &str,
+        actor: &Actor,
+    ) -> Result<()> {
+        Ledger::remove_enrollment(self, actor, account.id, key.id, Some(note))?;
+        Ok(())
     }
     fn methods(&mut self, account: &Account) -> Result<Vec<MethodRecord>> {
         Ok(self.methods_of(account.id)?)

@@ -100,7 +100,9 @@ impl Authenticator for FakeKey {
         req: &MakeCredentialRequest,
     ) -> Result<MadeCredential, DeviceError> {
         let mut s = self.state.lock().unwrap();
-        let id = vec![s.creds.len() as u8 + 1; 16];
+        // Unique across keys, as real credential ids are.
+        static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+        let id = vec![NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed); 16];
         s.creds.push(RpCredentials {
             rp_id: req.rp_id.clone(),
             rp_name: None,
@@ -145,33 +147,56 @@ fn unsupported<T>() -> Result<T, DeviceError> {
 
 struct FakeKeys {
     keys: Vec<(DeviceDescriptor, Arc<Mutex<KeyState>>)>,
+    /// Which of `keys` are plugged in now.
+    plugged: Arc<Mutex<Vec<bool>>>,
 }
 
 impl FakeKeys {
     fn two() -> FakeKeys {
-        let mk = |serial: &str| {
-            (
-                DeviceDescriptor {
-                    spec: format!("fake:{serial}"),
-                    backend: Backend::Virtual,
-                    vendor_id: None,
-                    product_id: None,
-                    manufacturer: Some("test".into()),
-                    product: Some("Fake key".into()),
-                    serial: Some(serial.into()),
-                },
-                Arc::new(Mutex::new(KeyState::default())),
-            )
-        };
+        FakeKeys::new(&[Some("s-one"), Some("s-two")])
+    }
+
+    /// Keys that reveal these serials (`None`: no serial, as many real keys), all plugged in.
+    fn new(serials: &[Option<&str>]) -> FakeKeys {
+        let keys = serials
+            .iter()
+            .enumerate()
+            .map(|(i, serial)| {
+                (
+                    DeviceDescriptor {
+                        spec: format!("fake:{}", serial.unwrap_or(&format!("no-serial-{i}"))),
+                        backend: Backend::Virtual,
+                        vendor_id: None,
+                        product_id: None,
+                        manufacturer: Some("test".into()),
+                        product: Some("Fake key".into()),
+                        serial: serial.map(String::from),
+                    },
+                    Arc::new(Mutex::new(KeyState::default())),
+                )
+            })
+            .collect::<Vec<_>>();
         FakeKeys {
-            keys: vec![mk("s-one"), mk("s-two")],
+            plugged: Arc::new(Mutex::new(vec![true; keys.len()])),
+            keys,
         }
+    }
+
+    fn creds(&self, i: usize) -> Vec<RpCredentials> {
+        self.keys[i].1.lock().unwrap().creds.clone()
     }
 }
 
 impl KeySource for FakeKeys {
     fn present(&mut self) -> crate::Result<Vec<DeviceDescriptor>> {
-        Ok(self.keys.iter().map(|(d, _)| d.clone()).collect())
+        let plugged = self.plugged.lock().unwrap();
+        Ok(self
+            .keys
+            .iter()
+            .zip(plugged.iter())
+            .filter(|(_, p)| **p)
+            .map(|((d, _), _)| d.clone())
+            .collect())
     }
     fn open(&mut self, desc: &DeviceDescriptor) -> crate::Result<Box<dyn Authenticator>> {
         let (d, s) = self.keys.iter().find(|(d, _)| d == desc).unwrap();
@@ -517,4 +542,248 @@ fn a_key_prepared_with_a_temporary_pin_gets_the_persons_own_first() {
         .iter()
         .all(|k| k.pin_state == Some(crate::ledger::PinState::Set)));
     assert_eq!(status.accounts[0].enrollments.len(), 2);
+}
+
+/// The person at the desk: when asked to plug in key "a" or "b", unplugs the other and plugs
+/// that one in, except for the first `ignored` times they are asked about it (they say yes
+/// without swapping).
+struct Swapper<P: Prompter> {
+    inner: P,
+    plugged: Arc<Mutex<Vec<bool>>>,
+    ignored: BTreeMap<String, usize>,
+    asked: Vec<String>,
+}
+
+impl<P: Prompter> Prompter for Swapper<P> {
+    fn info(&mut self, text: &str) {
+        self.inner.info(text)
+    }
+    fn confirm(&mut self, id: &str, q: &str, d: bool) -> crate::Result<bool> {
+        self.asked.push(id.into());
+        let which = match id {
+            "keys.a.plugged" => Some(0),
+            "keys.b.plugged" => Some(1),
+            _ => None,
+        };
+        if let Some(i) = which {
+            let skip = self.ignored.entry(id.to_string()).or_default();
+            if *skip > 0 {
+                *skip -= 1;
+            } else {
+                let mut p = self.plugged.lock().unwrap();
+                for (j, slot) in p.iter_mut().enumerate() {
+                    *slot = j == i;
+                }
+            }
+            return Ok(true);
+        }
+        self.inner.confirm(id, q, d)
+    }
+    fn choose(&mut self, id: &str, q: &str, c: &[Choice], d: usize) -> crate::Result<String> {
+        self.asked.push(id.into());
+        self.inner.choose(id, q, c, d)
+    }
+    fn text(&mut self, id: &str, q: &str, d: Option<&str>) -> crate::Result<String> {
+        self.asked.push(id.into());
+        self.inner.text(id, q, d)
+    }
+    fn secret(&mut self, id: &str, q: &str, k: SecretKind) -> crate::Result<Pin> {
+        self.inner.secret(id, q, k)
+    }
+}
+
+fn google_only(
+    ledger: &mut Ledger,
+    keys: &mut FakeKeys,
+    prompter: &mut dyn Prompter,
+    website: bool,
+) -> crate::Result<Outcome> {
+    let catalog = Catalog::load(None).unwrap();
+    let mut site = Website;
+    Guide {
+        prompter,
+        record: ledger,
+        catalog: &catalog,
+        keys,
+        stand_in: if website { Some(&mut site) } else { None },
+        actor: Actor::operator("sam"),
+        pins: Default::default(),
+        options: Options {
+            person: Some("Ada Lovelace".into()),
+            playbooks: vec!["google".into()],
+            allow_low_retries: false,
+        },
+    }
+    .run()
+}
+
+/// The credential id recorded for each key label on the google account, hex.
+fn google_credentials(ledger: &Ledger) -> BTreeMap<String, Option<String>> {
+    let person = ledger.find_person("Ada Lovelace").unwrap();
+    let status = ledger.person_status(person.id).unwrap();
+    status
+        .accounts
+        .iter()
+        .find(|a| a.account.playbook == "google")
+        .unwrap()
+        .enrollments
+        .iter()
+        .map(|e| {
+            (
+                e.key_label.clone(),
+                e.enrollment.detail.credential_id.clone(),
+            )
+        })
+        .collect()
+}
+
+fn only_credential(keys: &FakeKeys, i: usize) -> String {
+    let creds = keys.creds(i);
+    assert_eq!(creds.len(), 1, "key {i}: {creds:?}");
+    assert_eq!(creds[0].credentials.len(), 1, "key {i}: {creds:?}");
+    hex::encode(&creds[0].credentials[0].credential_id)
+}
+
+#[test]
+fn keys_without_a_serial_are_swapped_one_at_a_time_and_each_gets_its_own_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let mut keys = FakeKeys::new(&[None, None]);
+    // Only the first key is plugged in when the session starts.
+    *keys.plugged.lock().unwrap() = vec![true, false];
+    let mut p = Swapper {
+        inner: answers(&[]),
+        plugged: keys.plugged.clone(),
+        ignored: BTreeMap::new(),
+        asked: Vec::new(),
+    };
+    let out = google_only(&mut ledger, &mut keys, &mut p, true).unwrap();
+    assert!(out.left_for_later.is_empty(), "{:?}", out.left_for_later);
+    // The lone key plugged in was not taken as Key B: the person was asked to swap.
+    assert!(
+        p.asked.iter().any(|a| a == "keys.b.plugged"),
+        "{:?}",
+        p.asked
+    );
+    // Each key holds its own credential, and the ledger records each for the right key.
+    let (first, second) = (only_credential(&keys, 0), only_credential(&keys, 1));
+    assert_ne!(first, second);
+    let recorded = google_credentials(&ledger);
+    assert_eq!(recorded.get("Key A"), Some(&Some(first)));
+    assert_eq!(recorded.get("Key B"), Some(&Some(second)));
+}
+
+#[test]
+fn a_key_without_a_serial_holding_another_keys_credential_is_not_recorded_for_this_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let mut keys = FakeKeys::new(&[None, None]);
+    *keys.plugged.lock().unwrap() = vec![true, false];
+    // The person says "ready" for Key B twice without swapping: Key A stays plugged in, so
+    // the first look at "Key B" finds Key A's google credential.
+    let mut p = Swapper {
+        inner: answers(&[("verify.google.not_found", Answer::Text("later".into()))]),
+        plugged: keys.plugged.clone(),
+        ignored: BTreeMap::from([("keys.b.plugged".to_string(), 2)]),
+        asked: Vec::new(),
+    };
+    let out = google_only(&mut ledger, &mut keys, &mut p, true).unwrap();
+    let first = only_credential(&keys, 0);
+    let recorded = google_credentials(&ledger);
+    assert_eq!(recorded.get("Key A"), Some(&Some(first.clone())));
+    assert_ne!(
+        recorded.get("Key B"),
+        Some(&Some(first)),
+        "Key A's credential recorded as seen on Key B"
+    );
+    assert!(!out.left_for_later.is_empty(), "Key B is left for later");
+}
+
+#[test]
+fn after_a_key_is_lost_the_new_key_gets_a_fresh_label_and_weaker_methods_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let mut keys = FakeKeys::two();
+    // First session: one key only, weaker methods not checked yet.
+    let mut p = answers(&[
+        ("keys.count", Answer::Text("1".into())),
+        ("keys.one_only", Answer::Bool(true)),
+        ("method.*.*.status", Answer::Text("unknown".into())),
+    ]);
+    google_only(&mut ledger, &mut keys, &mut p, true).unwrap();
+    let person = ledger.find_person("Ada Lovelace").unwrap();
+    let key_a = ledger.find_key("Key A", Some(person.id)).unwrap();
+    ledger
+        .set_key_state(
+            &Actor::operator("sam"),
+            key_a.id,
+            crate::ledger::KeyState::Lost,
+            None,
+        )
+        .unwrap();
+
+    // Second session with the other key; its credential is not on it yet, and the lost key
+    // is not removed from the account yet.
+    let rest = answers(&[
+        ("keys.count", Answer::Text("1".into())),
+        ("keys.one_only", Answer::Bool(true)),
+        ("verify.google.not_found", Answer::Text("later".into())),
+        ("replace.google.a.removed", Answer::Bool(false)),
+    ]);
+    let mut rec = Recording {
+        inner: rest,
+        asked: Vec::new(),
+    };
+    let out = google_only(&mut ledger, &mut keys, &mut rec, false).unwrap();
+    let labels: Vec<(String, crate::ledger::KeyState)> = ledger
+        .keys_of(person.id)
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.label, k.state))
+        .collect();
+    assert_eq!(
+        labels,
+        vec![
+            ("Key A".to_string(), crate::ledger::KeyState::Lost),
+            ("Key B".to_string(), crate::ledger::KeyState::Active)
+        ]
+    );
+    // Only the lost key is enrolled: removing SMS and the rest now could lock Ada out.
+    assert!(
+        !rec.asked.iter().any(|a| a.starts_with("method.")),
+        "{:?}",
+        rec.asked
+    );
+    assert!(rec.asked.iter().any(|a| a == "replace.google.a.removed"));
+    assert!(out
+        .left_for_later
+        .iter()
+        .any(|l| l.contains("remove Key A")));
+    let status = ledger.person_status(person.id).unwrap();
+    assert_eq!(status.needing_replacement().len(), 1);
+
+    // Third session: the key is on the website now and Key A was removed from the account.
+    let mut done = answers(&[
+        ("keys.count", Answer::Text("1".into())),
+        ("keys.one_only", Answer::Bool(true)),
+        ("replace.google.a.removed", Answer::Bool(true)),
+    ]);
+    let out = google_only(&mut ledger, &mut keys, &mut done, true).unwrap();
+    assert!(out.left_for_later.is_empty(), "{:?}", out.left_for_later);
+    let status = ledger.person_status(person.id).unwrap();
+    assert!(status.needing_replacement().is_empty());
+    let google = &status.accounts[0];
+    assert_eq!(
+        google
+            .enrollments
+            .iter()
+            .map(|e| e.key_label.as_str())
+            .collect::<Vec<_>>(),
+        vec!["Key B"]
+    );
+    assert!(google
+        .methods
+        .iter()
+        .all(|m| m.status != MethodStatus::Unknown));
+    assert!(ledger.verify_audit().unwrap().ok);
 }

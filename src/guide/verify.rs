@@ -72,6 +72,24 @@ impl Guide<'_> {
                     })
                 })
             });
+            if let Some((_, _, credential_id)) = &found {
+                if let Some(other) = self.holder_of(person, account, key, credential_id)? {
+                    // The credential is one already recorded for another key: that key is the
+                    // one plugged in (keys without a serial number look alike), and recording it
+                    // for this one would be false evidence.
+                    self.prompter.info(&format!(
+                        "The key plugged in holds the credential recorded for {other}: it is \
+                         {other}, not {}.",
+                        key.label
+                    ));
+                    opened.clear();
+                    if tries >= 3 {
+                        return Ok(false);
+                    }
+                    self.ask_plugged(person, &key.label)?;
+                    continue;
+                }
+            }
             if let Some((rp_id, user_name, credential_id)) = found {
                 self.record.record_enrollment(
                     &NewEnrollment {
@@ -159,6 +177,30 @@ impl Guide<'_> {
                 _ => return Ok(false),
             }
         }
+    }
+
+    /// The label of another of the person's keys whose enrollment in `account` was seen with
+    /// this very credential.
+    fn holder_of(
+        &mut self,
+        person: &Person,
+        account: &Account,
+        key: &Key,
+        credential_id: &str,
+    ) -> Result<Option<String>> {
+        let Some(e) = self.record.enrollments(account)?.into_iter().find(|e| {
+            e.key_id != key.id && e.detail.credential_id.as_deref() == Some(credential_id)
+        }) else {
+            return Ok(None);
+        };
+        let label = self
+            .record
+            .keys(person)?
+            .into_iter()
+            .find(|k| k.id == e.key_id)
+            .map(|k| k.label)
+            .unwrap_or_else(|| "another key".into());
+        Ok(Some(label))
     }
 
     pub(super) fn confirmed(&mut self, account: &Account, key: &Key, note: &str) -> Result<()> {

@@ -213,7 +213,8 @@ pub(crate) fn cross_check(entries: &[AuditEntry], r: &Records<'_>) -> Vec<String
     let mut person_names: HashMap<i64, String> = HashMap::new();
     let mut accounts: HashMap<i64, (i64, String, String)> = HashMap::new();
     let mut key_states: HashMap<i64, String> = HashMap::new();
-    let mut evidence: HashMap<i64, String> = HashMap::new();
+    // enrollment id -> (account id, key id, evidence, needs replacement)
+    let mut enrollments: HashMap<i64, (i64, i64, String, bool)> = HashMap::new();
     let mut methods: HashMap<(i64, String), (String, Option<String>, String)> = HashMap::new();
     for e in entries {
         let Ok(d) = serde_json::from_str::<Value>(&e.detail) else {
@@ -244,18 +245,34 @@ pub(crate) fn cross_check(entries: &[AuditEntry], r: &Records<'_>) -> Vec<String
             }
             "key.active" | "key.lost" | "key.retired" => {
                 if let (Some(k), Some(s)) = (id("key_id"), text(d.pointer("/state/to"))) {
+                    // The same change flags (or clears) every enrollment of the key.
+                    for e in enrollments.values_mut().filter(|e| e.1 == k) {
+                        e.3 = s != "active";
+                    }
                     key_states.insert(k, s);
                 }
             }
             "enrollment.record" => {
-                if let (Some(i), Some(ev)) = (id("enrollment_id"), text(d.get("evidence"))) {
-                    evidence.insert(i, ev);
+                if let (Some(i), Some(a), Some(k), Some(ev)) = (
+                    id("enrollment_id"),
+                    id("account_id"),
+                    id("key_id"),
+                    text(d.get("evidence")),
+                ) {
+                    enrollments.insert(i, (a, k, ev, false));
                 }
             }
             "enrollment.update" => {
                 if let (Some(i), Some(ev)) = (id("enrollment_id"), text(d.pointer("/evidence/to")))
                 {
-                    evidence.insert(i, ev);
+                    if let Some(e) = enrollments.get_mut(&i) {
+                        e.2 = ev;
+                    }
+                }
+            }
+            "enrollment.remove" => {
+                if let Some(i) = id("enrollment_id") {
+                    enrollments.remove(&i);
                 }
             }
             "method.set" => {
@@ -317,15 +334,42 @@ pub(crate) fn cross_check(entries: &[AuditEntry], r: &Records<'_>) -> Vec<String
         }
     }
     for en in r.enrollments {
-        match evidence.get(&en.id) {
+        match enrollments.remove(&en.id) {
             None => problems.push(format!("enrollment #{} is not in the audit trail", en.id)),
-            Some(ev) if ev != en.evidence.as_str() => problems.push(format!(
-                "enrollment #{} claims evidence {} but the trail last recorded {ev}",
-                en.id,
-                en.evidence.as_str()
-            )),
-            _ => {}
+            Some((a, k, ev, nr)) => {
+                if a != en.account_id || k != en.key_id {
+                    problems.push(format!(
+                        "enrollment #{} joins account #{} and key #{}, but the trail recorded \
+                         account #{a} and key #{k}",
+                        en.id, en.account_id, en.key_id
+                    ));
+                }
+                if ev != en.evidence.as_str() {
+                    problems.push(format!(
+                        "enrollment #{} claims evidence {} but the trail last recorded {ev}",
+                        en.id,
+                        en.evidence.as_str()
+                    ));
+                }
+                if nr != en.needs_replacement {
+                    problems.push(format!(
+                        "enrollment #{} is {}marked as needing a replacement, but the trail says \
+                         it {}",
+                        en.id,
+                        if en.needs_replacement { "" } else { "not " },
+                        if nr { "does" } else { "does not" }
+                    ));
+                }
+            }
         }
+    }
+    let mut vanished: Vec<i64> = enrollments.into_keys().collect();
+    vanished.sort_unstable();
+    for id in vanished {
+        problems.push(format!(
+            "enrollment #{id} is in the audit trail but no longer in the records (deleted \
+             without keyward)"
+        ));
     }
     for m in r.methods {
         match methods.get(&(m.account_id, m.method.clone())) {

@@ -241,6 +241,18 @@ impl Ledger {
         self.write(actor, |w| w.record_enrollment(e))
     }
 
+    /// Record that a key was removed from an account at the provider (how an enrollment of a
+    /// lost or retired key is settled).
+    pub fn remove_enrollment(
+        &mut self,
+        actor: &Actor,
+        account_id: i64,
+        key_id: i64,
+        note: Option<&str>,
+    ) -> Result<Enrollment> {
+        self.write(actor, |w| w.remove_enrollment(account_id, key_id, note))
+    }
+
     /// Record the state of a weaker method on an account. `Kept` needs a reason.
     pub fn set_method_status(
         &mut self,

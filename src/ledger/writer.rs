@@ -261,10 +261,7 @@ impl<'a> Writer<'a> {
                 key.state.as_str()
             )));
         }
-        let subject = format!(
-            "{} / {}:{} / {}",
-            person.name, account.playbook, account.identifier, key.label
-        );
+        let subject = enrollment_subject(&person.name, &account, &key.label);
         let detail = serde_json::to_string(&e.detail)
             .map_err(|err| LedgerError::Invalid(err.to_string()))?;
         let existing = query::enrollment_of(&self.tx, &self.path, e.account_id, e.key_id)?;
@@ -306,6 +303,37 @@ impl<'a> Writer<'a> {
                 query::enrollment(&self.tx, &self.path, id)
             }
         }
+    }
+
+    /// The key was taken out of the account at the provider: the enrollment no longer exists
+    /// (the audit trail keeps its history). This is what settles an enrollment of a lost or
+    /// retired key.
+    pub fn remove_enrollment(
+        &mut self,
+        account_id: i64,
+        key_id: i64,
+        note: Option<&str>,
+    ) -> Result<Enrollment> {
+        let account = query::account(&self.tx, &self.path, account_id)?;
+        let key = query::key(&self.tx, &self.path, key_id)?;
+        let person = self.person(account.person_id)?;
+        let Some(old) = query::enrollment_of(&self.tx, &self.path, account_id, key_id)? else {
+            return Err(LedgerError::NotFound(format!(
+                "{} is not recorded as enrolled in {}:{}; `keyward status \"{}\"` shows what is",
+                key.label, account.playbook, account.identifier, person.name
+            )));
+        };
+        self.tx
+            .execute("DELETE FROM enrollments WHERE id = ?1", params![old.id])
+            .map_err(|e| self.sql(e))?;
+        self.audit(
+            "enrollment.remove",
+            &enrollment_subject(&person.name, &account, &key.label),
+            &json!({"enrollment_id": old.id, "account_id": account_id, "key_id": key_id,
+                    "key_state": key.state, "evidence": old.evidence,
+                    "note": note.map(str::trim).filter(|n| !n.is_empty())}),
+        )?;
+        Ok(old)
     }
 
     pub fn set_method_status(
@@ -486,4 +514,12 @@ impl<'a> Writer<'a> {
         }
         Ok(())
     }
+}
+
+/// How an enrollment is named in the audit trail: `person / playbook:identifier / key label`.
+fn enrollment_subject(person: &str, account: &Account, key_label: &str) -> String {
+    format!(
+        "{person} / {}:{} / {key_label}",
+        account.playbook, account.identifier
+    )
 }
