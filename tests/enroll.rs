@@ -727,3 +727,94 @@ fn each_key_pin_is_typed_once_per_session_however_many_accounts_are_verified() {
     assert_eq!(check(&a, pin_a), 0);
     assert_eq!(check(&b, pin_b), 0);
 }
+
+#[test]
+fn after_a_key_is_lost_enroll_adds_its_replacement_and_takes_the_lost_key_off_the_account() {
+    let sb = Sandbox::new();
+    let (dir, a, b) = two_keys(&sb);
+    let user = "ada@google.example";
+    for k in [&a, &b] {
+        website_registers(&sb, k, "google.com", user);
+    }
+    let answers = sb.path("answers.toml");
+    std::fs::write(&answers, scripted_answers("google", user, &a, &b, "sms")).unwrap();
+    let enroll = |answers: &std::path::Path| {
+        sb.run_with(
+            &[
+                "enroll",
+                "--person",
+                "Ada Lovelace",
+                "--playbook",
+                "google",
+                "--answers",
+                path_str(answers),
+                "--device",
+                &dir,
+                "--json",
+            ],
+            None,
+            &pins(),
+        )
+    };
+    enroll(&answers).ok();
+    sb.run(&[
+        "key",
+        "lost",
+        "Key A",
+        "--person",
+        "Ada Lovelace",
+        "--reason",
+        "left in a taxi",
+    ])
+    .ok();
+    // Key A is gone from the desk; a new key takes its place.
+    let a_file = a.strip_prefix("virtual:").unwrap();
+    std::fs::rename(a_file, sb.path("lost.key")).unwrap();
+    let c_file = sb.path("keys").join("c.key");
+    sb.run(&["virtual", "create", path_str(&c_file)]).ok();
+    let c = format!("virtual:{}", c_file.display());
+    website_registers(&sb, &c, "google.com", user);
+    let again = sb.path("again.toml");
+    std::fs::write(
+        &again,
+        r#""keys.count" = "2"
+"key.*.set_pin" = true
+"account.*.platform" = "web"
+"step.*.*.done" = true
+"replace.google.a.removed" = true
+"#,
+    )
+    .unwrap();
+    let run = enroll(&again).ok();
+    assert!(!run.all_output().contains(PIN), "PIN leaked");
+    assert!(
+        run.stderr.contains("Key A is marked lost"),
+        "{}",
+        run.stderr
+    );
+    let status = run.json();
+    assert_eq!(
+        evidences(account(&status, "google")),
+        vec![
+            ("Key B".into(), "seen_on_key".into()),
+            ("Key C".into(), "seen_on_key".into())
+        ]
+    );
+    assert_eq!(status["needs_replacement"], serde_json::json!([]));
+    assert_eq!(status["single_key_accounts"], serde_json::json!([]));
+    let labels: Vec<(&str, &str)> = status["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["label"].as_str().unwrap(), k["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        labels,
+        vec![("Key A", "lost"), ("Key B", "active"), ("Key C", "active")]
+    );
+    assert!(sb
+        .run(&["audit", "verify"])
+        .ok()
+        .stdout
+        .contains("Audit trail intact"));
+}

@@ -345,6 +345,103 @@ fn a_lost_key_marks_its_accounts_for_replacement() {
 }
 
 #[test]
+fn a_lost_key_removed_from_an_account_no_longer_needs_replacing_there() {
+    let sb = seeded();
+    let ada = ["--person", "Ada Lovelace"];
+    sb.run(&["key", "lost", "Key A", ada[0], ada[1]]).ok();
+    let run = sb
+        .run(&[
+            "key",
+            "removed",
+            "Key A",
+            "--account",
+            "google:ada@example.com",
+            ada[0],
+            ada[1],
+            "--operator",
+            "Helpdesk Hana",
+            "--json",
+        ])
+        .ok();
+    let out = run.json();
+    assert_eq!(out["ok"], true);
+    assert_eq!(out["removed"]["needs_replacement"], true);
+    let status = sb.run(&["status", "Ada Lovelace", "--json"]).ok().json();
+    let google = status["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["playbook"] == "google")
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!(
+        google["enrollments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["key_label"] != "Key A"),
+        "{google}"
+    );
+    // Apple still lists the lost key.
+    let report = sb.run(&["report", "--json"]).ok().json();
+    let ada_line = report["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["person"]["name"] == "Ada Lovelace")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(
+        ada_line["needs_replacement"],
+        serde_json::json!(["apple:ada@icloud.com / Key A"])
+    );
+    // Recorded once, with who did it; a second time is a clear error, not a silent success.
+    let run = sb
+        .run(&[
+            "key",
+            "removed",
+            "Key A",
+            "--account",
+            "google:ada@example.com",
+            ada[0],
+            ada[1],
+        ])
+        .expect_code(12);
+    assert!(
+        run.stderr
+            .contains("not recorded as enrolled in google:ada@example.com"),
+        "{}",
+        run.stderr
+    );
+    let trail = sb.run(&["audit", "verify"]).ok().stdout;
+    assert!(trail.contains("Audit trail intact"), "{trail}");
+    let export = sb.run(&["ledger", "export"]).ok().json();
+    let last = export["audit"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "enrollment.remove");
+    assert_eq!(last["actor"], "operator:Helpdesk Hana");
+}
+
+#[test]
+fn audit_verify_detects_an_enrollment_deleted_or_moved_behind_its_back() {
+    let sb = seeded();
+    tamper(&sb, "DELETE FROM enrollments WHERE id = 1");
+    verify_fails(
+        &sb,
+        "record: enrollment #1 is in the audit trail but no longer in the records",
+    );
+    let sb = seeded();
+    tamper(&sb, "UPDATE enrollments SET account_id = 3 WHERE id = 1");
+    verify_fails(&sb, "record: enrollment #1 joins account #3 and key #1, but the trail recorded account #1 and key #1");
+    let sb = seeded();
+    tamper(
+        &sb,
+        "UPDATE enrollments SET needs_replacement = 1 WHERE id = 1",
+    );
+    verify_fails(
+        &sb,
+        "record: enrollment #1 is marked as needing a replacement, but the trail says it does not",
+    );
+}
+
+#[test]
 fn the_fleet_report_in_every_format() {
     let sb = seeded();
     let text = sb.run(&["report"]).ok().stdout;
@@ -797,6 +894,14 @@ fn an_export_with_a_tampered_trail_is_not_imported() {
         "{}",
         run.stderr
     );
+    // The refused import leaves no empty ledger behind: the same import can be tried again
+    // once the file is fixed, and nothing looks recorded.
+    let leftovers: Vec<_> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("copy.sqlite"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     // Malformed JSON: where it broke.
     std::fs::write(&file, "{\"format\": \"keyward-ledger\",\n \"people\": [}").unwrap();
     let run = sb
@@ -809,4 +914,5 @@ fn an_export_with_a_tampered_trail_is_not_imported() {
         ])
         .expect_code(12);
     assert!(run.stderr.contains("line 2, column"), "{}", run.stderr);
+    assert!(!copy.exists());
 }

@@ -39,16 +39,21 @@ impl Context {
         self.open_ledger(false)
     }
 
-    fn open_ledger(&self, create: bool) -> Result<Ledger> {
-        let path = match &self.global.ledger {
-            Some(p) if !p.as_os_str().is_empty() => p.clone(),
+    /// Where the ledger is: `--ledger` / `KEYWARD_LEDGER`, else the user's data folder.
+    pub fn ledger_path(&self) -> Result<std::path::PathBuf> {
+        match &self.global.ledger {
+            Some(p) if !p.as_os_str().is_empty() => Ok(p.clone()),
             _ => Ledger::default_path().ok_or_else(|| {
                 Error::Usage(
                     "cannot find your data folder for the ledger; give one with --ledger PATH"
                         .into(),
                 )
-            })?,
-        };
+            }),
+        }
+    }
+
+    fn open_ledger(&self, create: bool) -> Result<Ledger> {
+        let path = self.ledger_path()?;
         let ledger = if create {
             Ledger::open(&path)?
         } else {
@@ -209,12 +214,6 @@ impl Context {
 
     /// A wrong PIN is more useful with how many attempts are left.
     pub fn with_retries(&self, key: &mut dyn Authenticator, e: DeviceError) -> Error {
-        match e {
-            DeviceError::PinInvalid { retries_left: None } => DeviceError::PinInvalid {
-                retries_left: key.pin_retries().ok().map(|r| r.retries),
-            }
-            .into(),
-            other => other.into(),
-        }
+        e.with_retries_from(key).into()
     }
 }

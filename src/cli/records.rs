@@ -74,16 +74,7 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
                 how: book.get(&r.playbook, &r.method),
             })
             .collect(),
-        needs_replacement: status
-            .needing_replacement()
-            .iter()
-            .map(|(a, e)| {
-                format!(
-                    "{}:{} / {}",
-                    a.account.playbook, a.account.identifier, e.key_label
-                )
-            })
-            .collect(),
+        needs_replacement: status.needs_replacement_names(),
         single_key_accounts: status
             .single_key_accounts()
             .iter()

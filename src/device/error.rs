@@ -76,6 +76,17 @@ pub enum DeviceError {
 }
 
 impl DeviceError {
+    /// A wrong PIN is more useful with how many attempts are left: ask the key when the error
+    /// does not say.
+    pub fn with_retries_from(self, key: &mut dyn super::Authenticator) -> DeviceError {
+        match self {
+            DeviceError::PinInvalid { retries_left: None } => DeviceError::PinInvalid {
+                retries_left: key.pin_retries().ok().map(|r| r.retries),
+            },
+            other => other,
+        }
+    }
+
     /// Map a CTAP2 status byte to our error, in one place for both backends.
     pub fn from_ctap_status(code: u8) -> DeviceError {
         match code {

@@ -417,7 +417,7 @@ fn labels_for(all: &[Key], count: usize) -> Vec<(String, Option<Key>)> {
         .filter(|k| k.state == KeyState::Active)
         .map(|k| (k.label.clone(), Some(k.clone())))
         .collect();
-    out.sort_by(|a, b| label_order(&a.0).cmp(&label_order(&b.0)));
+    out.sort_by_key(|(label, _)| label_order(label));
     let mut next = 0;
     while out.len() < count {
         let label = key_label(next);

@@ -2,7 +2,6 @@
 
 use super::flow::{label_id, Guide, Present};
 use super::prompt::{Choice, SecretKind};
-use crate::device::DeviceError;
 use crate::error::Result;
 use crate::ledger::{Account, Evidence, EvidenceDetail, Key, NewEnrollment, Person};
 use crate::playbook::{EnrollmentPath, Playbook};
@@ -39,13 +38,7 @@ impl Guide<'_> {
                 let pin = self.pins.get(key.id).expect("remembered just above");
                 if let Err(e) = p.handle.unlock(pin) {
                     self.pins.forget(key.id);
-                    return Err(match e {
-                        DeviceError::PinInvalid { retries_left: None } => DeviceError::PinInvalid {
-                            retries_left: p.handle.pin_retries().ok().map(|r| r.retries),
-                        },
-                        other => other,
-                    }
-                    .into());
+                    return Err(e.with_retries_from(p.handle.as_mut()).into());
                 }
                 p.unlocked = true;
             }

@@ -521,6 +521,19 @@ impl PersonStatus {
             .collect()
     }
 
+    /// Each enrollment of a lost or retired key, as `playbook:identifier / key label`.
+    pub fn needs_replacement_names(&self) -> Vec<String> {
+        self.needing_replacement()
+            .into_iter()
+            .map(|(a, e)| {
+                format!(
+                    "{}:{} / {}",
+                    a.account.playbook, a.account.identifier, e.key_label
+                )
+            })
+            .collect()
+    }
+
     /// Enrollments whose key was lost or retired.
     pub fn needing_replacement(&self) -> Vec<(&AccountStatus, &EnrollmentView)> {
         self.accounts
@@ -625,16 +638,7 @@ impl From<PersonStatus> for PersonSummary {
             .into_iter()
             .map(|a| a.account.clone())
             .collect();
-        let needs_replacement = s
-            .needing_replacement()
-            .into_iter()
-            .map(|(a, e)| {
-                format!(
-                    "{}:{} / {}",
-                    a.account.playbook, a.account.identifier, e.key_label
-                )
-            })
-            .collect();
+        let needs_replacement = s.needs_replacement_names();
         PersonSummary {
             lost_or_retired_keys: s
                 .keys
