@@ -227,31 +227,30 @@ impl Guide<'_> {
     /// Make sure the one key plugged in is `label` and not one of `lookalikes`, which keyward
     /// cannot tell apart from it.
     fn ask_swapped(&mut self, person: &Person, label: &str, lookalikes: &[&str]) -> Result<()> {
-        let go_on = self.prompter.confirm(
-            &format!("keys.{}.plugged", label_id(label)),
+        self.confirm_plugged(
+            person,
+            label,
             &format!(
                 "Keys that show no serial number look alike to keyward, so it cannot tell {label} \
                  from {}. Unplug {}, plug in {label} alone (touch it if it blinks). Ready?",
                 lookalikes.join(" or "),
                 lookalikes.join(" and ")
             ),
-            true,
-        )?;
-        if !go_on {
-            return Err(Error::Cancelled(format!(
-                "{label} was not plugged in; run `keyward enroll --person \"{}\"` again to go on",
-                person.name
-            )));
-        }
-        Ok(())
+        )
     }
 
     pub(super) fn ask_plugged(&mut self, person: &Person, label: &str) -> Result<()> {
-        let go_on = self.prompter.confirm(
-            &format!("keys.{}.plugged", label_id(label)),
+        self.confirm_plugged(
+            person,
+            label,
             &format!("Plug in {label} (and touch it if it blinks). Ready?"),
-            true,
-        )?;
+        )
+    }
+
+    fn confirm_plugged(&mut self, person: &Person, label: &str, question: &str) -> Result<()> {
+        let go_on =
+            self.prompter
+                .confirm(&format!("keys.{}.plugged", label_id(label)), question, true)?;
         if !go_on {
             return Err(Error::Cancelled(format!(
                 "{label} was not plugged in; run `keyward enroll --person \"{}\"` again to go on",

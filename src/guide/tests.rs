@@ -272,6 +272,16 @@ fn run(
     prompter: &mut dyn Prompter,
     website: bool,
 ) -> crate::Result<Outcome> {
+    run_playbooks(ledger, keys, prompter, website, &["google", "apple"])
+}
+
+fn run_playbooks(
+    ledger: &mut Ledger,
+    keys: &mut FakeKeys,
+    prompter: &mut dyn Prompter,
+    website: bool,
+    playbooks: &[&str],
+) -> crate::Result<Outcome> {
     let catalog = Catalog::load(None).unwrap();
     let mut site = Website;
     Guide {
@@ -284,7 +294,7 @@ fn run(
         pins: Default::default(),
         options: Options {
             person: Some("Ada Lovelace".into()),
-            playbooks: vec!["google".into(), "apple".into()],
+            playbooks: playbooks.iter().map(|p| p.to_string()).collect(),
             allow_low_retries: false,
         },
     }
@@ -598,23 +608,7 @@ fn google_only(
     prompter: &mut dyn Prompter,
     website: bool,
 ) -> crate::Result<Outcome> {
-    let catalog = Catalog::load(None).unwrap();
-    let mut site = Website;
-    Guide {
-        prompter,
-        record: ledger,
-        catalog: &catalog,
-        keys,
-        stand_in: if website { Some(&mut site) } else { None },
-        actor: Actor::operator("sam"),
-        pins: Default::default(),
-        options: Options {
-            person: Some("Ada Lovelace".into()),
-            playbooks: vec!["google".into()],
-            allow_low_retries: false,
-        },
-    }
-    .run()
+    run_playbooks(ledger, keys, prompter, website, &["google"])
 }
 
 /// The credential id recorded for each key label on the google account, hex.
