@@ -91,10 +91,11 @@ impl Guide<'_> {
             .filter(|k| known.is_none_or(|known| k.id != known.id))
             .collect();
         // A key that shows no serial number looks exactly like another of the same kind: when
-        // the person has such a key besides this one, only they can say which is plugged in.
+        // the person has such a key besides this one (a lost one is not at hand), only they can
+        // say which is plugged in.
         let lookalikes: Vec<&str> = others
             .iter()
-            .filter(|k| k.serial.is_none())
+            .filter(|k| k.serial.is_none() && k.state != KeyState::Lost)
             .map(|k| k.label.as_str())
             .collect();
         let mut swapped = false;
