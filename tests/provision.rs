@@ -470,6 +470,41 @@ fn random_pins_need_somewhere_to_go_and_a_mailer_is_never_overwritten() {
 }
 
 #[test]
+fn a_mailer_that_cannot_be_created_stops_the_run_before_any_key_is_touched() {
+    let sb = Sandbox::new();
+    let dir = key_dir(&sb, 1);
+    let key_before = std::fs::read(dir.join("key-00")).unwrap();
+    let device = format!("virtual-dir:{}", dir.display());
+    let roster = write(&sb, "team.csv", "name\nAda\n");
+    let missing = sb.path("no-such-folder/pins.csv");
+    let folder = sb.path("a-folder");
+    std::fs::create_dir(&folder).unwrap();
+    for mailer in [&missing, &folder] {
+        let run = sb
+            .run(&[
+                "provision",
+                "--roster",
+                &roster,
+                "--device",
+                &device,
+                "--pin-mailer",
+                path_str(mailer),
+            ])
+            .expect_code(12);
+        assert!(
+            run.stderr.contains(path_str(mailer)) && run.stderr.contains("could not be created")
+                || run.stderr.contains("already exists"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stdout.contains("provisioned"), "{}", run.stdout);
+    }
+    assert!(!missing.exists());
+    assert_eq!(std::fs::read(dir.join("key-00")).unwrap(), key_before);
+    assert!(ledger_keys(&sb).is_empty());
+}
+
+#[test]
 fn set_at_enrollment_leaves_keys_without_a_pin_and_says_so() {
     let sb = Sandbox::new();
     let dir = key_dir(&sb, 2);
