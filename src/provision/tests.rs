@@ -601,7 +601,7 @@ fn a_full_disk_mid_run_fails_that_key_stops_the_run_and_leaves_no_half_line() {
     assert_eq!(journal.failures.len(), 1);
     assert_eq!(journal.failures[0].0.label, "Bob #1");
 
-    let err = result.err().expect("the run stops with an error");
+    let err = result.expect_err("the run stops with an error");
     let message = err.to_string();
     assert!(
         message.contains("Bob #1")
