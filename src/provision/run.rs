@@ -208,13 +208,14 @@ fn one_key(
     let mut key = match open(desc) {
         Ok(k) => k,
         Err(e) => {
-            journal.record_failed(slot, &e.to_string())?;
+            // The operator hears what became of the key even if the ledger then fails.
             operator.event(&Event::Failed {
                 slot: slot.into(),
                 key: key_ref,
                 reason: e.to_string(),
                 key_changed: false,
             });
+            journal.record_failed(slot, &e.to_string())?;
             return Ok(Step::Failed);
         }
     };
@@ -231,13 +232,13 @@ fn one_key(
             return Ok(Step::KeepSlot);
         }
         Err(Problem::Failed { reason, changed }) => {
-            journal.record_failed(slot, &reason)?;
             operator.event(&Event::Failed {
                 slot: slot.into(),
                 key: key_ref,
-                reason,
+                reason: reason.clone(),
                 key_changed: changed,
             });
+            journal.record_failed(slot, &reason)?;
             return Ok(Step::Failed);
         }
         Err(Problem::Fatal(e)) => return Err(e.into()),
@@ -258,13 +259,13 @@ fn one_key(
                          reset`) before using it",
                         path.display()
                     );
-                    journal.record_failed(slot, &reason)?;
                     operator.event(&Event::Failed {
                         slot: slot.into(),
                         key: key_ref,
-                        reason,
+                        reason: reason.clone(),
                         key_changed: true,
                     });
+                    journal.record_failed(slot, &reason)?;
                     return Ok(Step::MailerFailed(MailerFailure { path, message }));
                 }
                 Err(e) => return Err(e.into()),

@@ -686,8 +686,17 @@ fn random_pins_with_nowhere_to_go_are_refused_before_any_key_gets_one() {
     assert!(desk.state(0).pin.is_none(), "the key was not given a PIN");
 }
 
-/// A ledger that fails when a key is to be recorded.
-struct BrokenLedger;
+/// A ledger that fails when a key (or, with `failures_too`, a failed slot) is to be recorded.
+struct BrokenLedger {
+    failures_too: bool,
+}
+
+fn ledger_error() -> crate::error::Error {
+    crate::error::Error::Io {
+        context: "writing the ledger".into(),
+        source: std::io::Error::other("disk I/O error"),
+    }
+}
 
 impl Journal for BrokenLedger {
     fn is_done(&mut self, _: &Slot) -> crate::error::Result<bool> {
@@ -697,13 +706,13 @@ impl Journal for BrokenLedger {
         Ok(None)
     }
     fn record(&mut self, _: &Slot, _: &super::journal::KeyRecord) -> crate::error::Result<()> {
-        Err(crate::error::Error::Io {
-            context: "writing the ledger".into(),
-            source: std::io::Error::other("disk I/O error"),
-        })
+        Err(ledger_error())
     }
     fn record_failed(&mut self, _: &Slot, _: &str) -> crate::error::Result<()> {
-        Ok(())
+        match self.failures_too {
+            true => Err(ledger_error()),
+            false => Ok(()),
+        }
     }
 }
 
@@ -714,7 +723,9 @@ fn a_key_the_ledger_cannot_record_is_reported_failed_before_the_run_stops() {
     let (result, rec) = go_with(
         &slots,
         &mut desk,
-        &mut BrokenLedger,
+        &mut BrokenLedger {
+            failures_too: false,
+        },
         &Policy::default(),
         PinDelivery::Operator,
     );
@@ -738,4 +749,31 @@ fn a_key_the_ledger_cannot_record_is_reported_failed_before_the_run_stops() {
         rec.shown.is_empty(),
         "no PIN shown for a key not provisioned"
     );
+}
+
+#[test]
+fn a_failed_key_is_reported_even_when_the_ledger_cannot_record_the_failure() {
+    let slots = roster("name\nAda\n");
+    let pulled = State {
+        commands_left: Some(3),
+        ..fresh()
+    };
+    let mut desk = Desk::new(vec![pulled]);
+    let (result, rec) = go_with(
+        &slots,
+        &mut desk,
+        &mut BrokenLedger { failures_too: true },
+        &Policy::default(),
+        PinDelivery::Operator,
+    );
+    assert!(result.is_err());
+    let Some(Event::Failed {
+        key_changed,
+        reason,
+        ..
+    }) = rec.events.last()
+    else {
+        panic!("{:?}", rec.events)
+    };
+    assert!(reason.contains("unplugged") && *key_changed, "{reason}");
 }
