@@ -156,6 +156,7 @@ pub fn provision_exit_code(e: &crate::provision::ProvisionError) -> ExitCode {
         P::Read { .. } | P::Roster { .. } | P::Policy { .. } | P::Mailer { .. } => {
             ExitCode::BadInput
         }
+        P::MailerStopped { .. } => ExitCode::Failure,
         P::NoPinDelivery => ExitCode::Usage,
         P::Random(_) => ExitCode::Environment,
         P::Incomplete { .. } => ExitCode::Incomplete,

@@ -124,6 +124,17 @@ fn seeded() -> Sandbox {
     sb
 }
 
+/// `ledger import FILE --ledger INTO`; the caller checks the exit code.
+fn import(sb: &Sandbox, file: &Path, into: &Path) -> common::Run {
+    sb.run(&[
+        "ledger",
+        "import",
+        path_str(file),
+        "--ledger",
+        path_str(into),
+    ])
+}
+
 #[test]
 fn status_puts_what_remains_first_then_accounts_and_evidence() {
     let sb = seeded();
@@ -682,15 +693,7 @@ fn audit_verify_detects_a_record_changed_behind_its_back() {
     let file = sb.path("edited.json");
     std::fs::write(&file, serde_json::to_string(&export).unwrap()).unwrap();
     let copy = sb.path("copy.sqlite");
-    let run = sb
-        .run(&[
-            "ledger",
-            "import",
-            path_str(&file),
-            "--ledger",
-            path_str(&copy),
-        ])
-        .expect_code(12);
+    let run = import(&sb, &file, &copy).expect_code(12);
     assert!(
         run.stderr.contains("records disagree with its audit trail"),
         "{}",
@@ -821,14 +824,7 @@ fn export_then_import_gives_the_same_ledger() {
     assert!(run.stderr.contains("already exists"), "{}", run.stderr);
 
     let copy = sb.path("copy.sqlite");
-    sb.run(&[
-        "ledger",
-        "import",
-        path_str(&file),
-        "--ledger",
-        path_str(&copy),
-    ])
-    .ok();
+    import(&sb, &file, &copy).ok();
     let again = sb
         .run(&["ledger", "export", "--ledger", path_str(&copy)])
         .ok();
@@ -849,15 +845,7 @@ fn export_then_import_gives_the_same_ledger() {
     );
 
     // Into a ledger that already holds records: refused.
-    let run = sb
-        .run(&[
-            "ledger",
-            "import",
-            path_str(&file),
-            "--ledger",
-            path_str(&copy),
-        ])
-        .expect_code(13);
+    let run = import(&sb, &file, &copy).expect_code(13);
     assert!(
         run.stderr.contains("already holds records"),
         "{}",
@@ -875,15 +863,7 @@ fn an_export_with_a_tampered_trail_is_not_imported() {
     let file = sb.path("edited.json");
     std::fs::write(&file, edited).unwrap();
     let copy = sb.path("copy.sqlite");
-    let run = sb
-        .run(&[
-            "ledger",
-            "import",
-            path_str(&file),
-            "--ledger",
-            path_str(&copy),
-        ])
-        .expect_code(12);
+    let run = import(&sb, &file, &copy).expect_code(12);
     assert!(
         run.stderr.contains("audit trail does not verify"),
         "{}",
@@ -904,15 +884,7 @@ fn an_export_with_a_tampered_trail_is_not_imported() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     // Malformed JSON: where it broke.
     std::fs::write(&file, "{\"format\": \"keyward-ledger\",\n \"people\": [}").unwrap();
-    let run = sb
-        .run(&[
-            "ledger",
-            "import",
-            path_str(&file),
-            "--ledger",
-            path_str(&copy),
-        ])
-        .expect_code(12);
+    let run = import(&sb, &file, &copy).expect_code(12);
     assert!(run.stderr.contains("line 2, column"), "{}", run.stderr);
     assert!(!copy.exists());
 }

@@ -95,6 +95,29 @@ fn ledger_keys(sb: &Sandbox) -> Vec<(String, String, Option<String>, Option<PinS
     out
 }
 
+/// `provision --json` of `roster` (with `policy`, if any) onto the keys of `device`, PINs to
+/// `mailer`; the caller checks the exit code.
+fn provision_json(
+    sb: &Sandbox,
+    roster: &str,
+    policy: Option<&str>,
+    mailer: &Path,
+    device: &str,
+) -> common::Run {
+    let mut args = vec!["provision", "--roster", roster];
+    if let Some(policy) = policy {
+        args.extend(["--policy", policy]);
+    }
+    args.extend([
+        "--pin-mailer",
+        path_str(mailer),
+        "--device",
+        device,
+        "--json",
+    ]);
+    sb.run(&args)
+}
+
 const POLICY: &str = "min_pin_length = 6\nrandom_pin_length = 8\nforce_pin_change = true\n";
 
 #[test]
@@ -112,20 +135,7 @@ fn twenty_keys_end_to_end_without_a_pin_anywhere_but_the_mailer() {
     let policy = write(&sb, "policy.toml", POLICY);
     let mailer = sb.path("pins.csv");
     let device = format!("virtual-dir:{}", dir.display());
-    let run = sb
-        .run(&[
-            "provision",
-            "--roster",
-            &roster,
-            "--policy",
-            &policy,
-            "--pin-mailer",
-            path_str(&mailer),
-            "--device",
-            &device,
-            "--json",
-        ])
-        .ok();
+    let run = provision_json(&sb, &roster, Some(&policy), &mailer, &device).ok();
     let ev = events(&run.stdout);
     let provisioned = of_kind(&ev, "provisioned");
     assert_eq!(provisioned.len(), 20, "{}", run.stdout);
@@ -313,18 +323,7 @@ fn a_key_that_is_not_fresh_is_refused_and_left_as_it_was() {
     .ok();
     let roster = write(&sb, "roster.csv", "name\nAda\n");
     let device = format!("virtual-dir:{}", dir.display());
-    let run = sb
-        .run(&[
-            "provision",
-            "--roster",
-            &roster,
-            "--pin-mailer",
-            path_str(&sb.path("p.csv")),
-            "--device",
-            &device,
-            "--json",
-        ])
-        .ok();
+    let run = provision_json(&sb, &roster, None, &sb.path("p.csv"), &device).ok();
     let ev = events(&run.stdout);
     let refused = of_kind(&ev, "refused");
     assert_eq!(refused.len(), 1, "{}", run.stdout);
@@ -470,6 +469,41 @@ fn random_pins_need_somewhere_to_go_and_a_mailer_is_never_overwritten() {
 }
 
 #[test]
+fn a_mailer_that_cannot_be_created_stops_the_run_before_any_key_is_touched() {
+    let sb = Sandbox::new();
+    let dir = key_dir(&sb, 1);
+    let key_before = std::fs::read(dir.join("key-00")).unwrap();
+    let device = format!("virtual-dir:{}", dir.display());
+    let roster = write(&sb, "team.csv", "name\nAda\n");
+    let missing = sb.path("no-such-folder/pins.csv");
+    let folder = sb.path("a-folder");
+    std::fs::create_dir(&folder).unwrap();
+    for mailer in [&missing, &folder] {
+        let run = sb
+            .run(&[
+                "provision",
+                "--roster",
+                &roster,
+                "--device",
+                &device,
+                "--pin-mailer",
+                path_str(mailer),
+            ])
+            .expect_code(12);
+        assert!(
+            run.stderr.contains(path_str(mailer)) && run.stderr.contains("could not be created")
+                || run.stderr.contains("already exists"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stdout.contains("provisioned"), "{}", run.stdout);
+    }
+    assert!(!missing.exists());
+    assert_eq!(std::fs::read(dir.join("key-00")).unwrap(), key_before);
+    assert!(ledger_keys(&sb).is_empty());
+}
+
+#[test]
 fn set_at_enrollment_leaves_keys_without_a_pin_and_says_so() {
     let sb = Sandbox::new();
     let dir = key_dir(&sb, 2);
@@ -552,18 +586,7 @@ fn a_run_killed_with_sigkill_resumes_without_doing_a_slot_twice_or_losing_one() 
     child.wait().unwrap();
     assert_eq!(first_run.len(), 4);
 
-    let run = sb
-        .run(&[
-            "provision",
-            "--roster",
-            &roster,
-            "--pin-mailer",
-            path_str(&sb.path("pins-2.csv")),
-            "--device",
-            &device,
-            "--json",
-        ])
-        .ok();
+    let run = provision_json(&sb, &roster, None, &sb.path("pins-2.csv"), &device).ok();
     let ev = events(&run.stdout);
     let second_run: Vec<String> = of_kind(&ev, "provisioned")
         .iter()
@@ -628,20 +651,8 @@ fn the_self_test_runs_on_each_key_and_a_failing_key_fails_its_slot() {
     let device = format!("virtual-dir:{}", dir.display());
     let roster = write(&sb, "team.csv", "name\nAda\nBob\n");
     let policy = write(&sb, "p.toml", "self_test = true\nalways_uv = true\n");
-    let run = sb
-        .run(&[
-            "provision",
-            "--roster",
-            &roster,
-            "--policy",
-            &policy,
-            "--pin-mailer",
-            path_str(&sb.path("pins.csv")),
-            "--device",
-            &device,
-            "--json",
-        ])
-        .expect_code(17);
+    let run =
+        provision_json(&sb, &roster, Some(&policy), &sb.path("pins.csv"), &device).expect_code(17);
     let ev = events(&run.stdout);
     let done = of_kind(&ev, "provisioned");
     assert_eq!(done.len(), 1, "{}", run.stdout);
@@ -718,20 +729,7 @@ fn a_policy_may_erase_keys_that_are_not_fresh_but_only_in_the_reset_window() {
     let roster = write(&sb, "team.csv", "name\nAda\n");
     let policy = write(&sb, "p.toml", "erase_non_fresh_keys = true\n");
     let device = format!("virtual-dir:{}", dir.display());
-    let run = sb
-        .run(&[
-            "provision",
-            "--roster",
-            &roster,
-            "--policy",
-            &policy,
-            "--pin-mailer",
-            path_str(&sb.path("pins.csv")),
-            "--device",
-            &device,
-            "--json",
-        ])
-        .ok();
+    let run = provision_json(&sb, &roster, Some(&policy), &sb.path("pins.csv"), &device).ok();
     assert!(run
         .stderr
         .contains("this policy erases keys that are not fresh"));

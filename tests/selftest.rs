@@ -671,3 +671,49 @@ fn a_full_key_is_told_to_free_a_slot_and_the_self_test_still_runs() {
     // The self-test needs no slot, so it passes on a full key.
     key_test(&sb, &dev).ok();
 }
+
+#[test]
+fn key_test_never_spends_the_last_pin_retries_without_an_explicit_yes() {
+    let sb = Sandbox::new();
+    let dev = key_with_pin(&sb, "low.key", "ctap21");
+    let file = dev.trim_start_matches("virtual:").to_string();
+    let wrong = ["key", "credentials", "list", "--device", &dev];
+    let retries = || {
+        sb.run(&["--json", "key", "pin", "status", "--device", &dev])
+            .ok()
+            .json()["retries"]
+            .as_u64()
+            .unwrap()
+    };
+    // 8 -> 5 (blocked until replug) -> 3.
+    for _ in 0..3 {
+        sb.run_pins(&wrong, &["000000"]);
+    }
+    sb.run(&["virtual", "replug", &file]).ok();
+    for _ in 0..2 {
+        sb.run_pins(&wrong, &["000000"]).expect_code(5);
+    }
+    assert_eq!(retries(), 3);
+
+    let run = key_test(&sb, &dev).expect_code(14);
+    assert!(run.stderr.contains("--allow-low-retries"), "{}", run.stderr);
+    assert_eq!(retries(), 3, "no attempt was made");
+
+    sb.run_pins(
+        &[
+            "--allow-low-retries",
+            "key",
+            "test",
+            "--device",
+            &dev,
+            "--json",
+        ],
+        &[PIN],
+    )
+    .ok();
+    assert_eq!(
+        retries(),
+        8,
+        "the right PIN, given explicitly, restores them"
+    );
+}

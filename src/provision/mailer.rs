@@ -6,14 +6,35 @@ use super::roster::Slot;
 use super::ProvisionError;
 use crate::pin::Pin;
 use std::fs::File;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 pub const HEADER: &str = "label,name,email,key_serial,pin\n";
 
+/// Where the mailer's bytes go: its file, or in tests a disk that fills up part-way.
+pub trait MailerSink: Write {
+    /// Wait until what was written is on disk.
+    fn sync(&mut self) -> std::io::Result<()>;
+    /// Cut the file back to `len` bytes, so a line cut short by a failed write is not left.
+    fn truncate(&mut self, len: u64) -> std::io::Result<()>;
+}
+
+impl MailerSink for File {
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.sync_data()
+    }
+    fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+        self.set_len(len)?;
+        self.seek(SeekFrom::Start(len))?;
+        self.sync_data()
+    }
+}
+
 pub struct PinMailer {
     path: PathBuf,
-    file: File,
+    file: Box<dyn MailerSink>,
+    /// Bytes known to be complete on disk: whole lines only.
+    len: u64,
 }
 
 impl PinMailer {
@@ -39,9 +60,20 @@ impl PinMailer {
             ),
             _ => err(format!("could not be created: {e}")),
         })?;
+        PinMailer::with_sink(path, Box::new(file)).inspect_err(|_| {
+            // A file left behind would block the next run as "may hold PINs" although it
+            // holds none.
+            let _ = std::fs::remove_file(path);
+        })
+    }
+
+    /// A mailer writing to `sink` (new and empty) as if it were the file at `path`; the
+    /// header is written first.
+    pub fn with_sink(path: &Path, sink: Box<dyn MailerSink>) -> Result<PinMailer, ProvisionError> {
         let mut mailer = PinMailer {
             path: path.to_path_buf(),
-            file,
+            file: sink,
+            len: 0,
         };
         mailer.write_durably(HEADER.as_bytes())?;
         Ok(mailer)
@@ -74,14 +106,35 @@ impl PinMailer {
         self.write_durably(&line)
     }
 
+    /// All of `bytes` reach the disk, or none: a line cut short (the disk filled up mid-way)
+    /// is cut off again, because a half-written PIN looks like a whole one on paper.
     fn write_durably(&mut self, bytes: &[u8]) -> Result<(), ProvisionError> {
-        self.file
+        match self
+            .file
             .write_all(bytes)
-            .and_then(|_| self.file.sync_data())
-            .map_err(|e| ProvisionError::Mailer {
-                path: self.path.clone(),
-                message: format!("could not be written: {e}"),
-            })
+            .and_then(|_| self.file.flush())
+            .and_then(|_| self.file.sync())
+        {
+            Ok(()) => {
+                self.len += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let message = match self.file.truncate(self.len) {
+                    Ok(()) => {
+                        format!("could not be written ({e}); the lines already in it are complete")
+                    }
+                    Err(t) => format!(
+                        "could not be written ({e}), and its last line could not be removed \
+                         ({t}): that line may be cut short; do not print it"
+                    ),
+                };
+                Err(ProvisionError::Mailer {
+                    path: self.path.clone(),
+                    message,
+                })
+            }
+        }
     }
 }
 

@@ -53,6 +53,17 @@ pub enum ProvisionError {
     },
     #[error("PIN mailer {}: {message}", path.display())]
     Mailer { path: PathBuf, message: String },
+    /// The mailer failed mid-run after the key for `label` got its PIN: the run stopped there.
+    #[error("PIN mailer {}: {message}. The run stopped: the key for {label} got a PIN that is in no file and must be reset (`keyward key reset`) before use; {done} of {total} slot(s) done, {failed} failed, {pending} still to do; free the disk and run again with a new --pin-mailer file name", path.display())]
+    MailerStopped {
+        path: PathBuf,
+        message: String,
+        label: String,
+        done: usize,
+        failed: usize,
+        pending: usize,
+        total: usize,
+    },
     /// Random first PINs must go somewhere only the operator sees.
     #[error("the policy makes random first PINs, and they can only be shown on a terminal or written to a PIN mailer; give --pin-mailer FILE (or run on a terminal)")]
     NoPinDelivery,

@@ -3,7 +3,7 @@
 use super::events::{Event, KeyRef, PinDelivered, SlotRef};
 use super::journal::Journal;
 use super::mailer::PinMailer;
-use super::policy::Policy;
+use super::policy::{FirstPin, Policy};
 use super::roster::Slot;
 use super::station::{self, Problem, SelfTest};
 use super::ProvisionError;
@@ -67,6 +67,13 @@ pub fn run(
             pending.push_back(slot.clone());
         }
     }
+    // Checked before any key gets a PIN that would then have nowhere to go.
+    if options.policy.first_pin == FirstPin::Random
+        && matches!(options.delivery, PinDelivery::None)
+        && !pending.is_empty()
+    {
+        return Err(ProvisionError::NoPinDelivery.into());
+    }
     operator.event(&Event::Started {
         total: slots.len(),
         already_done: already.len(),
@@ -80,6 +87,7 @@ pub fn run(
     let mut provisioned = 0usize;
     let mut busy = Duration::ZERO;
     let mut announced: Option<String> = None;
+    let mut stopped: Option<(Slot, MailerFailure)> = None;
     while let Some(slot) = pending.front().cloned() {
         if announced.as_deref() != Some(&slot.id()) {
             operator.event(&Event::Waiting {
@@ -113,6 +121,14 @@ pub fn run(
                 operator.instruct("Take the key out and set it aside.");
             }
             Step::KeepSlot => operator.instruct("Take the key out."),
+            Step::MailerFailed(why) => {
+                failed += 1;
+                pending.pop_front();
+                operator.instruct("Take the key out and set it aside: it must be reset.");
+                arrivals.wait_removed(&desc)?;
+                stopped = Some((slot, why));
+                break;
+            }
         }
         arrivals.wait_removed(&desc)?;
     }
@@ -136,6 +152,18 @@ pub fn run(
             busy.as_secs_f64() / provisioned as f64
         },
     });
+    if let Some((slot, why)) = stopped {
+        return Err(ProvisionError::MailerStopped {
+            path: why.path,
+            message: why.message,
+            label: slot.label,
+            done: summary.done,
+            failed: summary.failed,
+            pending: summary.pending,
+            total: summary.total,
+        }
+        .into());
+    }
     Ok(summary)
 }
 
@@ -144,6 +172,14 @@ enum Step {
     Failed,
     /// Nothing happened to the slot: the next key goes to it.
     KeepSlot,
+    /// The key got a PIN the mailer could not take: the slot failed, and no further key may
+    /// get a PIN with nowhere to go.
+    MailerFailed(MailerFailure),
+}
+
+struct MailerFailure {
+    path: std::path::PathBuf,
+    message: String,
 }
 
 fn one_key(
@@ -172,13 +208,14 @@ fn one_key(
     let mut key = match open(desc) {
         Ok(k) => k,
         Err(e) => {
-            journal.record_failed(slot, &e.to_string())?;
+            // The operator hears what became of the key even if the ledger then fails.
             operator.event(&Event::Failed {
                 slot: slot.into(),
                 key: key_ref,
                 reason: e.to_string(),
                 key_changed: false,
             });
+            journal.record_failed(slot, &e.to_string())?;
             return Ok(Step::Failed);
         }
     };
@@ -195,13 +232,13 @@ fn one_key(
             return Ok(Step::KeepSlot);
         }
         Err(Problem::Failed { reason, changed }) => {
-            journal.record_failed(slot, &reason)?;
             operator.event(&Event::Failed {
                 slot: slot.into(),
                 key: key_ref,
-                reason,
+                reason: reason.clone(),
                 key_changed: changed,
             });
+            journal.record_failed(slot, &reason)?;
             return Ok(Step::Failed);
         }
         Err(Problem::Fatal(e)) => return Err(e.into()),
@@ -213,13 +250,48 @@ fn one_key(
     let delivered = match (&prepared.first_pin, &mut options.delivery) {
         (None, _) => PinDelivered::None,
         (Some(pin), PinDelivery::Mailer(m)) => {
-            m.add(slot, desc.serial.as_deref().unwrap_or(""), pin)?;
-            PinDelivered::Mailer
+            match m.add(slot, desc.serial.as_deref().unwrap_or(""), pin) {
+                Ok(()) => PinDelivered::Mailer,
+                Err(ProvisionError::Mailer { path, message }) => {
+                    let reason = format!(
+                        "its first PIN could not be written to the PIN mailer {}: {message}; \
+                         the key now has a PIN that is in no file: reset it (`keyward key \
+                         reset`) before using it",
+                        path.display()
+                    );
+                    operator.event(&Event::Failed {
+                        slot: slot.into(),
+                        key: key_ref,
+                        reason: reason.clone(),
+                        key_changed: true,
+                    });
+                    journal.record_failed(slot, &reason)?;
+                    return Ok(Step::MailerFailed(MailerFailure { path, message }));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         (Some(_), PinDelivery::Operator) => PinDelivered::ShownToOperator,
         (Some(_), PinDelivery::None) => return Err(ProvisionError::NoPinDelivery.into()),
     };
-    journal.record(slot, &prepared.record)?;
+    if let Err(e) = journal.record(slot, &prepared.record) {
+        // The run ends with this error; the operator still learns what became of this key.
+        operator.event(&Event::Failed {
+            slot: slot.into(),
+            key: key_ref,
+            reason: format!(
+                "it could not be recorded in the ledger ({e}){}; the key is prepared but not \
+                 provisioned: reset it (`keyward key reset`) before using it",
+                if delivered == PinDelivered::Mailer {
+                    ", so its line in the PIN mailer is void"
+                } else {
+                    ""
+                }
+            ),
+            key_changed: true,
+        });
+        return Err(e);
+    }
     if let (Some(pin), PinDelivered::ShownToOperator) = (&prepared.first_pin, delivered) {
         operator.show_pin(slot, pin);
     }

@@ -77,7 +77,10 @@ pub fn prepare(
             }
             let mut pin = pin_gen::random_digits(policy.random_pin_length, key_min)
                 .map_err(Problem::Fatal)?;
-            key.set_pin(&pin).map_err(|e| failed(e, changed))?;
+            key.set_pin(&pin).map_err(|e| {
+                let maybe_set = reply_lost(&e);
+                failed(e, changed || maybe_set)
+            })?;
             changed = true;
             key.unlock(&pin).map_err(|e| failed(e, true))?;
             // Passkeys can only be counted once a PIN exists, so this check comes after ours.
@@ -100,8 +103,9 @@ pub fn prepare(
                         changed: true,
                     });
                 }
+                // Whatever the erase did, the key already holds the PIN set above.
                 erase_if_allowed(key, policy, &why).map_err(|p| match p {
-                    Problem::Refused(reason) => Problem::Failed {
+                    Problem::Refused(reason) | Problem::Failed { reason, .. } => Problem::Failed {
                         reason,
                         changed: true,
                     },
@@ -184,6 +188,14 @@ pub fn prepare(
         },
         first_pin,
     })
+}
+
+/// The command may have taken effect on the key although no answer came back.
+fn reply_lost(e: &DeviceError) -> bool {
+    matches!(
+        e,
+        DeviceError::Disconnected | DeviceError::Timeout | DeviceError::Transport { .. }
+    )
 }
 
 /// The model as a person reads it, e.g. "Yubico YubiKey 5 NFC".

@@ -24,6 +24,8 @@ struct State {
     /// Answer `Disconnected` once this many commands have been answered.
     commands_left: Option<u32>,
     in_reset_window: bool,
+    /// setPIN takes effect but its answer never arrives (the key was pulled out just then).
+    lose_set_pin_reply: bool,
 }
 
 struct FakeKey {
@@ -83,6 +85,9 @@ impl Authenticator for FakeKey {
         assert!(s.pin.is_none());
         assert!(new_pin.code_points() as u32 >= s.min_pin_length);
         s.pin = Some(new_pin.as_str().into());
+        if s.lose_set_pin_reply {
+            return Err(DeviceError::Disconnected);
+        }
         Ok(())
     }
     fn change_pin(&mut self, _: &Pin, _: &Pin) -> Result<(), DeviceError> {
@@ -239,6 +244,21 @@ fn go(
     journal: &mut MemoryJournal,
     policy: &Policy,
 ) -> (super::Summary, Recorder) {
+    let delivery = match policy.first_pin {
+        FirstPin::Random => PinDelivery::Operator,
+        FirstPin::SetAtEnrollment => PinDelivery::None,
+    };
+    let (summary, rec) = go_with(slots, desk, journal, policy, delivery);
+    (summary.unwrap(), rec)
+}
+
+fn go_with(
+    slots: &[Slot],
+    desk: &mut Desk,
+    journal: &mut dyn Journal,
+    policy: &Policy,
+    delivery: PinDelivery,
+) -> (crate::error::Result<super::Summary>, Recorder) {
     let keys = desk.opener();
     let open = move |d: &DeviceDescriptor| -> Result<Box<dyn Authenticator>, DeviceError> {
         Ok(Box::new(FakeKey {
@@ -247,16 +267,12 @@ fn go(
         }))
     };
     let mut rec = Recorder::default();
-    let delivery = match policy.first_pin {
-        FirstPin::Random => PinDelivery::Operator,
-        FirstPin::SetAtEnrollment => PinDelivery::None,
-    };
     let options = RunOptions {
         policy,
         delivery,
         self_test: None,
     };
-    let summary = run(slots, desk, &open, journal, options, &mut rec).unwrap();
+    let summary = run(slots, desk, &open, journal, options, &mut rec);
     (summary, rec)
 }
 
@@ -488,4 +504,276 @@ fn running_out_of_keys_leaves_slots_pending() {
     let mut journal = MemoryJournal::default();
     let (summary, _) = go(&slots, &mut desk, &mut journal, &Policy::default());
     assert_eq!((summary.done, summary.pending), (1, 2));
+}
+
+/// A disk with room for `room` more bytes, then "no space left", as a mailer file.
+struct FillingDisk {
+    data: Arc<Mutex<Vec<u8>>>,
+    room: usize,
+}
+
+impl std::io::Write for FillingDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "No space left on device",
+            ));
+        }
+        let n = buf.len().min(self.room);
+        self.data.lock().unwrap().extend_from_slice(&buf[..n]);
+        self.room -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl super::mailer::MailerSink for FillingDisk {
+    fn sync(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+        self.data.lock().unwrap().truncate(len as usize);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_full_disk_mid_run_fails_that_key_stops_the_run_and_leaves_no_half_line() {
+    let slots = roster("name\nAda\nBob\nCy\n");
+    let mut desk = Desk::new(vec![fresh(), fresh(), fresh()]);
+    let mut journal = MemoryJournal::default();
+    let data = Arc::new(Mutex::new(Vec::new()));
+    // Room for the header, Ada's line and half of Bob's.
+    let ada_line_len = "Ada #1,Ada,,S0,12345678\n".len();
+    let disk = FillingDisk {
+        data: data.clone(),
+        room: super::mailer::HEADER.len() + ada_line_len + 15,
+    };
+    let mailer = super::PinMailer::with_sink(Path::new("pins.csv"), Box::new(disk)).unwrap();
+    let (result, rec) = go_with(
+        &slots,
+        &mut desk,
+        &mut journal,
+        &Policy::default(),
+        PinDelivery::Mailer(mailer),
+    );
+
+    // The file holds whole lines only: the header and Ada's, with Ada's real PIN.
+    let ada_pin = desk.state(0).pin.unwrap();
+    let text = String::from_utf8(data.lock().unwrap().clone()).unwrap();
+    assert_eq!(
+        text,
+        format!("{}Ada #1,Ada,,S0,{ada_pin}\n", super::mailer::HEADER)
+    );
+    // Bob's key got a PIN that is nowhere: its slot failed, saying so; Cy's key was not touched.
+    let bob_pin = desk.state(1).pin.expect("Bob's key got its PIN");
+    assert!(desk.state(2).pin.is_none(), "no key after the failure");
+    assert_eq!(
+        kinds(&rec),
+        [
+            "started",
+            "waiting",
+            "provisioned",
+            "waiting",
+            "failed",
+            "finished"
+        ]
+    );
+    let Event::Failed {
+        slot,
+        reason,
+        key_changed,
+        ..
+    } = &rec.events[4]
+    else {
+        unreachable!()
+    };
+    assert_eq!(slot.label, "Bob #1");
+    assert!(*key_changed);
+    assert!(
+        reason.contains("No space left") && reason.contains("reset it"),
+        "{reason}"
+    );
+    assert_eq!(journal.records.len(), 1);
+    assert_eq!(journal.failures.len(), 1);
+    assert_eq!(journal.failures[0].0.label, "Bob #1");
+
+    let err = result.expect_err("the run stops with an error");
+    let message = err.to_string();
+    assert!(
+        message.contains("Bob #1")
+            && message.contains("1 of 3 slot(s) done, 1 failed, 1 still to do"),
+        "{message}"
+    );
+    assert_eq!(err.exit_code(), crate::error::ExitCode::Failure);
+    // Bob's PIN is in no event, no recorded reason and no error.
+    let everything = format!("{:?} {:?} {message}", rec.events, journal.failures);
+    assert!(!everything.contains(&bob_pin));
+    assert!(!everything.contains(&ada_pin));
+}
+
+#[test]
+fn a_key_whose_set_pin_answer_is_lost_is_reported_as_changed() {
+    let slots = roster("name\nAda\n");
+    let lost = State {
+        lose_set_pin_reply: true,
+        ..fresh()
+    };
+    let mut desk = Desk::new(vec![lost]);
+    let mut journal = MemoryJournal::default();
+    let (summary, rec) = go(&slots, &mut desk, &mut journal, &Policy::default());
+    assert_eq!(summary.failed, 1);
+    let Event::Failed { key_changed, .. } = &rec.events[2] else {
+        panic!("{:?}", rec.events)
+    };
+    assert!(desk.state(0).pin.is_some());
+    assert!(
+        *key_changed,
+        "the key holds a PIN nobody knows: it must be reset"
+    );
+}
+
+#[test]
+fn a_failed_erase_after_the_pin_was_set_is_reported_as_changed() {
+    let slots = roster("name\nAda\n");
+    // getInfo, setPIN, unlock, credential metadata; then gone during the erase.
+    let used = State {
+        credentials: 2,
+        commands_left: Some(4),
+        ..fresh()
+    };
+    let mut desk = Desk::new(vec![used]);
+    let mut journal = MemoryJournal::default();
+    let policy = Policy {
+        erase_non_fresh_keys: true,
+        ..Policy::default()
+    };
+    let (summary, rec) = go(&slots, &mut desk, &mut journal, &policy);
+    assert_eq!(summary.failed, 1);
+    let Event::Failed {
+        key_changed,
+        reason,
+        ..
+    } = &rec.events[2]
+    else {
+        panic!("{:?}", rec.events)
+    };
+    assert!(reason.contains("erasing"), "{reason}");
+    assert!(desk.state(0).pin.is_some());
+    assert!(
+        *key_changed,
+        "the key holds a PIN nobody knows: it must be reset"
+    );
+}
+
+#[test]
+fn random_pins_with_nowhere_to_go_are_refused_before_any_key_gets_one() {
+    let slots = roster("name\nAda\n");
+    let mut desk = Desk::new(vec![fresh()]);
+    let mut journal = MemoryJournal::default();
+    let (result, rec) = go_with(
+        &slots,
+        &mut desk,
+        &mut journal,
+        &Policy::default(),
+        PinDelivery::None,
+    );
+    assert!(result.is_err());
+    assert!(rec.events.is_empty());
+    assert!(desk.state(0).pin.is_none(), "the key was not given a PIN");
+}
+
+/// A ledger that fails when a key (or, with `failures_too`, a failed slot) is to be recorded.
+struct BrokenLedger {
+    failures_too: bool,
+}
+
+fn ledger_error() -> crate::error::Error {
+    crate::error::Error::Io {
+        context: "writing the ledger".into(),
+        source: std::io::Error::other("disk I/O error"),
+    }
+}
+
+impl Journal for BrokenLedger {
+    fn is_done(&mut self, _: &Slot) -> crate::error::Result<bool> {
+        Ok(false)
+    }
+    fn label_of_key(&mut self, _: &str) -> crate::error::Result<Option<String>> {
+        Ok(None)
+    }
+    fn record(&mut self, _: &Slot, _: &super::journal::KeyRecord) -> crate::error::Result<()> {
+        Err(ledger_error())
+    }
+    fn record_failed(&mut self, _: &Slot, _: &str) -> crate::error::Result<()> {
+        match self.failures_too {
+            true => Err(ledger_error()),
+            false => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn a_key_the_ledger_cannot_record_is_reported_failed_before_the_run_stops() {
+    let slots = roster("name\nAda\n");
+    let mut desk = Desk::new(vec![fresh()]);
+    let (result, rec) = go_with(
+        &slots,
+        &mut desk,
+        &mut BrokenLedger {
+            failures_too: false,
+        },
+        &Policy::default(),
+        PinDelivery::Operator,
+    );
+    assert!(result.is_err());
+    let Some(Event::Failed {
+        slot,
+        reason,
+        key_changed,
+        ..
+    }) = rec.events.last()
+    else {
+        panic!("{:?}", rec.events)
+    };
+    assert_eq!(slot.label, "Ada #1");
+    assert!(*key_changed);
+    assert!(
+        reason.contains("could not be recorded in the ledger") && reason.contains("reset it"),
+        "{reason}"
+    );
+    assert!(
+        rec.shown.is_empty(),
+        "no PIN shown for a key not provisioned"
+    );
+}
+
+#[test]
+fn a_failed_key_is_reported_even_when_the_ledger_cannot_record_the_failure() {
+    let slots = roster("name\nAda\n");
+    let pulled = State {
+        commands_left: Some(3),
+        ..fresh()
+    };
+    let mut desk = Desk::new(vec![pulled]);
+    let (result, rec) = go_with(
+        &slots,
+        &mut desk,
+        &mut BrokenLedger { failures_too: true },
+        &Policy::default(),
+        PinDelivery::Operator,
+    );
+    assert!(result.is_err());
+    let Some(Event::Failed {
+        key_changed,
+        reason,
+        ..
+    }) = rec.events.last()
+    else {
+        panic!("{:?}", rec.events)
+    };
+    assert!(reason.contains("unplugged") && *key_changed, "{reason}");
 }

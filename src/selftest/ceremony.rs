@@ -428,6 +428,18 @@ pub fn run(
                     None,
                 );
             } else {
+                // A virtual CA vouches for keyward's own virtual keys only, whatever the
+                // caller passed: the backend decides, not anything the device says.
+                let without_virtual;
+                let sources = if is_virtual {
+                    sources
+                } else {
+                    without_virtual = TrustSources {
+                        virtual_root: None,
+                        ..sources.clone()
+                    };
+                    &without_virtual
+                };
                 let v = trust::evaluate(&c.attestation.data, auth_aaguid, sources);
                 trusted_by = v.trusted_by;
                 maker_confirmed = v.maker;
@@ -578,5 +590,126 @@ fn finish(
         trusted_by,
         maker_confirmed,
         is_virtual,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::virtual_key::{self, Profile};
+    use crate::device::*;
+    use crate::pin::Pin;
+    use std::time::Duration;
+
+    /// A virtual key that shows itself as a hid key: its attestation chains to a virtual CA.
+    struct PosingAsHid {
+        inner: Box<dyn Authenticator>,
+        desc: DeviceDescriptor,
+    }
+
+    impl Authenticator for PosingAsHid {
+        fn descriptor(&self) -> &DeviceDescriptor {
+            &self.desc
+        }
+        fn info(&mut self) -> Result<KeyInfo, DeviceError> {
+            self.inner.info()
+        }
+        fn pin_retries(&mut self) -> Result<PinRetries, DeviceError> {
+            self.inner.pin_retries()
+        }
+        fn set_pin(&mut self, p: &Pin) -> Result<(), DeviceError> {
+            self.inner.set_pin(p)
+        }
+        fn change_pin(&mut self, c: &Pin, n: &Pin) -> Result<(), DeviceError> {
+            self.inner.change_pin(c, n)
+        }
+        fn unlock(&mut self, p: &Pin) -> Result<(), DeviceError> {
+            self.inner.unlock(p)
+        }
+        fn credential_metadata(&mut self) -> Result<CredentialMetadata, DeviceError> {
+            self.inner.credential_metadata()
+        }
+        fn list_credentials(&mut self) -> Result<Vec<RpCredentials>, DeviceError> {
+            self.inner.list_credentials()
+        }
+        fn delete_credential(&mut self, id: &[u8]) -> Result<(), DeviceError> {
+            self.inner.delete_credential(id)
+        }
+        fn set_min_pin_length(
+            &mut self,
+            n: Option<u32>,
+            rp_ids: &[String],
+            force: bool,
+        ) -> Result<(), DeviceError> {
+            self.inner.set_min_pin_length(n, rp_ids, force)
+        }
+        fn toggle_always_uv(&mut self) -> Result<bool, DeviceError> {
+            self.inner.toggle_always_uv()
+        }
+        fn make_credential(
+            &mut self,
+            r: &MakeCredentialRequest,
+        ) -> Result<MadeCredential, DeviceError> {
+            self.inner.make_credential(r)
+        }
+        fn get_assertion(&mut self, r: &AssertionRequest) -> Result<Assertion, DeviceError> {
+            self.inner.get_assertion(r)
+        }
+        fn selection(&mut self, t: Duration) -> Result<(), DeviceError> {
+            self.inner.selection(t)
+        }
+        fn wink(&mut self) -> Result<(), DeviceError> {
+            self.inner.wink()
+        }
+        fn reset(&mut self) -> Result<(), DeviceError> {
+            self.inner.reset()
+        }
+        fn virtual_attestation_root(&self) -> Option<Vec<u8>> {
+            self.inner.virtual_attestation_root()
+        }
+    }
+
+    fn trust_check(report: &Report) -> (Status, String) {
+        let c = report
+            .checks
+            .iter()
+            .find(|c| c.id == CheckId::AttestationChainTrusted)
+            .expect("the chain check is reported");
+        (c.status, c.detail.clone())
+    }
+
+    #[test]
+    fn a_virtual_ca_never_vouches_for_a_key_the_backend_says_is_real() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let mut desc = virtual_key::create(&path, Profile::Ctap21, 25).unwrap();
+        let mut genuine_virtual = virtual_key::VirtualKey::open(&path).unwrap();
+        let root = genuine_virtual.virtual_attestation_root();
+        assert!(root.is_some());
+        // Even a caller that hands over the virtual CA for this key gets no trust from it.
+        let sources = TrustSources {
+            virtual_root: root,
+            ..TrustSources::default()
+        };
+        let run_on = |key: &mut dyn Authenticator| {
+            let info = key.info().unwrap();
+            run(key, &info, PinOutcome::NotSet, &sources).unwrap()
+        };
+
+        let report = run_on(genuine_virtual.as_mut());
+        assert_eq!(trust_check(&report).0, Status::Pass);
+        assert!(report.is_virtual);
+        drop(genuine_virtual);
+
+        let inner = virtual_key::VirtualKey::open(&path).unwrap();
+        desc.backend = Backend::Hid;
+        desc.spec = "hid:/dev/hidraw9".into();
+        let mut posing = PosingAsHid { inner, desc };
+        let report = run_on(&mut posing);
+        let (status, detail) = trust_check(&report);
+        assert_ne!(status, Status::Pass, "{detail}");
+        assert!(!detail.contains("virtual"), "{detail}");
+        assert!(!report.is_virtual);
+        assert!(report.trusted_by.is_none() && report.maker_confirmed.is_none());
     }
 }
