@@ -303,8 +303,8 @@ pub fn key_state(ctx: &Context, args: KeyStateArgs, state: KeyState) -> Result<(
                 }
                 let _ = writeln!(
                     s,
-                    "When it is removed from one, record it: `keyward key removed \"{}\" --account \
-                     ACCOUNT --person \"{}\"`; `keyward enroll --person \"{}\"` enrolls the new key.",
+                    "When it is removed from one, record it: `keyward key removed {:?} --account \
+                     ACCOUNT --person {:?}`; `keyward enroll --person {:?}` enrolls the new key.",
                     key.label, owner.name, owner.name
                 );
             }
@@ -494,42 +494,31 @@ fn export(ctx: &Context, output: Option<PathBuf>) -> Result<()> {
 }
 
 fn import(ctx: &Context, file: PathBuf) -> Result<()> {
-    // The target first: a ledger that is not ours is refused before the export is read.
+    // The target first: a ledger that is not ours is refused before the export is read. A new
+    // one is only created once the export has passed every check, so a refused import leaves
+    // nothing behind.
     let target = ctx.ledger_path()?;
-    let created = !target.exists();
-    let mut ledger = ctx.ledger()?;
-    let name = file.display().to_string();
-    let loaded = std::fs::read_to_string(&file)
-        .map_err(|e| Error::io(format!("cannot read {name}"), e))
-        .and_then(|text| {
-            serde_json::from_str::<LedgerExport>(&text).map_err(|e| {
-                Error::BadInput(format!(
-                    "{name}, line {}, column {}: {e}; this is not a `keyward ledger export` file (nothing was imported)",
-                    e.line(),
-                    e.column()
-                ))
-            })
-        })
-        .and_then(|data| {
-            ledger.import(&data, &name)?;
-            Ok(data)
-        });
-    let data = match loaded {
-        Ok(data) => data,
-        Err(e) => {
-            // A ledger this command created for the import must not stay behind empty: the
-            // next import into it would look like one into somebody's records.
-            if created {
-                drop(ledger);
-                for suffix in ["", "-wal", "-shm", "-journal"] {
-                    let mut p = target.clone().into_os_string();
-                    p.push(suffix);
-                    let _ = std::fs::remove_file(p);
-                }
-            }
-            return Err(e);
-        }
+    let existing = if target.exists() {
+        Some(ctx.existing_ledger()?)
+    } else {
+        None
     };
+    let name = file.display().to_string();
+    let text =
+        std::fs::read_to_string(&file).map_err(|e| Error::io(format!("cannot read {name}"), e))?;
+    let data: LedgerExport = serde_json::from_str(&text).map_err(|e| {
+        Error::BadInput(format!(
+            "{name}, line {}, column {}: {e}; this is not a `keyward ledger export` file (nothing was imported)",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    data.check(&name)?;
+    let mut ledger = match existing {
+        Some(l) => l,
+        None => ctx.ledger()?,
+    };
+    ledger.import(&data, &name)?;
     let counts = Counts::of(&data);
     #[derive(Serialize)]
     struct Out<'a> {

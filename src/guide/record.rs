@@ -32,6 +32,9 @@ pub trait Record {
     fn set_pin_state(&mut self, key: &Key, state: PinState, actor: &Actor) -> Result<()>;
 
     fn enrollments(&mut self, account: &Account) -> Result<Vec<Enrollment>>;
+    /// `(key id, credential id)` of every credential seen on one of the person's keys, including
+    /// enrollments since removed.
+    fn known_credentials(&mut self, person: &Person) -> Result<Vec<(i64, String)>>;
     fn record_enrollment(
         &mut self,
         enrollment: &NewEnrollment,
@@ -114,6 +117,9 @@ impl Record for Ledger {
     }
     fn enrollments(&mut self, account: &Account) -> Result<Vec<Enrollment>> {
         Ok(self.enrollments_of_account(account.id)?)
+    }
+    fn known_credentials(&mut self, person: &Person) -> Result<Vec<(i64, String)>> {
+        Ok(self.credentials_of_person(person.id)?)
     }
     fn record_enrollment(
         &mut self,

@@ -613,12 +613,17 @@ fn google_only(
 
 /// The credential id recorded for each key label on the google account, hex.
 fn google_credentials(ledger: &Ledger) -> BTreeMap<String, Option<String>> {
+    credentials_in(ledger, "google")
+}
+
+/// The credential id recorded for each key label on the person's account at `playbook`.
+fn credentials_in(ledger: &Ledger, playbook: &str) -> BTreeMap<String, Option<String>> {
     let person = ledger.find_person("Ada Lovelace").unwrap();
     let status = ledger.person_status(person.id).unwrap();
     status
         .accounts
         .iter()
-        .find(|a| a.account.playbook == "google")
+        .find(|a| a.account.playbook == playbook)
         .unwrap()
         .enrollments
         .iter()
@@ -780,4 +785,53 @@ fn after_a_key_is_lost_the_new_key_gets_a_fresh_label_and_weaker_methods_wait() 
         .iter()
         .all(|m| m.status != MethodStatus::Unknown));
     assert!(ledger.verify_audit().unwrap().ok);
+}
+
+#[test]
+fn a_look_alike_key_known_from_another_account_is_not_recorded_for_this_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let mut keys = FakeKeys::new(&[None, None]);
+    *keys.plugged.lock().unwrap() = vec![true, false];
+    let mut p = Swapper {
+        inner: answers(&[]),
+        plugged: keys.plugged.clone(),
+        ignored: BTreeMap::new(),
+        asked: Vec::new(),
+    };
+    // First session: Google, each key's credential seen on it and recorded.
+    google_only(&mut ledger, &mut keys, &mut p, true).unwrap();
+    // Second session, Microsoft: the second key is plugged in, and the person says "ready"
+    // for Key A twice without swapping. Its Microsoft credential is new, so this account alone
+    // cannot tell the keys apart; the Google credential recorded for Key B can.
+    *keys.plugged.lock().unwrap() = vec![false, true];
+    let mut p = Swapper {
+        inner: answers(&[
+            (
+                "account.microsoft-entra.identifier",
+                Answer::Text("ada@contoso.example".into()),
+            ),
+            (
+                "verify.microsoft-entra.not_found",
+                Answer::Text("later".into()),
+            ),
+        ]),
+        plugged: keys.plugged.clone(),
+        ignored: BTreeMap::from([("keys.a.plugged".to_string(), 2)]),
+        asked: Vec::new(),
+    };
+    run_playbooks(&mut ledger, &mut keys, &mut p, true, &["microsoft-entra"]).unwrap();
+    let on_second: Vec<String> = keys
+        .creds(1)
+        .iter()
+        .flat_map(|r| r.credentials.iter().map(|c| hex::encode(&c.credential_id)))
+        .collect();
+    assert_eq!(on_second.len(), 2, "Google and Microsoft: {on_second:?}");
+    let recorded = credentials_in(&ledger, "microsoft-entra");
+    assert!(
+        recorded
+            .get("Key A")
+            .is_none_or(|c| c.as_ref().is_none_or(|c| !on_second.contains(c))),
+        "Key B's Microsoft credential recorded as seen on Key A: {recorded:?}"
+    );
 }

@@ -2,8 +2,9 @@
 
 use super::flow::{label_id, Guide, Present};
 use super::prompt::{Choice, SecretKind};
+use crate::device::RpCredentials;
 use crate::error::Result;
-use crate::ledger::{Account, Evidence, EvidenceDetail, Key, NewEnrollment, Person};
+use crate::ledger::{Account, Evidence, EvidenceDetail, Key, KeyState, NewEnrollment, Person};
 use crate::playbook::{EnrollmentPath, Playbook};
 
 impl Guide<'_> {
@@ -65,23 +66,23 @@ impl Guide<'_> {
                     })
                 })
             });
-            if let Some((_, _, credential_id)) = &found {
-                if let Some(other) = self.holder_of(person, account, key, credential_id)? {
-                    // The credential is one already recorded for another key: that key is the
-                    // one plugged in (keys without a serial number look alike), and recording it
-                    // for this one would be false evidence.
-                    self.prompter.info(&format!(
-                        "The key plugged in holds the credential recorded for {other}: it is \
-                         {other}, not {}.",
-                        key.label
-                    ));
-                    opened.clear();
-                    if tries >= 3 {
-                        return Ok(false);
-                    }
-                    self.ask_plugged(person, &key.label)?;
-                    continue;
+            if let Some(other) = self.holder_of(person, key, &listed)? {
+                // The key plugged in holds a credential recorded for another of the person's
+                // keys: it is that key (keys without a serial number look alike), and
+                // anything recorded now for this one would be false evidence.
+                self.prompter.info(&format!(
+                    "The key plugged in holds a credential recorded for {other}: it is {other}, \
+                     not {}.",
+                    key.label
+                ));
+                // Whatever PIN worked just now was that key's, not this one's.
+                self.pins.forget(key.id);
+                opened.clear();
+                if tries >= 3 {
+                    return Ok(false);
                 }
+                self.ask_plugged(person, &key.label)?;
+                continue;
             }
             if let Some((rp_id, user_name, credential_id)) = found {
                 self.record.record_enrollment(
@@ -172,26 +173,36 @@ impl Guide<'_> {
         }
     }
 
-    /// The label of another of the person's keys whose enrollment in `account` was seen with
-    /// this very credential.
+    /// The label of another of the person's keys that a credential on this key was recorded
+    /// for, if any.
     fn holder_of(
         &mut self,
         person: &Person,
-        account: &Account,
         key: &Key,
-        credential_id: &str,
+        listed: &[RpCredentials],
     ) -> Result<Option<String>> {
-        let Some(e) = self.record.enrollments(account)?.into_iter().find(|e| {
-            e.key_id != key.id && e.detail.credential_id.as_deref() == Some(credential_id)
-        }) else {
+        let on_key: Vec<String> = listed
+            .iter()
+            .flat_map(|rp| rp.credentials.iter())
+            .map(|c| hex::encode(&c.credential_id))
+            .collect();
+        let Some((holder, _)) = self
+            .record
+            .known_credentials(person)?
+            .into_iter()
+            .find(|(k, c)| *k != key.id && on_key.contains(c))
+        else {
             return Ok(None);
         };
         let label = self
             .record
             .keys(person)?
             .into_iter()
-            .find(|k| k.id == e.key_id)
-            .map(|k| k.label)
+            .find(|k| k.id == holder)
+            .map(|k| match k.state {
+                KeyState::Active => k.label,
+                other => format!("{} ({})", k.label, other.as_str()),
+            })
             .unwrap_or_else(|| "another key".into());
         Ok(Some(label))
     }

@@ -215,6 +215,7 @@ pub(crate) fn cross_check(entries: &[AuditEntry], r: &Records<'_>) -> Vec<String
     let mut key_states: HashMap<i64, String> = HashMap::new();
     // enrollment id -> (account id, key id, evidence, needs replacement)
     let mut enrollments: HashMap<i64, (i64, i64, String, bool)> = HashMap::new();
+    let mut reused: Vec<String> = Vec::new();
     let mut methods: HashMap<(i64, String), (String, Option<String>, String)> = HashMap::new();
     for e in entries {
         let Ok(d) = serde_json::from_str::<Value>(&e.detail) else {
@@ -259,7 +260,17 @@ pub(crate) fn cross_check(entries: &[AuditEntry], r: &Records<'_>) -> Vec<String
                     id("key_id"),
                     text(d.get("evidence")),
                 ) {
-                    enrollments.insert(i, (a, k, ev, false));
+                    // An id is only given again once its enrollment is gone: recorded while
+                    // still live means a row was deleted behind keyward's back, and SQLite
+                    // handed its id to the next enrollment.
+                    if enrollments.insert(i, (a, k, ev, false)).is_some() {
+                        reused.push(format!(
+                            "enrollment #{i} was recorded again (entry {}) although the trail \
+                             never removed the one before it: a record was deleted without \
+                             keyward",
+                            e.seq
+                        ));
+                    }
                 }
             }
             "enrollment.update" => {
@@ -287,7 +298,7 @@ pub(crate) fn cross_check(entries: &[AuditEntry], r: &Records<'_>) -> Vec<String
             _ => {}
         }
     }
-    let mut problems = Vec::new();
+    let mut problems = reused;
     for p in r.people {
         match person_names.get(&p.id) {
             None => problems.push(format!(

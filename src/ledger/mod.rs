@@ -365,6 +365,37 @@ impl Ledger {
     /// Recompute the audit chain (detects an edited, deleted, inserted or reordered entry) and
     /// hold every record against the trail's last word on it (detects a record changed
     /// without an entry).
+    /// Every credential id ever seen on one of the person's keys, with that key's id: those of
+    /// their enrollments now, and those of enrollments since removed (the credential stays on
+    /// the key). Tells apart keys that otherwise look alike.
+    pub fn credentials_of_person(&self, person_id: i64) -> Result<Vec<(i64, String)>> {
+        let keys: Vec<i64> = self.keys_of(person_id)?.iter().map(|k| k.id).collect();
+        let mut out = Vec::new();
+        for account in self.accounts_of(person_id)? {
+            for e in self.enrollments_of_account(account.id)? {
+                if let Some(c) = e.detail.credential_id {
+                    out.push((e.key_id, c));
+                }
+            }
+        }
+        for entry in self.audit_entries()? {
+            if entry.action != "enrollment.remove" {
+                continue;
+            }
+            let Ok(d) = serde_json::from_str::<serde_json::Value>(&entry.detail) else {
+                continue;
+            };
+            let key = d.get("key_id").and_then(serde_json::Value::as_i64);
+            let cred = d.get("credential_id").and_then(serde_json::Value::as_str);
+            if let (Some(k), Some(c)) = (key, cred) {
+                if keys.contains(&k) {
+                    out.push((k, c.to_string()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub fn verify_audit(&self) -> Result<AuditReport> {
         let entries = self.audit_entries()?;
         let head = audit::head(&self.conn).map_err(|e| LedgerError::sql_at(&self.path_str(), e))?;

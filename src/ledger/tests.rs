@@ -260,3 +260,108 @@ fn a_slot_done_is_never_provisioned_twice() {
         SlotStatus::Done
     );
 }
+
+#[test]
+fn legitimate_histories_of_lost_found_retired_and_removed_keys_verify_and_round_trip() {
+    let (dir, mut l) = temp();
+    let (_p, g, ap, ka, kb) = ada(&mut l);
+    let a = sam();
+    let enroll = |l: &mut Ledger, acc: &Account, k: &Key| {
+        l.record_enrollment(
+            &a,
+            &NewEnrollment {
+                account_id: acc.id,
+                key_id: k.id,
+                evidence: Evidence::SeenOnKey,
+                detail: EvidenceDetail::default(),
+            },
+        )
+        .unwrap()
+    };
+    // Lost, removed from Google, found again and enrolled there again; another key retired,
+    // then found to be lost, then removed from Apple.
+    l.set_key_state(&a, ka.id, KeyState::Lost, Some("taxi"))
+        .unwrap();
+    let removed = l.remove_enrollment(&a, g.id, ka.id, None).unwrap();
+    l.set_key_state(&a, ka.id, KeyState::Active, None).unwrap();
+    let again = enroll(&mut l, &g, &ka);
+    assert!(!again.needs_replacement);
+    let _ = removed;
+    enroll(&mut l, &ap, &kb);
+    l.set_key_state(&a, kb.id, KeyState::Retired, None).unwrap();
+    l.set_key_state(&a, kb.id, KeyState::Lost, None).unwrap();
+    l.remove_enrollment(&a, ap.id, kb.id, None).unwrap();
+    let r = l.verify_audit().unwrap();
+    assert!(r.ok, "{:?}", r);
+    let data = l.export().unwrap();
+    let mut l2 = Ledger::open(&dir.path().join("l2.sqlite")).unwrap();
+    l2.import(&data, "x").unwrap();
+    assert!(l2.verify_audit().unwrap().ok);
+}
+
+#[test]
+fn a_deleted_enrollment_stays_detected_after_its_id_is_given_again() {
+    let (_d, mut l) = temp();
+    let (_p, _g, ap, _ka, kb) = ada(&mut l);
+    // enrollments: #1 google/A, #2 google/B, #3 apple/A. Delete #3 behind keyward's back.
+    l.conn
+        .execute("DELETE FROM enrollments WHERE id = 3", [])
+        .unwrap();
+    assert!(!l.verify_audit().unwrap().ok, "deletion is detected");
+    let e = l
+        .record_enrollment(
+            &sam(),
+            &NewEnrollment {
+                account_id: ap.id,
+                key_id: kb.id,
+                evidence: Evidence::SeenOnKey,
+                detail: EvidenceDetail::default(),
+            },
+        )
+        .unwrap();
+    assert_eq!(e.id, 3, "SQLite gives the id again");
+    let r = l.verify_audit().unwrap();
+    assert!(!r.ok, "tampered delete of #3 now hidden: {r:?}");
+    assert!(
+        r.record_problems
+            .iter()
+            .any(|p| p.contains("enrollment #3 was recorded again")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_credential_stays_known_for_its_key_after_the_key_is_removed_from_the_account() {
+    let (_d, mut l) = temp();
+    let (p, _g, ap, _ka, kb) = ada(&mut l);
+    let a = sam();
+    l.record_enrollment(
+        &a,
+        &NewEnrollment {
+            account_id: ap.id,
+            key_id: kb.id,
+            evidence: Evidence::SeenOnKey,
+            detail: EvidenceDetail {
+                credential_id: Some("c0ffee".into()),
+                ..Default::default()
+            },
+        },
+    )
+    .unwrap();
+    let known = |l: &Ledger| {
+        l.credentials_of_person(p.id)
+            .unwrap()
+            .contains(&(kb.id, "c0ffee".to_string()))
+    };
+    assert!(known(&l));
+    l.set_key_state(&a, kb.id, KeyState::Retired, None).unwrap();
+    l.remove_enrollment(&a, ap.id, kb.id, None).unwrap();
+    assert!(l
+        .enrollments_of_account(ap.id)
+        .unwrap()
+        .iter()
+        .all(|e| e.key_id != kb.id));
+    // The retired key still holds the credential: it still tells that key apart.
+    assert!(known(&l));
+    assert!(l.verify_audit().unwrap().ok);
+}

@@ -107,45 +107,11 @@ pub(crate) fn import(
     data: &LedgerExport,
     source: &str,
 ) -> Result<()> {
+    data.check(source)?;
     let bad = |message: String| LedgerError::BadExport {
         file: source.to_string(),
         message,
     };
-    if data.format != FORMAT {
-        return Err(bad(format!(
-            "`format` is `{}`, not `{FORMAT}`: this is not a keyward ledger export",
-            data.format
-        )));
-    }
-    if data.schema_version > SCHEMA_VERSION {
-        return Err(bad(format!(
-            "it was exported by a newer keyward (schema {}; this one reads up to {SCHEMA_VERSION})",
-            data.schema_version
-        )));
-    }
-    let report = audit::verify(&data.audit, data.audit_head.as_deref());
-    if !report.ok {
-        let first = &report.problems[0];
-        return Err(bad(format!(
-            "its audit trail does not verify (entry {}: {})",
-            first.seq, first.problem
-        )));
-    }
-    let disagree = audit::cross_check(
-        &data.audit,
-        &audit::Records {
-            people: &data.people,
-            accounts: &data.accounts,
-            keys: &data.keys,
-            enrollments: &data.enrollments,
-            methods: &data.methods,
-        },
-    );
-    if let Some(first) = disagree.first() {
-        return Err(bad(format!(
-            "its records disagree with its audit trail ({first})"
-        )));
-    }
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| LedgerError::sql_at(path, e))?;
@@ -303,4 +269,53 @@ pub(crate) fn import(
         )));
     }
     tx.commit().map_err(sql)
+}
+
+impl LedgerExport {
+    /// Whether this is an export keyward can load: its format and schema, its audit trail's
+    /// chain, and its records against the trail. Reads nothing but `self`, so a command can
+    /// refuse a bad export before it creates a ledger for it. `source` names the file.
+    pub fn check(&self, source: &str) -> Result<()> {
+        let data = self;
+        let bad = |message: String| LedgerError::BadExport {
+            file: source.to_string(),
+            message,
+        };
+        if data.format != FORMAT {
+            return Err(bad(format!(
+                "`format` is `{}`, not `{FORMAT}`: this is not a keyward ledger export",
+                data.format
+            )));
+        }
+        if data.schema_version > SCHEMA_VERSION {
+            return Err(bad(format!(
+            "it was exported by a newer keyward (schema {}; this one reads up to {SCHEMA_VERSION})",
+            data.schema_version
+        )));
+        }
+        let report = audit::verify(&data.audit, data.audit_head.as_deref());
+        if !report.ok {
+            let first = &report.problems[0];
+            return Err(bad(format!(
+                "its audit trail does not verify (entry {}: {})",
+                first.seq, first.problem
+            )));
+        }
+        let disagree = audit::cross_check(
+            &data.audit,
+            &audit::Records {
+                people: &data.people,
+                accounts: &data.accounts,
+                keys: &data.keys,
+                enrollments: &data.enrollments,
+                methods: &data.methods,
+            },
+        );
+        if let Some(first) = disagree.first() {
+            return Err(bad(format!(
+                "its records disagree with its audit trail ({first})"
+            )));
+        }
+        Ok(())
+    }
 }

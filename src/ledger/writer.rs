@@ -331,6 +331,7 @@ impl<'a> Writer<'a> {
             &enrollment_subject(&person.name, &account, &key.label),
             &json!({"enrollment_id": old.id, "account_id": account_id, "key_id": key_id,
                     "key_state": key.state, "evidence": old.evidence,
+                    "credential_id": old.detail.credential_id,
                     "note": note.map(str::trim).filter(|n| !n.is_empty())}),
         )?;
         Ok(old)
