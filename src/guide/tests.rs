@@ -405,10 +405,7 @@ fn a_step_answered_not_yet_stops_that_account_and_a_rerun_resumes_there() {
         Box::new(|_| Ok(Pin::new("4812"))),
     )
     .quiet();
-    let mut rec = Recording {
-        inner: rest,
-        asked: Vec::new(),
-    };
+    let mut rec = Recording::new(rest);
     let out = run(&mut ledger, &mut keys, &mut rec, true).unwrap();
     assert!(out.left_for_later.is_empty(), "{:?}", out.left_for_later);
     let count = |id: &str| rec.asked.iter().filter(|a| *a == id).count();
@@ -432,10 +429,33 @@ fn a_step_answered_not_yet_stops_that_account_and_a_rerun_resumes_there() {
     assert!(status.remaining.is_empty());
 }
 
-/// Remembers every question id asked.
+/// Remembers every question id asked. With `plugged`, it also plays the person at the desk:
+/// asked to plug in key "a" or "b", they unplug the other and plug that one in, except for the
+/// first `ignored` times they are asked about it (they say yes without swapping).
 struct Recording<P: Prompter> {
     inner: P,
     asked: Vec<String>,
+    plugged: Option<Arc<Mutex<Vec<bool>>>>,
+    ignored: BTreeMap<String, usize>,
+}
+
+impl<P: Prompter> Recording<P> {
+    fn new(inner: P) -> Self {
+        Recording {
+            inner,
+            asked: Vec::new(),
+            plugged: None,
+            ignored: BTreeMap::new(),
+        }
+    }
+
+    fn swapping(inner: P, keys: &FakeKeys, ignored: &[(&str, usize)]) -> Self {
+        Recording {
+            plugged: Some(keys.plugged.clone()),
+            ignored: ignored.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            ..Recording::new(inner)
+        }
+    }
 }
 
 impl<P: Prompter> Prompter for Recording<P> {
@@ -444,6 +464,23 @@ impl<P: Prompter> Prompter for Recording<P> {
     }
     fn confirm(&mut self, id: &str, q: &str, d: bool) -> crate::Result<bool> {
         self.asked.push(id.into());
+        let which = match id {
+            "keys.a.plugged" => Some(0),
+            "keys.b.plugged" => Some(1),
+            _ => None,
+        };
+        if let (Some(i), Some(plugged)) = (which, &self.plugged) {
+            let skip = self.ignored.entry(id.to_string()).or_default();
+            if *skip > 0 {
+                *skip -= 1;
+            } else {
+                let mut p = plugged.lock().unwrap();
+                for (j, slot) in p.iter_mut().enumerate() {
+                    *slot = j == i;
+                }
+            }
+            return Ok(true);
+        }
         self.inner.confirm(id, q, d)
     }
     fn choose(&mut self, id: &str, q: &str, c: &[Choice], d: usize) -> crate::Result<String> {
@@ -554,54 +591,6 @@ fn a_key_prepared_with_a_temporary_pin_gets_the_persons_own_first() {
     assert_eq!(status.accounts[0].enrollments.len(), 2);
 }
 
-/// The person at the desk: when asked to plug in key "a" or "b", unplugs the other and plugs
-/// that one in, except for the first `ignored` times they are asked about it (they say yes
-/// without swapping).
-struct Swapper<P: Prompter> {
-    inner: P,
-    plugged: Arc<Mutex<Vec<bool>>>,
-    ignored: BTreeMap<String, usize>,
-    asked: Vec<String>,
-}
-
-impl<P: Prompter> Prompter for Swapper<P> {
-    fn info(&mut self, text: &str) {
-        self.inner.info(text)
-    }
-    fn confirm(&mut self, id: &str, q: &str, d: bool) -> crate::Result<bool> {
-        self.asked.push(id.into());
-        let which = match id {
-            "keys.a.plugged" => Some(0),
-            "keys.b.plugged" => Some(1),
-            _ => None,
-        };
-        if let Some(i) = which {
-            let skip = self.ignored.entry(id.to_string()).or_default();
-            if *skip > 0 {
-                *skip -= 1;
-            } else {
-                let mut p = self.plugged.lock().unwrap();
-                for (j, slot) in p.iter_mut().enumerate() {
-                    *slot = j == i;
-                }
-            }
-            return Ok(true);
-        }
-        self.inner.confirm(id, q, d)
-    }
-    fn choose(&mut self, id: &str, q: &str, c: &[Choice], d: usize) -> crate::Result<String> {
-        self.asked.push(id.into());
-        self.inner.choose(id, q, c, d)
-    }
-    fn text(&mut self, id: &str, q: &str, d: Option<&str>) -> crate::Result<String> {
-        self.asked.push(id.into());
-        self.inner.text(id, q, d)
-    }
-    fn secret(&mut self, id: &str, q: &str, k: SecretKind) -> crate::Result<Pin> {
-        self.inner.secret(id, q, k)
-    }
-}
-
 fn google_only(
     ledger: &mut Ledger,
     keys: &mut FakeKeys,
@@ -650,12 +639,7 @@ fn keys_without_a_serial_are_swapped_one_at_a_time_and_each_gets_its_own_evidenc
     let mut keys = FakeKeys::new(&[None, None]);
     // Only the first key is plugged in when the session starts.
     *keys.plugged.lock().unwrap() = vec![true, false];
-    let mut p = Swapper {
-        inner: answers(&[]),
-        plugged: keys.plugged.clone(),
-        ignored: BTreeMap::new(),
-        asked: Vec::new(),
-    };
+    let mut p = Recording::swapping(answers(&[]), &keys, &[]);
     let out = google_only(&mut ledger, &mut keys, &mut p, true).unwrap();
     assert!(out.left_for_later.is_empty(), "{:?}", out.left_for_later);
     // The lone key plugged in was not taken as Key B: the person was asked to swap.
@@ -680,12 +664,11 @@ fn a_key_without_a_serial_holding_another_keys_credential_is_not_recorded_for_th
     *keys.plugged.lock().unwrap() = vec![true, false];
     // The person says "ready" for Key B twice without swapping: Key A stays plugged in, so
     // the first look at "Key B" finds Key A's google credential.
-    let mut p = Swapper {
-        inner: answers(&[("verify.google.not_found", Answer::Text("later".into()))]),
-        plugged: keys.plugged.clone(),
-        ignored: BTreeMap::from([("keys.b.plugged".to_string(), 2)]),
-        asked: Vec::new(),
-    };
+    let mut p = Recording::swapping(
+        answers(&[("verify.google.not_found", Answer::Text("later".into()))]),
+        &keys,
+        &[("keys.b.plugged", 2)],
+    );
     let out = google_only(&mut ledger, &mut keys, &mut p, true).unwrap();
     let first = only_credential(&keys, 0);
     let recorded = google_credentials(&ledger);
@@ -729,10 +712,7 @@ fn after_a_key_is_lost_the_new_key_gets_a_fresh_label_and_weaker_methods_wait() 
         ("verify.google.not_found", Answer::Text("later".into())),
         ("replace.google.a.removed", Answer::Bool(false)),
     ]);
-    let mut rec = Recording {
-        inner: rest,
-        asked: Vec::new(),
-    };
+    let mut rec = Recording::new(rest);
     let out = google_only(&mut ledger, &mut keys, &mut rec, false).unwrap();
     let labels: Vec<(String, crate::ledger::KeyState)> = ledger
         .keys_of(person.id)
@@ -793,20 +773,15 @@ fn a_look_alike_key_known_from_another_account_is_not_recorded_for_this_one() {
     let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
     let mut keys = FakeKeys::new(&[None, None]);
     *keys.plugged.lock().unwrap() = vec![true, false];
-    let mut p = Swapper {
-        inner: answers(&[]),
-        plugged: keys.plugged.clone(),
-        ignored: BTreeMap::new(),
-        asked: Vec::new(),
-    };
+    let mut p = Recording::swapping(answers(&[]), &keys, &[]);
     // First session: Google, each key's credential seen on it and recorded.
     google_only(&mut ledger, &mut keys, &mut p, true).unwrap();
     // Second session, Microsoft: the second key is plugged in, and the person says "ready"
     // for Key A twice without swapping. Its Microsoft credential is new, so this account alone
     // cannot tell the keys apart; the Google credential recorded for Key B can.
     *keys.plugged.lock().unwrap() = vec![false, true];
-    let mut p = Swapper {
-        inner: answers(&[
+    let mut p = Recording::swapping(
+        answers(&[
             (
                 "account.microsoft-entra.identifier",
                 Answer::Text("ada@contoso.example".into()),
@@ -816,10 +791,9 @@ fn a_look_alike_key_known_from_another_account_is_not_recorded_for_this_one() {
                 Answer::Text("later".into()),
             ),
         ]),
-        plugged: keys.plugged.clone(),
-        ignored: BTreeMap::from([("keys.a.plugged".to_string(), 2)]),
-        asked: Vec::new(),
-    };
+        &keys,
+        &[("keys.a.plugged", 2)],
+    );
     run_playbooks(&mut ledger, &mut keys, &mut p, true, &["microsoft-entra"]).unwrap();
     let on_second: Vec<String> = keys
         .creds(1)

@@ -401,16 +401,7 @@ impl Ledger {
         let head = audit::head(&self.conn).map_err(|e| LedgerError::sql_at(&self.path_str(), e))?;
         let mut report = audit::verify(&entries, head.as_deref());
         let data = self.export()?;
-        report.record_problems = audit::cross_check(
-            &entries,
-            &audit::Records {
-                people: &data.people,
-                accounts: &data.accounts,
-                keys: &data.keys,
-                enrollments: &data.enrollments,
-                methods: &data.methods,
-            },
-        );
+        report.record_problems = audit::cross_check(&entries, &data.records());
         report.ok = report.problems.is_empty() && report.record_problems.is_empty();
         Ok(report)
     }

@@ -272,6 +272,17 @@ pub(crate) fn import(
 }
 
 impl LedgerExport {
+    /// The records, to hold against an audit trail.
+    pub(crate) fn records(&self) -> audit::Records<'_> {
+        audit::Records {
+            people: &self.people,
+            accounts: &self.accounts,
+            keys: &self.keys,
+            enrollments: &self.enrollments,
+            methods: &self.methods,
+        }
+    }
+
     /// Whether this is an export keyward can load: its format and schema, its audit trail's
     /// chain, and its records against the trail. Reads nothing but `self`, so a command can
     /// refuse a bad export before it creates a ledger for it. `source` names the file.
@@ -301,16 +312,7 @@ impl LedgerExport {
                 first.seq, first.problem
             )));
         }
-        let disagree = audit::cross_check(
-            &data.audit,
-            &audit::Records {
-                people: &data.people,
-                accounts: &data.accounts,
-                keys: &data.keys,
-                enrollments: &data.enrollments,
-                methods: &data.methods,
-            },
-        );
+        let disagree = audit::cross_check(&data.audit, &data.records());
         if let Some(first) = disagree.first() {
             return Err(bad(format!(
                 "its records disagree with its audit trail ({first})"
