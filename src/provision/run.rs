@@ -182,6 +182,26 @@ struct MailerFailure {
     message: String,
 }
 
+/// Tell the operator a key failed, then record it, in that order: a ledger error must not hide
+/// what became of the key.
+fn failed(
+    operator: &mut dyn Operator,
+    journal: &mut dyn Journal,
+    slot: &Slot,
+    key: KeyRef,
+    reason: String,
+    key_changed: bool,
+) -> Result<()> {
+    operator.event(&Event::Failed {
+        slot: slot.into(),
+        key,
+        reason: reason.clone(),
+        key_changed,
+    });
+    journal.record_failed(slot, &reason)?;
+    Ok(())
+}
+
 fn one_key(
     slot: &Slot,
     desc: &DeviceDescriptor,
@@ -209,13 +229,7 @@ fn one_key(
         Ok(k) => k,
         Err(e) => {
             // The operator hears what became of the key even if the ledger then fails.
-            operator.event(&Event::Failed {
-                slot: slot.into(),
-                key: key_ref,
-                reason: e.to_string(),
-                key_changed: false,
-            });
-            journal.record_failed(slot, &e.to_string())?;
+            failed(operator, journal, slot, key_ref, e.to_string(), false)?;
             return Ok(Step::Failed);
         }
     };
@@ -232,13 +246,7 @@ fn one_key(
             return Ok(Step::KeepSlot);
         }
         Err(Problem::Failed { reason, changed }) => {
-            operator.event(&Event::Failed {
-                slot: slot.into(),
-                key: key_ref,
-                reason: reason.clone(),
-                key_changed: changed,
-            });
-            journal.record_failed(slot, &reason)?;
+            failed(operator, journal, slot, key_ref, reason, changed)?;
             return Ok(Step::Failed);
         }
         Err(Problem::Fatal(e)) => return Err(e.into()),
@@ -259,13 +267,7 @@ fn one_key(
                          reset`) before using it",
                         path.display()
                     );
-                    operator.event(&Event::Failed {
-                        slot: slot.into(),
-                        key: key_ref,
-                        reason: reason.clone(),
-                        key_changed: true,
-                    });
-                    journal.record_failed(slot, &reason)?;
+                    failed(operator, journal, slot, key_ref, reason, true)?;
                     return Ok(Step::MailerFailed(MailerFailure { path, message }));
                 }
                 Err(e) => return Err(e.into()),
