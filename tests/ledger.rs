@@ -377,6 +377,8 @@ fn a_lost_key_removed_from_an_account_no_longer_needs_replacing_there() {
     let out = run.json();
     assert_eq!(out["ok"], true);
     assert_eq!(out["removed"]["needs_replacement"], true);
+    // Key B is still in the Google account: one working key, as `status` counts it.
+    assert_eq!(out["working_keys_left"], 1);
     let status = sb.run(&["status", "Ada Lovelace", "--json"]).ok().json();
     let google = status["accounts"]
         .as_array()

@@ -321,11 +321,13 @@ pub fn key_removed(ctx: &Context, args: KeyRemovedArgs) -> Result<()> {
     let key = ledger.find_key(&args.key, Some(account.person_id))?;
     let removed =
         ledger.remove_enrollment(&ctx.actor(), account.id, key.id, args.reason.as_deref())?;
+    // Counted as `status` counts them, so the two never disagree.
     let working = ledger
-        .enrollments_of_account(account.id)?
+        .person_status(account.person_id)?
+        .accounts
         .iter()
-        .filter(|e| !e.needs_replacement)
-        .count();
+        .find(|a| a.account.id == account.id)
+        .map_or(0, |a| a.working_keys);
     #[derive(Serialize)]
     struct Out<'a> {
         ok: bool,

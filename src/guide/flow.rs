@@ -171,8 +171,6 @@ impl Guide<'_> {
         }
         for (account, playbook) in &accounts {
             later.extend(self.settle_replaced(&person, playbook, account)?);
-        }
-        for (account, playbook) in &accounts {
             // Only a key the person still has counts: a lost key's enrollment opens nothing.
             let working = self
                 .record

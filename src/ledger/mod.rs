@@ -378,19 +378,24 @@ impl Ledger {
                 }
             }
         }
-        for entry in self.audit_entries()? {
-            if entry.action != "enrollment.remove" {
-                continue;
-            }
-            let Ok(d) = serde_json::from_str::<serde_json::Value>(&entry.detail) else {
-                continue;
-            };
-            let key = d.get("key_id").and_then(serde_json::Value::as_i64);
-            let cred = d.get("credential_id").and_then(serde_json::Value::as_str);
-            if let (Some(k), Some(c)) = (key, cred) {
-                if keys.contains(&k) {
-                    out.push((k, c.to_string()));
-                }
+        // Only the removals, not the whole trail: this runs at every verification on a key.
+        let path = self.path_str();
+        let sql = |e| LedgerError::sql_at(&path, e);
+        let mut removed = self
+            .conn
+            .prepare(
+                "SELECT json_extract(detail, '$.key_id'), json_extract(detail, '$.credential_id')
+                 FROM audit WHERE action = 'enrollment.remove'
+                   AND json_extract(detail, '$.credential_id') IS NOT NULL",
+            )
+            .map_err(sql)?;
+        let rows = removed
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(sql)?;
+        for row in rows {
+            let (k, c) = row.map_err(sql)?;
+            if keys.contains(&k) {
+                out.push((k, c));
             }
         }
         Ok(out)
