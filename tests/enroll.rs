@@ -445,7 +445,9 @@ fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
         "{plain}"
     );
     assert!(
-        !who.asked.iter().any(|q| q.contains("Trusted phone number")),
+        !who.asked
+            .iter()
+            .any(|q| q.contains("Trusted phone number: is it still on")),
         "nobody is asked whether to remove what must stay: {:#?}",
         who.asked
     );
