@@ -2,8 +2,8 @@
 //! help-desk training; never security keys).
 
 use super::Context;
-use crate::device::virtual_key::{self, Knobs, Profile, TouchOutcome, VirtualKey};
-use crate::device::{Authenticator, DeviceDescriptor, MakeCredentialRequest};
+use crate::device::virtual_key::{self, Knobs, Profile, TouchOutcome};
+use crate::device::{DeviceDescriptor, MakeCredentialRequest};
 use crate::error::{Error, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use crypto_glue::s256::Sha256;
@@ -38,6 +38,18 @@ pub enum VirtualCommand {
     Unplug { file: PathBuf },
     /// Make the key misbehave on purpose, for tests. Without options, shows the knobs set.
     Knob(KnobArgs),
+    /// Run the key as an authenticator for another program: raw 64-byte CTAPHID reports on
+    /// standard input, the key's reports on standard output, until standard input closes.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    pub file: PathBuf,
+    /// Carry the reports over standard input and output (exactly 64 bytes each, no report
+    /// ID, no framing). Required: it is the only bridge there is.
+    #[arg(long, required = true)]
+    pub stdio: bool,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +162,12 @@ pub fn run(ctx: &Context, args: VirtualArgs) -> Result<()> {
             Ok(())
         }
         VirtualCommand::Knob(k) => knob(ctx, k),
+        VirtualCommand::Serve(s) => {
+            // stdout carries reports only: nothing else may be written there.
+            let _ = s.stdio;
+            virtual_key::serve_stdio(&s.file)?;
+            Ok(())
+        }
     }
 }
 
@@ -209,12 +227,12 @@ fn register(ctx: &Context, args: RegisterArgs) -> Result<()> {
             Error::BadInput(format!("--exclude `{id}` is not a credential ID in hex"))
         })?);
     }
-    let mut key = VirtualKey::open_session(&args.file)?;
+    let mut key = virtual_key::open(&args.file)?;
     let info = key.info()?;
     let user_verification = info.pin_is_set() == Some(true);
     if user_verification {
         let mut reader = ctx.pin_reader();
-        ctx.unlock(&mut key, &mut reader)?;
+        ctx.unlock(key.as_mut(), &mut reader)?;
     }
     // What a browser would hash: a fresh challenge from the website, in clientDataJSON.
     let challenge = hex::encode(random16());

@@ -683,7 +683,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
         let mut desc = virtual_key::create(&path, Profile::Ctap21, 25).unwrap();
-        let mut genuine_virtual = virtual_key::VirtualKey::open(&path).unwrap();
+        let mut genuine_virtual = virtual_key::open(&path).unwrap();
         let root = genuine_virtual.virtual_attestation_root();
         assert!(root.is_some());
         // Even a caller that hands over the virtual CA for this key gets no trust from it.
@@ -701,7 +701,7 @@ mod tests {
         assert!(report.is_virtual);
         drop(genuine_virtual);
 
-        let inner = virtual_key::VirtualKey::open(&path).unwrap();
+        let inner = virtual_key::open(&path).unwrap();
         desc.backend = Backend::Hid;
         desc.spec = "hid:/dev/hidraw9".into();
         let mut posing = PosingAsHid { inner, desc };

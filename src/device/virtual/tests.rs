@@ -4,11 +4,12 @@ use crate::pin::Pin;
 use crypto_glue::traits::DecodeDer;
 use crypto_glue::x509::{x509_verify_signature, Certificate, X509Store};
 
-fn key(profile: Profile) -> (tempfile::TempDir, PathBuf, VirtualKey) {
+/// A key reached as every caller reaches it: the CTAP host over the virtual wire.
+fn key(profile: Profile) -> (tempfile::TempDir, PathBuf, Box<dyn Authenticator>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.key");
     create(&path, profile, 2).unwrap();
-    let k = VirtualKey::open_session(&path).unwrap();
+    let k = open(&path).unwrap();
     (dir, path, k)
 }
 
@@ -81,7 +82,7 @@ fn knobs_break_attestation_and_assertions_as_asked() {
         n.bad_assertion_signature = true;
     })
     .unwrap();
-    let mut k = VirtualKey::open_session(&path).unwrap();
+    let mut k = open(&path).unwrap();
     let made = k
         .make_credential(&request("example.com", "a", false, false))
         .unwrap();
@@ -102,13 +103,18 @@ fn knobs_break_attestation_and_assertions_as_asked() {
         .unwrap();
     let mut signed = a.auth_data.clone();
     signed.extend_from_slice(&[1; 32]);
-    let private =
-        credential::unwrap(&k.state.wrap_key, "example.com", &made.credential_id).unwrap();
+    let st = state::read(&path).unwrap();
+    let (private, _) = credential::unwrap(
+        &st.wrap_key,
+        &credential::sha256(b"example.com"),
+        &made.credential_id,
+    )
+    .unwrap();
     let good = attestation::sign(&private, &signed).unwrap();
     // Verify with the credential's own public key, via a throwaway leaf certificate.
     let (_, cert) = attestation::new_leaf(
-        &k.state.attestation.ca_key,
-        &k.state.attestation.ca_cert,
+        &st.attestation.ca_key,
+        &st.attestation.ca_cert,
         None,
         true,
         Some(&private),
@@ -121,11 +127,11 @@ fn knobs_break_attestation_and_assertions_as_asked() {
 
 #[test]
 fn non_discoverable_credentials_spend_no_slot_and_count_their_signatures() {
-    let (_d, _p, mut k) = key(Profile::Ctap21);
+    let (_d, path, mut k) = key(Profile::Ctap21);
     let made = k
         .make_credential(&request("example.com", "a", false, false))
         .unwrap();
-    assert!(k.state.credentials.is_empty());
+    assert!(state::read(&path).unwrap().credentials.is_empty());
     let req = AssertionRequest {
         client_data_hash: [1; 32],
         rp_id: "example.com".into(),
@@ -165,7 +171,7 @@ fn pin_retries_power_cycle_and_block_follow_ctap() {
     ));
     drop(k);
     replug(&path).unwrap();
-    let mut k = VirtualKey::open_session(&path).unwrap();
+    let mut k = open(&path).unwrap();
     k.unlock(&Pin::new("1234")).unwrap();
     assert_eq!(k.pin_retries().unwrap().retries, 8);
 }
@@ -175,7 +181,7 @@ fn a_second_session_waits_for_the_first_and_sees_its_changes() {
     let (_d, path, mut k) = key(Profile::Ctap21);
     let p2 = path.clone();
     let t = std::thread::spawn(move || {
-        let mut k2 = VirtualKey::open_session(&p2).unwrap();
+        let mut k2 = open(&p2).unwrap();
         k2.info().unwrap().pin_is_set()
     });
     std::thread::sleep(std::time::Duration::from_millis(100));
