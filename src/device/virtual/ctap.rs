@@ -1118,10 +1118,6 @@ impl VirtualAuthenticator {
         if force {
             self.state.force_pin_change = true;
         }
-        // A forced change ends every token (§6.11.4).
-        if self.state.force_pin_change {
-            self.token = None;
-        }
         self.persist()?;
         empty()
     }
