@@ -18,6 +18,7 @@ mod provision;
 mod readiness;
 mod records;
 mod selftest;
+mod version;
 mod virtual_cmd;
 
 pub use context::{Context, LOW_RETRIES};
@@ -33,6 +34,7 @@ use std::path::PathBuf;
 #[command(
     name = "keyward",
     version,
+    long_version = version::long(),
     about = "Get FIDO2 security keys into accounts, and track the weaker sign-in methods still to disable",
     after_help = "Exit codes are listed in docs/exit-codes.md. PINs are never taken as flags: \
                   use the prompt, --pin-stdin, --pin-fd or KEYWARD_PIN / KEYWARD_NEW_PIN."
