@@ -231,6 +231,25 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
                 date(&m.updated_at),
                 crate::ledger::Actor::from_stored(&m.updated_by)
             );
+            // A method kept by design still needs protecting: say how, every time.
+            if m.status == MethodStatus::Kept {
+                if let Some(p) = book
+                    .get(&a.account.playbook, &m.method)
+                    .and_then(|h| h.protect)
+                {
+                    let _ = writeln!(s, "      Protect it:");
+                    s.push_str(&howto::render(
+                        &HowTo {
+                            url: p.url,
+                            menu: p.menu,
+                            steps: p.steps,
+                            admin: p.admin,
+                            ..HowTo::default()
+                        },
+                        "        ",
+                    ));
+                }
+            }
         }
     }
     let _ = writeln!(s, "\nKeys:");
