@@ -145,6 +145,69 @@ pub fn open(path: &Path) -> Result<Connection, LedgerError> {
     Ok(conn)
 }
 
+/// Open an existing ledger for reading only: nothing is created, migrated or deleted (not
+/// even a stray `-wal` file), so it works in a read-only folder or mount. An older schema is
+/// read as it is.
+pub fn open_read_only(path: &Path) -> Result<(Connection, i64), LedgerError> {
+    if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(not_ours(path, "it is a folder; give the path of a file"));
+    }
+    check_header(path)?;
+    let ro = |immutable: bool| -> Result<(Connection, i64), LedgerError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = if immutable {
+            // Where SQLite cannot even make its shared-memory file, the folder is read-only
+            // to us: nobody is writing through us, so the file is read as it is.
+            let uri = url::Url::from_file_path(std::path::absolute(path).unwrap_or_default())
+                .map(|u| format!("{u}?immutable=1"))
+                .map_err(|()| {
+                    LedgerError::io(path, "cannot open", std::io::ErrorKind::InvalidInput.into())
+                })?;
+            Connection::open_with_flags(uri, flags)
+        } else {
+            Connection::open_with_flags(path, flags)
+        }
+        .map_err(|e| classify(path, e, "cannot open"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| LedgerError::sql(path, e))?;
+        let version = check_identity(path, &conn)?;
+        Ok((conn, version))
+    };
+    match ro(false) {
+        Err(LedgerError::Sql { .. }) | Err(LedgerError::ReadOnly { .. })
+            if folder_read_only(path) =>
+        {
+            ro(true)
+        }
+        other => other,
+    }
+}
+
+/// Whether we may not create files beside the ledger (its `-wal` and `-shm`).
+pub(crate) fn folder_read_only(path: &Path) -> bool {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: a valid NUL-terminated path; access() only reads it.
+        unsafe { libc::access(c.as_ptr(), libc::W_OK) != 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(dir)
+            .map(|m| m.permissions().readonly())
+            .unwrap_or(false)
+    }
+}
+
 fn connect(path: &Path, create: bool) -> Result<Connection, LedgerError> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -183,7 +246,8 @@ fn check_header(path: &Path) -> Result<(), LedgerError> {
 }
 
 /// Read-only checks: the application id, the schema version, and SQLite's own integrity check.
-fn check_identity(path: &Path, conn: &Connection) -> Result<(), LedgerError> {
+/// Returns the schema version.
+fn check_identity(path: &Path, conn: &Connection) -> Result<i64, LedgerError> {
     let app_id: i32 = conn
         .pragma_query_value(None, "application_id", |r| r.get(0))
         .map_err(|e| classify(path, e, "cannot read"))?;
@@ -212,7 +276,7 @@ fn check_identity(path: &Path, conn: &Connection) -> Result<(), LedgerError> {
             format!("SQLite's integrity check says: {verdict}"),
         ));
     }
-    Ok(())
+    Ok(version)
 }
 
 /// SQLite's "not a database" and "corrupt" results mean the file is damaged, not that the disk
@@ -225,6 +289,9 @@ fn classify(path: &Path, e: rusqlite::Error, doing: &str) -> LedgerError {
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => LedgerError::Busy {
             path: path.display().to_string(),
         },
+        Some(ErrorCode::ReadOnly) | Some(ErrorCode::CannotOpen) if folder_read_only(path) => {
+            LedgerError::read_only(path)
+        }
         _ => LedgerError::sql(path, e),
     }
 }
@@ -266,6 +333,9 @@ fn create(path: &Path) -> Result<(), LedgerError> {
     };
     std::fs::create_dir_all(&dir)
         .map_err(|e| LedgerError::io(&dir, "cannot create the folder", e))?;
+    if folder_read_only(path) {
+        return Err(LedgerError::read_only(path));
+    }
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -46,9 +46,13 @@ fn rows<T>(
 }
 
 pub(crate) fn export(conn: &Connection, path: &str) -> Result<LedgerExport> {
+    // A ledger read before its upgrade exports as what it is.
+    let schema_version = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap_or(SCHEMA_VERSION);
     Ok(LedgerExport {
         format: FORMAT.into(),
-        schema_version: SCHEMA_VERSION,
+        schema_version,
         people: rows(
             conn,
             path,
