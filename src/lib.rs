@@ -16,6 +16,7 @@ pub mod pin;
 pub mod playbook;
 pub mod provision;
 pub mod readiness;
+pub mod redact;
 pub mod selftest;
 
 pub use error::{Error, ExitCode, Result};
