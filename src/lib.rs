@@ -18,5 +18,6 @@ pub mod provision;
 pub mod readiness;
 pub mod redact;
 pub mod selftest;
+pub mod temp_file;
 
 pub use error::{Error, ExitCode, Result};

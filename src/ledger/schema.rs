@@ -137,6 +137,7 @@ pub fn open(path: &Path) -> Result<Connection, LedgerError> {
         Err(e) => return Err(LedgerError::io(path, "cannot read", e)),
     }
     check_header(path)?;
+    crate::temp_file::remove_stale(path);
     let mut conn = connect(path, false)?;
     check_identity(path, &conn)?;
     migrate(path, &mut conn)?;
@@ -336,26 +337,20 @@ fn create(path: &Path) -> Result<(), LedgerError> {
     if folder_read_only(path) {
         return Err(LedgerError::read_only(path));
     }
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "ledger".into());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(".{file_name}.new-{}-{nanos}", std::process::id()));
-    let result = build_new(&tmp).and_then(|()| match std::fs::hard_link(&tmp, path) {
-        Ok(()) => Ok(()),
+    // Leftovers of runs killed while creating a ledger here (they hold no records, but
+    // they pile up and look like ledgers).
+    crate::temp_file::remove_stale(path);
+    let mut tmp = crate::temp_file::TempFile::beside(path)
+        .map_err(|e| LedgerError::io(path, "cannot create", e))?;
+    // SQLite opens it by name; it gives its -wal and -shm files the same mode (0600).
+    tmp.close();
+    build_new(tmp.path())?;
+    match tmp.place_new(path) {
+        Ok(_) => Ok(()),
+        // Someone else created it first: theirs is used.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        // A file system without hard links: a plain rename, unless someone got there first.
-        Err(_) if !path.exists() => {
-            std::fs::rename(&tmp, path).map_err(|e| LedgerError::io(path, "cannot create", e))
-        }
         Err(e) => Err(LedgerError::io(path, "cannot create", e)),
-    });
-    let _ = std::fs::remove_file(&tmp);
-    result
+    }
 }
 
 /// Every table of the current schema, in an empty database (an export checked in memory).
@@ -367,16 +362,6 @@ pub(crate) fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 fn build_new(tmp: &Path) -> Result<(), LedgerError> {
-    {
-        // Created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the same
-        // mode as the database.
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        opts.open(tmp)
-            .map_err(|e| LedgerError::io(tmp, "cannot create", e))?;
-    }
     let conn = connect(tmp, true)?;
     conn.pragma_update(None, "application_id", APPLICATION_ID)
         .map_err(|e| LedgerError::sql(tmp, e))?;
@@ -401,11 +386,5 @@ fn build_new(tmp: &Path) -> Result<(), LedgerError> {
         .map_err(|e| LedgerError::sql(tmp, e))?;
     tx.commit().map_err(|e| LedgerError::sql(tmp, e))?;
     // Closing checkpoints the WAL into the main file, so the linked file is complete alone.
-    conn.close().map_err(|(_, e)| LedgerError::sql(tmp, e))?;
-    for suffix in ["-wal", "-shm"] {
-        let mut p = tmp.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(std::path::PathBuf::from(p));
-    }
-    Ok(())
+    conn.close().map_err(|(_, e)| LedgerError::sql(tmp, e))
 }
