@@ -18,6 +18,7 @@ pub mod provision;
 pub mod readiness;
 pub mod redact;
 pub mod selftest;
+pub mod style;
 pub mod temp_file;
 
 pub use error::{Error, ExitCode, Result};
