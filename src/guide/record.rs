@@ -16,11 +16,16 @@ pub trait Record {
     fn add_person(&mut self, name: &str, actor: &Actor) -> Result<Person>;
 
     fn accounts(&mut self, person: &Person) -> Result<Vec<Account>>;
+    /// Add the account with each of `methods` "not checked yet" (unless already recorded), in
+    /// ONE transaction: an interruption never leaves an account without its weaker methods.
+    /// On an existing account, records the ones missing (how a half-written ledger of an
+    /// older keyward is repaired).
     fn add_account(
         &mut self,
         person: &Person,
         playbook: &str,
         identifier: &str,
+        methods: &[&str],
         actor: &Actor,
     ) -> Result<Account>;
 
@@ -88,11 +93,14 @@ impl Record for Ledger {
         person: &Person,
         playbook: &str,
         identifier: &str,
+        methods: &[&str],
         actor: &Actor,
     ) -> Result<Account> {
-        Ok(Ledger::add_account(
-            self, actor, person.id, playbook, identifier,
-        )?)
+        Ok(self.write(actor, |w| {
+            let account = w.add_account(person.id, playbook, identifier)?;
+            w.add_methods_not_checked(account.id, methods)?;
+            Ok(account)
+        })?)
     }
     fn keys(&mut self, person: &Person) -> Result<Vec<Key>> {
         Ok(self.keys_of(person.id)?)

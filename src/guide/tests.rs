@@ -809,3 +809,36 @@ fn a_look_alike_key_known_from_another_account_is_not_recorded_for_this_one() {
         "Key B's Microsoft credential recorded as seen on Key A: {recorded:?}"
     );
 }
+
+/// Issue 11, item 2: an older keyward killed between recording an account and its weaker
+/// methods left the account without any; the next run records them as not checked yet, even
+/// when it stops before the methods are gone through, so they are back on the to-do list.
+#[test]
+fn an_account_recorded_without_its_weaker_methods_gets_them_back_on_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let a = Actor::operator("sam");
+    let person = ledger.upsert_person(&a, "Ada Lovelace", None).unwrap();
+    let google = ledger
+        .add_account(&a, person.id, "google", "ada@example.com")
+        .unwrap();
+    assert!(ledger.methods_of(google.id).unwrap().is_empty());
+    let mut keys = FakeKeys::two();
+    let mut p = answers(&[("step.google.3.done", Answer::Bool(false))]);
+    run_playbooks(&mut ledger, &mut keys, &mut p, true, &["google"]).unwrap();
+    let offered = Catalog::load(None)
+        .unwrap()
+        .get("google")
+        .unwrap()
+        .weaker_methods
+        .len();
+    let methods = ledger.methods_of(google.id).unwrap();
+    assert_eq!(methods.len(), offered, "{methods:?}");
+    let status = ledger.person_status(person.id).unwrap();
+    assert!(
+        status.remaining.iter().any(|r| r.method == "sms"),
+        "{:?}",
+        status.remaining
+    );
+    assert!(ledger.verify_audit().unwrap().ok);
+}

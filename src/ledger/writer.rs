@@ -412,6 +412,21 @@ impl<'a> Writer<'a> {
         })
     }
 
+    /// Record each of `methods` as `unknown` ("not checked yet") on the account, leaving alone
+    /// those already recorded. Returns how many were added.
+    pub fn add_methods_not_checked(&mut self, account_id: i64, methods: &[&str]) -> Result<usize> {
+        let known: Vec<String> = query::methods_of(&self.tx, &self.path, account_id)?
+            .into_iter()
+            .map(|m| m.method)
+            .collect();
+        let mut added = 0;
+        for m in methods.iter().filter(|m| !known.iter().any(|k| k == *m)) {
+            self.set_method_status(account_id, m, MethodStatus::Unknown, None)?;
+            added += 1;
+        }
+        Ok(added)
+    }
+
     pub fn set_key_state(
         &mut self,
         key_id: i64,
