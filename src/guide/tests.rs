@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::device::*;
-use crate::ledger::{Actor, Ledger, MethodStatus};
+use crate::ledger::{Actor, Ledger, MethodStatus, PinState};
 use crate::pin::Pin;
 use crate::playbook::Catalog;
 use std::collections::BTreeMap;
@@ -839,6 +839,55 @@ fn an_account_recorded_without_its_weaker_methods_gets_them_back_on_the_next_run
         status.remaining.iter().any(|r| r.method == "sms"),
         "{:?}",
         status.remaining
+    );
+    assert!(ledger.verify_audit().unwrap().ok);
+}
+
+/// Issue 11, item 2: a run stopped between changing a key's PIN and recording it (here: the
+/// temporary PIN was replaced, the ledger still says "must change at first use") is settled at
+/// the next run by asking the key, with an audit entry saying so.
+#[test]
+fn a_key_change_interrupted_before_it_was_recorded_is_settled_by_asking_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let mut keys = FakeKeys::two();
+    let mut p = answers(&[]);
+    let out = run(&mut ledger, &mut keys, &mut p, true).unwrap();
+    let key = ledger.keys_of(out.person.id).unwrap()[0].clone();
+    let sam = Actor::operator("sam");
+    // What an interrupted run leaves: the intent, and the record from before the change.
+    ledger
+        .set_pin_state(&sam, key.id, PinState::SetMustChange)
+        .unwrap();
+    ledger
+        .write(&sam, |w| w.begin_key_change(key.id, "change_pin"))
+        .unwrap();
+    let mut silent = ScriptedPrompter::with_pin_source(
+        AnswersFile::from_entries(std::path::Path::new("empty"), BTreeMap::new()).unwrap(),
+        Box::new(|_| Ok(Pin::new("4812"))),
+    )
+    .quiet();
+    run(&mut ledger, &mut keys, &mut silent, true).unwrap();
+    let now = ledger.find_key(&format!("#{}", key.id), None).unwrap();
+    assert_eq!(
+        now.pin_state,
+        Some(PinState::Set),
+        "the key has no force-change flag"
+    );
+    assert_eq!(ledger.pending_key_change(key.id).unwrap(), None);
+    let settled = ledger
+        .audit_entries()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "key.change.settled")
+        .last()
+        .expect("a settled entry");
+    assert!(
+        settled
+            .detail
+            .contains("\"settled_after_an_interruption\":true"),
+        "{}",
+        settled.detail
     );
     assert!(ledger.verify_audit().unwrap().ok);
 }

@@ -329,6 +329,11 @@ impl Ledger {
         self.write(actor, |w| w.set_pin_state(key_id, pin))
     }
 
+    /// The change begun on this key and never settled (see [`Writer::begin_key_change`]).
+    pub fn pending_key_change(&self, key_id: i64) -> Result<Option<String>> {
+        query::pending_key_change(&self.conn, &self.path_str(), key_id)
+    }
+
     /// Record that a flow has passed a named point for a person (idempotent).
     pub fn checkpoint(&mut self, actor: &Actor, person_id: i64, name: &str) -> Result<()> {
         self.write(actor, |w| w.checkpoint(person_id, name))

@@ -463,6 +463,20 @@ pub(crate) fn checkpoints(
     )
 }
 
+pub(crate) fn pending_key_change(
+    conn: &Connection,
+    path: &str,
+    key_id: i64,
+) -> Result<Option<String>> {
+    conn.query_row(
+        "SELECT change FROM key_changes WHERE key_id = ?1",
+        params![key_id],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(sql(path))
+}
+
 pub(crate) fn audit_entries(conn: &Connection, path: &str) -> Result<Vec<AuditEntry>> {
     all(
         conn,

@@ -101,6 +101,17 @@ const MIGRATIONS: &[&str] = &[
     // 1 -> 2: every audit entry carries the image of each row it changed (see `trail.rs`). No
     // table changes; the upgrade writes a baseline entry stating every record (see `migrate`).
     "-- row images in the audit trail",
+    // 2 -> 3: a change to a key that happens outside the ledger (set or change its PIN, its
+    // policy, reset, erase) is recorded as begun before keyward acts on the key, and settled
+    // after; one still here after a crash is settled by asking the key (see `Writer`).
+    r#"
+    CREATE TABLE key_changes (
+        key_id     INTEGER PRIMARY KEY REFERENCES keys(id),
+        change     TEXT NOT NULL CHECK (change IN ('set_pin', 'change_pin', 'policy', 'reset', 'erase')),
+        started_at TEXT NOT NULL,
+        started_by TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// The first schema whose audit entries carry row images.

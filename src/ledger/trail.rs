@@ -447,6 +447,10 @@ impl Names {
             ),
             "provision_slots" => format!("provisioning slot {}", s("slot")),
             "meta" => format!("ledger setting {}", s("key")),
+            "key_changes" => format!(
+                "unsettled change of key {}",
+                Self::of(&self.keys, "key", row.get("key_id"))
+            ),
             "checkpoints" => format!(
                 "checkpoint {} of {}",
                 s("name"),
