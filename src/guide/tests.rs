@@ -879,8 +879,7 @@ fn a_key_change_interrupted_before_it_was_recorded_is_settled_by_asking_the_key(
         .audit_entries()
         .unwrap()
         .into_iter()
-        .filter(|e| e.action == "key.change.settled")
-        .last()
+        .rfind(|e| e.action == "key.change.settled")
         .expect("a settled entry");
     assert!(
         settled

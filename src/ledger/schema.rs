@@ -111,6 +111,11 @@ const MIGRATIONS: &[&str] = &[
         started_at TEXT NOT NULL,
         started_by TEXT NOT NULL
     );
+    -- Reading one person (status, and the fleet report person by person) must not scan
+    -- every account or enrollment of the organisation.
+    CREATE INDEX accounts_by_person ON accounts(person_id);
+    CREATE INDEX enrollments_by_key ON enrollments(key_id);
+    CREATE INDEX slots_by_person ON provision_slots(person_id);
     "#,
 ];
 
