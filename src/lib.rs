@@ -17,5 +17,7 @@ pub mod playbook;
 pub mod provision;
 pub mod readiness;
 pub mod selftest;
+pub mod style;
+pub mod webauthn_export;
 
 pub use error::{Error, ExitCode, Result};
