@@ -3,7 +3,7 @@
 //!
 //! Reference: <https://fidoalliance.org/specs/fido-v2.1-ps-20210615/fido-client-to-authenticator-protocol-v2.1-ps-20210615.html#authenticatorCredentialManagement>
 
-use super::cbor::{decode_map, encode, encode_map, int, CborMap, MapExt};
+use super::cbor::{encode, CborMap};
 use crate::device::KeyInfo;
 use serde_cbor_2::Value;
 
@@ -64,48 +64,15 @@ pub const PARAM_RP_ID_HASH: i64 = 0x01;
 pub const PARAM_CREDENTIAL_ID: i64 = 0x02;
 pub const PARAM_USER: i64 = 0x03;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Request {
-    pub sub_command: u8,
-    pub params: Option<CborMap>,
-    pub protocol: Option<u8>,
-    pub pin_uv_auth_param: Option<Vec<u8>>,
-}
+pub use super::sub_command::SubCommandRequest as Request;
 
-impl Request {
-    /// What pinUvAuthParam authenticates: subCommand || subCommandParams.
-    pub fn auth_message(sub_command: u8, params: Option<&CborMap>) -> Vec<u8> {
-        let mut msg = vec![sub_command];
-        if let Some(p) = params {
-            msg.extend_from_slice(&encode(&Value::Map(p.clone())));
-        }
-        msg
+/// What pinUvAuthParam authenticates: subCommand || subCommandParams.
+pub fn auth_message(sub_command: u8, params: Option<&CborMap>) -> Vec<u8> {
+    let mut msg = vec![sub_command];
+    if let Some(p) = params {
+        msg.extend_from_slice(&encode(&Value::Map(p.clone())));
     }
-
-    pub fn encode(&self) -> Vec<u8> {
-        let mut m = CborMap::new();
-        m.insert(int(0x01), int(i64::from(self.sub_command)));
-        if let Some(p) = &self.params {
-            m.insert(int(0x02), Value::Map(p.clone()));
-        }
-        if let Some(p) = self.protocol {
-            m.insert(int(0x03), int(i64::from(p)));
-        }
-        if let Some(a) = &self.pin_uv_auth_param {
-            m.insert(int(0x04), Value::Bytes(a.clone()));
-        }
-        encode_map(m)
-    }
-
-    pub fn decode(bytes: &[u8]) -> Result<Request, bool> {
-        let m = decode_map(bytes).map_err(|_| false)?;
-        Ok(Request {
-            sub_command: u8::try_from(m.uint(0x01).ok_or(true)?).map_err(|_| false)?,
-            params: m.map_at(0x02).cloned(),
-            protocol: m.uint(0x03).and_then(|p| u8::try_from(p).ok()),
-            pin_uv_auth_param: m.bytes(0x04).map(<[u8]>::to_vec),
-        })
-    }
+    msg
 }
 
 /// Response keys (§6.8.2).
@@ -126,6 +93,7 @@ pub mod response {
 mod tests {
     use super::*;
     use crate::device::ctap2::get_info::u2f_only_info;
+    use crate::device::ctap2::int;
 
     #[test]
     fn final_command_whenever_the_key_speaks_ctap_2_1() {
@@ -149,7 +117,7 @@ mod tests {
     fn the_auth_message_is_the_sub_command_then_its_parameters() {
         let mut p = CborMap::new();
         p.insert(int(PARAM_RP_ID_HASH), Value::Bytes(vec![1; 32]));
-        let msg = Request::auth_message(SubCommand::EnumerateCredentialsBegin as u8, Some(&p));
+        let msg = auth_message(SubCommand::EnumerateCredentialsBegin as u8, Some(&p));
         assert_eq!(msg[..4], [0x04, 0xA1, 0x01, 0x58]);
         assert_eq!(msg.len(), 1 + 1 + 1 + 2 + 32);
     }

@@ -175,21 +175,25 @@ impl CtapKey {
         Ok(self.token.as_ref().expect("set just above"))
     }
 
-    /// pinUvAuthParam over a clientDataHash with a token for this RP alone.
+    /// When `needed`, a pinUvAuthParam over a clientDataHash with a token for this RP alone.
     fn ceremony_auth(
         &mut self,
+        needed: bool,
         permission: u8,
         rp_id: &str,
         client_data_hash: &[u8; 32],
-    ) -> Result<PinAuth, DeviceError> {
+    ) -> Result<Option<PinAuth>, DeviceError> {
+        if !needed {
+            return Ok(None);
+        }
         let token = self.new_token(permission, Some(rp_id))?;
         // The key holds one token at a time: the session's is gone now, and this one loses
         // its rights at the touch.
         self.token = None;
-        Ok(PinAuth {
+        Ok(Some(PinAuth {
             param: token.protocol.authenticate(&token.secret, client_data_hash),
             protocol: token.protocol.number(),
-        })
+        }))
     }
 
     fn cred_mgmt_command(&mut self) -> Result<u8, DeviceError> {
@@ -214,7 +218,7 @@ impl CtapKey {
         };
         if sub.needs_auth() {
             let token = self.session_token(Permission::CREDENTIAL_MANAGEMENT)?;
-            let msg = cm::Request::auth_message(sub as u8, req.params.as_ref());
+            let msg = cm::auth_message(sub as u8, req.params.as_ref());
             req.protocol = Some(token.protocol.number());
             req.pin_uv_auth_param = Some(token.protocol.authenticate(&token.secret, &msg));
         }
@@ -244,7 +248,7 @@ impl CtapKey {
         };
         if info.pin_is_set() == Some(true) {
             let token = self.session_token(Permission::AUTHENTICATOR_CONFIG)?;
-            let msg = config::Request::auth_message(sub as u8, req.params.as_ref());
+            let msg = config::auth_message(sub as u8, req.params.as_ref());
             req.protocol = Some(token.protocol.number());
             req.pin_uv_auth_param = Some(token.protocol.authenticate(&token.secret, &msg));
         }
@@ -289,11 +293,7 @@ impl CtapKey {
         if let Some(d) = display_name {
             user.push(("displayName", super::text(d)));
         }
-        let mut params = CborMap::new();
-        params.insert(
-            super::int(cm::PARAM_CREDENTIAL_ID),
-            super::cbor::credential_descriptor(credential_id),
-        );
+        let mut params = credential_params(credential_id);
         params.insert(super::int(cm::PARAM_USER), super::text_map(user));
         self.cred_mgmt(cm::SubCommand::UpdateUserInformation, Some(params))
             .map(drop)
@@ -319,15 +319,12 @@ impl CtapKey {
             return Ok((u2f::authenticate(&mut self.ch, req, TOUCH_TIMEOUT)?, None));
         }
         let always_uv = info.pin_is_set() == Some(true) && info.always_uv();
-        let auth = if req.user_verification || always_uv {
-            Some(self.ceremony_auth(
-                Permission::GET_ASSERTION,
-                &req.rp_id,
-                &req.client_data_hash,
-            )?)
-        } else {
-            None
-        };
+        let auth = self.ceremony_auth(
+            req.user_verification || always_uv,
+            Permission::GET_ASSERTION,
+            &req.rp_id,
+            &req.client_data_hash,
+        )?;
         let request = get_assertion::encode_request(req, auth.as_ref());
         let bytes = self.cbor(command::GET_ASSERTION, Some(&request), TOUCH_TIMEOUT)?;
         get_assertion::decode_response(&bytes, req)
@@ -347,6 +344,16 @@ fn session_permissions(info: &KeyInfo) -> u8 {
         p = Permission::MAKE_CREDENTIAL | Permission::GET_ASSERTION;
     }
     p
+}
+
+/// subCommandParams naming one credential.
+fn credential_params(credential_id: &[u8]) -> CborMap {
+    let mut params = CborMap::new();
+    params.insert(
+        super::int(cm::PARAM_CREDENTIAL_ID),
+        super::cbor::credential_descriptor(credential_id),
+    );
+    params
 }
 
 fn u2f_only(what: &str) -> DeviceError {
@@ -511,11 +518,7 @@ impl Authenticator for CtapKey {
     }
 
     fn delete_credential(&mut self, credential_id: &[u8]) -> Result<(), DeviceError> {
-        let mut params = CborMap::new();
-        params.insert(
-            super::int(cm::PARAM_CREDENTIAL_ID),
-            super::cbor::credential_descriptor(credential_id),
-        );
+        let params = credential_params(credential_id);
         self.cred_mgmt(cm::SubCommand::DeleteCredential, Some(params))
             .map(drop)
     }
@@ -556,15 +559,12 @@ impl Authenticator for CtapKey {
         let uv_not_required = info.options.get("makeCredUvNotRqd") == Some(&true);
         let needs_uv = req.user_verification
             || (pin_set && (info.always_uv() || !uv_not_required || req.discoverable));
-        let auth = if needs_uv {
-            Some(self.ceremony_auth(
-                Permission::MAKE_CREDENTIAL,
-                &req.rp_id,
-                &req.client_data_hash,
-            )?)
-        } else {
-            None
-        };
+        let auth = self.ceremony_auth(
+            needs_uv,
+            Permission::MAKE_CREDENTIAL,
+            &req.rp_id,
+            &req.client_data_hash,
+        )?;
         let request = make_credential::encode_request(req, auth.as_ref());
         let bytes = self.cbor(command::MAKE_CREDENTIAL, Some(&request), TOUCH_TIMEOUT)?;
         make_credential::decode_response(&bytes)

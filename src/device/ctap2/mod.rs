@@ -17,6 +17,7 @@ mod key;
 pub mod make_credential;
 pub mod pin_protocol;
 pub mod status;
+mod sub_command;
 pub mod u2f;
 
 pub use cbor::{decode_map, encode, encode_map, int, text, text_map, CborMap, MapExt};

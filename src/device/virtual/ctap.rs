@@ -57,10 +57,18 @@ struct AssertionQueue {
     at: Instant,
 }
 
-enum Iteration {
-    None,
-    Rps(Vec<String>, Instant),
-    Credentials(Vec<Vec<u8>>, Instant),
+/// What credential management is enumerating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    Rps,
+    Credentials,
+}
+
+/// The items left for getNextRP / getNextCredential (RP IDs as bytes, or credential IDs).
+struct Iteration {
+    listing: Listing,
+    rest: Vec<Vec<u8>>,
+    at: Instant,
 }
 
 /// One powered-up virtual key. The file stays locked while it exists.
@@ -71,7 +79,7 @@ pub struct VirtualAuthenticator {
     key_agreement: KeyAgreement,
     token: Option<Token>,
     queue: Option<AssertionQueue>,
-    iteration: Iteration,
+    iteration: Option<Iteration>,
     /// Set when the last command waited for a touch, so the wire can send KEEPALIVE first.
     pub(super) waited_for_touch: bool,
     /// A U2F touch that "never comes" (knob) keeps answering "touch needed" until then.
@@ -103,7 +111,7 @@ impl VirtualAuthenticator {
             key_agreement: KeyAgreement::new(),
             token: None,
             queue: None,
-            iteration: Iteration::None,
+            iteration: None,
             waited_for_touch: false,
             u2f_touch_never_until: None,
         }
@@ -189,7 +197,7 @@ impl VirtualAuthenticator {
             self.queue = None;
         }
         if cmd != command::CREDENTIAL_MANAGEMENT {
-            self.iteration = Iteration::None;
+            self.iteration = None;
         }
         let ctap21 = self.profile().is_ctap21();
         let reply = match cmd {
@@ -874,7 +882,7 @@ impl VirtualAuthenticator {
                 .pin_uv_auth_param
                 .as_deref()
                 .ok_or(CtapStatus::PuatRequired)?;
-            let msg = cm::Request::auth_message(req.sub_command, req.params.as_ref());
+            let msg = cm::auth_message(req.sub_command, req.params.as_ref());
             self.check_token(
                 req.protocol.map(u64::from),
                 param,
@@ -888,7 +896,7 @@ impl VirtualAuthenticator {
             cm::SubCommand::EnumerateRpsGetNextRp
                 | cm::SubCommand::EnumerateCredentialsGetNextCredential
         ) {
-            self.iteration = Iteration::None;
+            self.iteration = None;
         }
         let params = req.params.unwrap_or_default();
         match sub {
@@ -903,68 +911,36 @@ impl VirtualAuthenticator {
                 ok(encode_map(m))
             }
             cm::SubCommand::EnumerateRpsBegin => {
-                let mut rps: Vec<String> = Vec::new();
+                let mut rps: Vec<Vec<u8>> = Vec::new();
                 for c in &self.state.credentials {
-                    if !rps.contains(&c.rp_id) {
-                        rps.push(c.rp_id.clone());
+                    if !rps.contains(&c.rp_id.as_bytes().to_vec()) {
+                        rps.push(c.rp_id.as_bytes().to_vec());
                     }
                 }
-                if rps.is_empty() {
-                    return Err(CtapStatus::NoCredentials);
-                }
-                let total = rps.len();
-                let first = rps.remove(0);
-                let body = self.rp_entry(&first, Some(total));
-                self.iteration = Iteration::Rps(rps, Instant::now());
-                ok(body)
+                let (first, total) = self.begin_listing(Listing::Rps, rps)?;
+                ok(self.rp_entry(&String::from_utf8_lossy(&first), Some(total)))
             }
             cm::SubCommand::EnumerateRpsGetNextRp => {
-                let Iteration::Rps(mut rest, at) =
-                    std::mem::replace(&mut self.iteration, Iteration::None)
-                else {
-                    return Err(CtapStatus::NotAllowed);
-                };
-                if rest.is_empty() || at.elapsed() > ITERATION_TIMEOUT {
-                    return Err(CtapStatus::NotAllowed);
-                }
-                let next = rest.remove(0);
-                let body = self.rp_entry(&next, None);
-                self.iteration = Iteration::Rps(rest, Instant::now());
-                ok(body)
+                let next = self.next_in_listing(Listing::Rps)?;
+                ok(self.rp_entry(&String::from_utf8_lossy(&next), None))
             }
             cm::SubCommand::EnumerateCredentialsBegin => {
                 let hash = params
                     .bytes(cm::PARAM_RP_ID_HASH)
                     .ok_or(CtapStatus::MissingParameter)?;
-                let mut ids: Vec<Vec<u8>> = self
+                let ids: Vec<Vec<u8>> = self
                     .state
                     .credentials
                     .iter()
                     .filter(|c| sha256(c.rp_id.as_bytes()) == hash)
                     .map(|c| c.id.clone())
                     .collect();
-                if ids.is_empty() {
-                    return Err(CtapStatus::NoCredentials);
-                }
-                let total = ids.len();
-                let first = ids.remove(0);
-                let body = self.credential_entry(&first, Some(total))?;
-                self.iteration = Iteration::Credentials(ids, Instant::now());
-                ok(body)
+                let (first, total) = self.begin_listing(Listing::Credentials, ids)?;
+                self.credential_entry(&first, Some(total))
             }
             cm::SubCommand::EnumerateCredentialsGetNextCredential => {
-                let Iteration::Credentials(mut rest, at) =
-                    std::mem::replace(&mut self.iteration, Iteration::None)
-                else {
-                    return Err(CtapStatus::NotAllowed);
-                };
-                if rest.is_empty() || at.elapsed() > ITERATION_TIMEOUT {
-                    return Err(CtapStatus::NotAllowed);
-                }
-                let next = rest.remove(0);
-                let body = self.credential_entry(&next, None)?;
-                self.iteration = Iteration::Credentials(rest, Instant::now());
-                ok(body)
+                let next = self.next_in_listing(Listing::Credentials)?;
+                self.credential_entry(&next, None)
             }
             cm::SubCommand::DeleteCredential => {
                 let id = credential_param(&params)?;
@@ -997,6 +973,39 @@ impl VirtualAuthenticator {
                 empty()
             }
         }
+    }
+
+    /// The first item of a new enumeration and how many there are; the rest wait for "next".
+    fn begin_listing(
+        &mut self,
+        listing: Listing,
+        mut items: Vec<Vec<u8>>,
+    ) -> Result<(Vec<u8>, usize), CtapStatus> {
+        if items.is_empty() {
+            return Err(CtapStatus::NoCredentials);
+        }
+        let total = items.len();
+        let first = items.remove(0);
+        self.iteration = Some(Iteration {
+            listing,
+            rest: items,
+            at: Instant::now(),
+        });
+        Ok((first, total))
+    }
+
+    /// The next item of the running enumeration: NOT_ALLOWED when there is none (§6.8.3).
+    fn next_in_listing(&mut self, listing: Listing) -> Result<Vec<u8>, CtapStatus> {
+        let it = self
+            .iteration
+            .as_mut()
+            .filter(|it| it.listing == listing && it.at.elapsed() <= ITERATION_TIMEOUT)
+            .ok_or(CtapStatus::NotAllowed)?;
+        if it.rest.is_empty() {
+            return Err(CtapStatus::NotAllowed);
+        }
+        it.at = Instant::now();
+        Ok(it.rest.remove(0))
     }
 
     fn rp_entry(&self, rp_id: &str, total: Option<usize>) -> Vec<u8> {
@@ -1064,7 +1073,7 @@ impl VirtualAuthenticator {
                 .pin_uv_auth_param
                 .as_deref()
                 .ok_or(CtapStatus::PuatRequired)?;
-            let msg = config::Request::auth_message(req.sub_command, req.params.as_ref());
+            let msg = config::auth_message(req.sub_command, req.params.as_ref());
             self.check_token(
                 req.protocol.map(u64::from),
                 param,
