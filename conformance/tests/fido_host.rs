@@ -9,7 +9,9 @@ use keyward::device::{
 use keyward::mds::{Anchor, Entry, Metadata};
 use keyward::pin::Pin;
 use keyward::selftest::{self, CheckId, PinOutcome, Status, TrustSources};
-use keyward_conformance::fido::{FidoKey, AAGUID, ATTESTATION_CA, ATTESTATION_CERT};
+use keyward_conformance::fido::{
+    FidoKey, PinProtocolsSeen, AAGUID, ATTESTATION_CA, ATTESTATION_CERT,
+};
 use keyward_conformance::host::{descriptor, FidoTransport, KeyClock};
 use std::time::Duration;
 use uuid::Uuid;
@@ -20,11 +22,22 @@ const WRONG: &str = "000000";
 
 /// A freshly powered-up fido-authenticator opened by keyward's host.
 fn open() -> (CtapKey, KeyClock) {
-    let fido = FidoKey::start();
+    let (key, clock, _) = open_key(FidoKey::start());
+    (key, clock)
+}
+
+fn open_key(fido: FidoKey) -> (CtapKey, KeyClock, PinProtocolsSeen) {
     let clock = fido.clock();
+    let seen = fido.pin_protocols_seen();
     let key = CtapKey::open(Box::new(FidoTransport::new(fido)), descriptor())
         .expect("keyward's host opens fido-authenticator");
-    (key, clock)
+    (key, clock, seen)
+}
+
+fn protocols(seen: &PinProtocolsSeen) -> Vec<u64> {
+    let mut v = seen.lock().unwrap().clone();
+    v.dedup();
+    v
 }
 
 fn with_pin() -> (CtapKey, KeyClock) {
@@ -116,7 +129,7 @@ fn info_reads_fido_authenticator() {
 
 #[test]
 fn pin_status_set_and_change() {
-    let (mut key, _) = open();
+    let (mut key, _, seen) = open_key(FidoKey::start());
     key.set_pin(&Pin::new(PIN)).unwrap();
     assert_eq!(key.info().unwrap().pin_is_set(), Some(true));
     let r = key.pin_retries().unwrap();
@@ -130,6 +143,41 @@ fn pin_status_set_and_change() {
     assert_eq!(key.pin_retries().unwrap().retries, 7);
     key.unlock(&Pin::new(NEW_PIN)).expect("the new PIN works");
     assert_eq!(key.pin_retries().unwrap().retries, 8);
+    assert_eq!(
+        protocols(&seen),
+        [2],
+        "the host prefers PIN/UV auth protocol 2"
+    );
+}
+
+#[test]
+fn pin_protocol_1_end_to_end() {
+    // The key offers only protocol 1, so every PIN step of the host runs on it.
+    let (mut key, _, seen) = open_key(FidoKey::start_offering_pin_protocol_1_only());
+    assert_eq!(key.info().unwrap().pin_uv_protocols, [1]);
+    key.set_pin(&Pin::new(PIN)).unwrap();
+    key.change_pin(&Pin::new(PIN), &Pin::new(NEW_PIN)).unwrap();
+    assert!(matches!(
+        key.unlock(&Pin::new(PIN)),
+        Err(DeviceError::PinInvalid { .. })
+    ));
+    key.unlock(&Pin::new(NEW_PIN)).unwrap();
+    let made = key
+        .make_credential(&mc("example.com", "alice", true, true))
+        .unwrap();
+    assert!(made.user_verified);
+    let req = ga("example.com", vec![], true, 7);
+    let a = key.get_assertion(&req).unwrap();
+    assert!(a.user_verified);
+    assert_signed(&made, &a, &req.client_data_hash);
+    let listed = key.list_credentials().unwrap();
+    assert_eq!(listed.len(), 1);
+    key.delete_credential(&made.credential_id).unwrap();
+    assert!(key.list_credentials().unwrap().is_empty());
+    key.set_min_pin_length(Some(8), &[], false).unwrap();
+    assert_eq!(key.info().unwrap().min_pin_length, 8);
+    assert!(key.toggle_always_uv().unwrap());
+    assert_eq!(protocols(&seen), [1]);
 }
 
 #[test]
