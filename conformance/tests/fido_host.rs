@@ -46,6 +46,13 @@ fn with_pin() -> (CtapKey, KeyClock) {
     (key, clock)
 }
 
+/// With a PIN set and a PIN token held, as after `unlock` in a key command.
+fn unlocked() -> (CtapKey, KeyClock) {
+    let (mut key, clock) = with_pin();
+    key.unlock(&Pin::new(PIN)).expect("unlock with the PIN");
+    (key, clock)
+}
+
 fn cdh(tag: u8) -> [u8; 32] {
     let mut h = [0u8; 32];
     for (i, b) in h.iter_mut().enumerate() {
@@ -221,8 +228,7 @@ fn three_wrong_pins_need_a_power_cycle() {
 
 #[test]
 fn make_credential_and_get_assertion_with_and_without_allow_list() {
-    let (mut key, _) = with_pin();
-    key.unlock(&Pin::new(PIN)).unwrap();
+    let (mut key, _) = unlocked();
     let made = key
         .make_credential(&mc("example.com", "alice", true, true))
         .unwrap();
@@ -274,8 +280,7 @@ fn non_discoverable_credential_without_pin() {
 
 #[test]
 fn exclude_list_refuses_a_second_registration() {
-    let (mut key, _) = with_pin();
-    key.unlock(&Pin::new(PIN)).unwrap();
+    let (mut key, _) = unlocked();
     let made = key
         .make_credential(&mc("example.com", "alice", true, true))
         .unwrap();
@@ -289,8 +294,7 @@ fn exclude_list_refuses_a_second_registration() {
 
 #[test]
 fn credentials_list_metadata_and_delete() {
-    let (mut key, _) = with_pin();
-    key.unlock(&Pin::new(PIN)).unwrap();
+    let (mut key, _) = unlocked();
     let a = key
         .make_credential(&mc("example.com", "alice", true, true))
         .unwrap();
@@ -342,8 +346,7 @@ fn credentials_list_metadata_and_delete() {
 
 #[test]
 fn policy_min_pin_length_with_force_change() {
-    let (mut key, _) = with_pin();
-    key.unlock(&Pin::new(PIN)).unwrap();
+    let (mut key, _) = unlocked();
     key.set_min_pin_length(Some(8), &["example.com".to_string()], false)
         .unwrap();
     let info = key.info().unwrap();
@@ -370,8 +373,7 @@ fn policy_min_pin_length_with_force_change() {
 
 #[test]
 fn policy_toggle_always_uv() {
-    let (mut key, _) = with_pin();
-    key.unlock(&Pin::new(PIN)).unwrap();
+    let (mut key, _) = unlocked();
     assert!(key.toggle_always_uv().unwrap());
     assert!(key.info().unwrap().always_uv());
     assert!(!key.toggle_always_uv().unwrap());
@@ -380,8 +382,7 @@ fn policy_toggle_always_uv() {
 
 #[test]
 fn reset_inside_the_window_erases_everything() {
-    let (mut key, _) = with_pin();
-    key.unlock(&Pin::new(PIN)).unwrap();
+    let (mut key, _) = unlocked();
     key.make_credential(&mc("example.com", "alice", true, true))
         .unwrap();
     key.reset().unwrap();
@@ -456,8 +457,7 @@ fn conformance_metadata() -> Metadata {
 fn credentials_list_on_an_empty_key() {
     // fido-authenticator answers enumerateRPsBegin on an empty key with totalRPs = 0 where
     // CTAP 2.1 says NO_CREDENTIALS; a host must show an empty list for both.
-    let (mut key, _) = with_pin();
-    key.unlock(&Pin::new(PIN)).unwrap();
+    let (mut key, _) = unlocked();
     assert_eq!(key.credential_metadata().unwrap().existing, 0);
     assert!(key.list_credentials().unwrap().is_empty());
 }
