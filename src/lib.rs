@@ -20,5 +20,6 @@ pub mod redact;
 pub mod selftest;
 pub mod style;
 pub mod temp_file;
+pub mod webauthn_export;
 
 pub use error::{Error, ExitCode, Result};

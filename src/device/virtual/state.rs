@@ -21,7 +21,9 @@ pub const MARKER: &str =
     "keyward virtual key: NOT a security key. Software stand-in for tests, demos and training; \
      its secrets are stored in this file in the clear.";
 
-pub const FORMAT: u32 = 1;
+/// Format 2: the key speaks CTAP on the wire (PIN stored as LEFT(SHA-256(PIN), 16),
+/// credProtect levels, newest-first order). Format 1 files are refused, never reinterpreted.
+pub const FORMAT: u32 = 2;
 
 /// CTAP 2.1: eight PIN attempts.
 pub const MAX_PIN_RETRIES: u32 = 8;
@@ -59,18 +61,18 @@ pub struct KeyState {
     #[serde(with = "hex::serde")]
     pub wrap_key: Vec<u8>,
     pub attestation: AttestationMaterial,
+    /// Discoverable credentials, oldest first (getAssertion answers newest first).
     pub credentials: Vec<ResidentCredential>,
     /// Sign counters of non-discoverable credentials, by hex SHA-256 of the credential ID.
     pub counters: BTreeMap<String, u32>,
     pub knobs: Knobs,
 }
 
-/// Salted SHA-256 of the PIN; the PIN itself is never stored.
+/// The PIN as a real key stores it: LEFT(SHA-256(PIN), 16) (CTAP 2.1 §6.5.5.5). The PIN itself
+/// never reaches the key in the clear, let alone the file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PinRecord {
-    #[serde(with = "hex::serde")]
-    pub salt: Vec<u8>,
     #[serde(with = "hex::serde")]
     pub hash: Vec<u8>,
     /// Length in code points, so raising the minimum can tell whether the PIN still meets it.
@@ -106,6 +108,8 @@ pub struct ResidentCredential {
     #[serde(with = "hex::serde")]
     pub private_key: Vec<u8>,
     pub sign_count: u32,
+    /// credProtect level 1..3 (CTAP 2.1 §12.1).
+    pub cred_protect: u8,
 }
 
 /// Misbehaviour on demand, for tests. Touches are otherwise accepted at once.
@@ -171,6 +175,21 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Option<KeyState>, DeviceError>
     if value.get("keyward_virtual_key").is_none() {
         return Ok(None);
     }
+    // The format first: an old key's fields mean something else now.
+    let format = value.get("format").and_then(|f| f.as_u64());
+    if format != Some(u64::from(FORMAT)) {
+        return Err(state_error(
+            path,
+            format!(
+                "this virtual key was made by an older keyward (file format {}; this keyward \
+                 reads format {FORMAT}) and cannot be used any more: create it again with \
+                 `keyward virtual create`",
+                format
+                    .map(|f| f.to_string())
+                    .unwrap_or_else(|| "unknown".into())
+            ),
+        ));
+    }
     let state: KeyState = serde_json::from_value(value).map_err(|e| {
         state_error(
             path,
@@ -180,16 +199,6 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Option<KeyState>, DeviceError>
             ),
         )
     })?;
-    if state.format != FORMAT {
-        return Err(state_error(
-            path,
-            format!(
-                "the file is in format {} but this keyward reads format {FORMAT}; create the key \
-                 again with this version",
-                state.format
-            ),
-        ));
-    }
     Ok(Some(state))
 }
 
