@@ -7,6 +7,7 @@
 mod context;
 mod devices;
 mod enroll;
+mod entra;
 mod howto;
 mod key;
 mod ledger_cmd;
@@ -108,6 +109,8 @@ pub enum Command {
     Provision(provision::ProvisionArgs),
     /// FIDO Metadata Service: import the blob that lets `key test` confirm who made a key.
     Mds(mds::MdsArgs),
+    /// Microsoft Entra ID through Microsoft Graph: connect, see and remove methods, register keys.
+    Entra(entra::EntraArgs),
     /// Check the ledger's audit trail.
     Audit(ledger_cmd::AuditArgs),
     /// Export or import the whole ledger as JSON; where it is.
@@ -150,6 +153,7 @@ where
         Command::Enroll(args) => enroll::enroll(&ctx, args),
         Command::Demo(args) => enroll::demo(&ctx, args),
         Command::Mds(args) => mds::run(&ctx, args),
+        Command::Entra(args) => entra::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::Ok.code(),

@@ -55,13 +55,14 @@ struct StatusOut<'a> {
 }
 
 pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
-    let ledger = ctx.existing_ledger()?;
+    let mut ledger = ctx.existing_ledger()?;
     let Some(who) = args.person else {
         let report = ledger.fleet_report()?;
         ctx.out.emit(&report, || fleet_text(&report, true));
         return Ok(());
     };
     let person = ledger.find_person(&who)?;
+    super::entra::refresh_person(ctx, &mut ledger, person.id);
     let status = ledger.person_status(person.id)?;
     let book = HowToBook::load(ctx);
     let out = StatusOut {
