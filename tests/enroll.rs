@@ -6,7 +6,7 @@ mod common;
 
 use common::{path_str, Sandbox};
 use expectrl::{Eof, Regex, Session, Signal, WaitStatus};
-use keyward::playbook::{Catalog, Evidence, Removable};
+use keyward::playbook::{Advice, Catalog, Evidence};
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -186,9 +186,9 @@ fn scripted_enrollment_covers_every_playbook() {
         let keep_on = pb
             .weaker_methods
             .iter()
-            .find(|m| m.removable != Removable::No)
+            .find(|m| m.advice() != Advice::KeepAndProtect)
             .map(|m| m.method.as_str().to_string())
-            .expect("a removable weaker method");
+            .expect("a weaker method to remove");
         let answers = sb.path("answers.toml");
         std::fs::write(&answers, scripted_answers(&pb.id, &user, &a, &b, &keep_on)).unwrap();
         let run = sb
@@ -250,7 +250,8 @@ fn scripted_enrollment_covers_every_playbook() {
             let got = method_status(acct, m.method.as_str());
             let want = if m.method.as_str() == keep_on {
                 "present"
-            } else if m.removable == Removable::No {
+            } else if m.advice() == Advice::KeepAndProtect {
+                // Kept by design, with its reason, without asking.
                 "kept"
             } else {
                 "removed"
@@ -433,6 +434,21 @@ fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
         who.transcript
     );
     assert!(!who.transcript.contains(PIN), "the PIN never shows");
+    // What stays by design is said so, with the reason and how to protect it, unasked.
+    let plain = strip_ansi(&who.transcript);
+    assert!(
+        plain.contains("Trusted phone number: keep it, by design: Apple requires"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("Set a PIN or passcode on your mobile carrier account"),
+        "{plain}"
+    );
+    assert!(
+        !who.asked.iter().any(|q| q.contains("Trusted phone number")),
+        "nobody is asked whether to remove what must stay: {:#?}",
+        who.asked
+    );
 
     let status = status_json(&sb, "Ada Lovelace");
     let google = account(&status, "google");
@@ -482,6 +498,11 @@ fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
     assert!(todo.contains("Still to disable (2)"), "{text}");
     assert_eq!(todo.matches("[sms] (still on").count(), 2, "{text}");
     assert_eq!(todo.matches("https://").count(), 2, "{text}");
+    // Kept by design: status says how to protect it, under the account.
+    let kept = text.split("trusted_phone: kept").nth(1).expect(&text);
+    let kept = kept.split("\nKeys:").next().unwrap();
+    assert!(kept.contains("Protect it:"), "{text}");
+    assert!(kept.contains("Add a second trusted number"), "{text}");
 }
 
 #[test]

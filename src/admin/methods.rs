@@ -116,18 +116,27 @@ pub fn parse(v: &Value) -> GraphMethod {
             m.strong = true;
             m.model = s("model");
             m.aaguid = s("aaGuid");
+            // A security key is what keyward is for; a synced passkey or one in Microsoft
+            // Authenticator is another way in to keep track of.
+            if s("passkeyType").as_deref() == Some("synced") {
+                m.weaker = vec![MethodKind::SyncedPasskey];
+            } else if in_authenticator(m.model.as_deref(), m.aaguid.as_deref()) {
+                m.weaker = vec![MethodKind::OtherPasskey];
+            }
             m.label = named("Passkey", s("displayName").or_else(|| s("model")));
             m.collection = Some("fido2Methods");
             m.delete_permission = Some("UserAuthMethod-Passkey.ReadWrite.All");
         }
         "windowsHelloForBusinessAuthenticationMethod" => {
             m.strong = true;
+            m.weaker = vec![MethodKind::OtherPasskey];
             m.label = named("Windows Hello for Business", s("displayName"));
             m.collection = Some("windowsHelloForBusinessMethods");
             m.delete_permission = Some("UserAuthMethod-WindowsHello.ReadWrite.All");
         }
         "platformCredentialAuthenticationMethod" => {
             m.strong = true;
+            m.weaker = vec![MethodKind::OtherPasskey];
             m.label = named("Platform credential", s("displayName"));
             m.collection = Some("platformCredentialMethods");
             m.delete_permission = Some("UserAuthMethod-PlatformCred.ReadWrite.All");
@@ -140,6 +149,16 @@ pub fn parse(v: &Value) -> GraphMethod {
         }
     }
     m
+}
+
+/// Microsoft Authenticator's passkeys (iOS and Android AAGUIDs, or its model name).
+fn in_authenticator(model: Option<&str>, aaguid: Option<&str>) -> bool {
+    const AUTHENTICATOR: [&str; 2] = [
+        "90a3ccdf-635c-4729-a248-9b709135078f",
+        "de1e552d-db1d-4423-a619-566b625cdc84",
+    ];
+    model.is_some_and(|m| m.contains("Authenticator"))
+        || aaguid.is_some_and(|a| AUTHENTICATOR.iter().any(|x| x.eq_ignore_ascii_case(a)))
 }
 
 /// Only the last digits of a phone number: enough to tell phones apart in a ticket.
@@ -155,13 +174,15 @@ fn mask_phone(n: &str) -> String {
 /// The weaker methods Graph v1.0 can see at all: these can be recorded as gone when Graph
 /// does not list them. Others (security questions, app passwords, hardware tokens in v1.0)
 /// Graph cannot confirm either way.
-pub const VISIBLE_TO_GRAPH: [MethodKind; 6] = [
+pub const VISIBLE_TO_GRAPH: [MethodKind; 8] = [
     MethodKind::Sms,
     MethodKind::Voice,
     MethodKind::Push,
     MethodKind::Totp,
     MethodKind::EmailCode,
     MethodKind::TemporaryAccessPass,
+    MethodKind::OtherPasskey,
+    MethodKind::SyncedPasskey,
 ];
 
 #[cfg(test)]
@@ -191,7 +212,21 @@ mod tests {
             &json!({"@odata.type": "#microsoft.graph.fido2AuthenticationMethod",
             "id": "x", "displayName": "Key A (YubiKey 5 NFC)", "aaGuid": "ee882879-721c-4913-9775-3dfcce97072a"}),
         );
-        assert!(p.strong && p.weaker.is_empty());
+        assert!(
+            p.strong && p.weaker.is_empty(),
+            "a security key is what keyward is for"
+        );
+        let synced = parse(
+            &json!({"@odata.type": "#microsoft.graph.fido2AuthenticationMethod",
+            "id": "y", "passkeyType": "synced", "model": "iCloud Keychain"}),
+        );
+        assert_eq!(synced.weaker, vec![MethodKind::SyncedPasskey]);
+        let app = parse(
+            &json!({"@odata.type": "#microsoft.graph.fido2AuthenticationMethod",
+            "id": "z", "passkeyType": "deviceBound", "aaGuid": "90a3ccdf-635c-4729-a248-9b709135078f"}),
+        );
+        assert_eq!(app.weaker, vec![MethodKind::OtherPasskey]);
+        assert!(app.strong);
         let pw = parse(
             &json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod", "id": "28c10230-6103-485e-b985-444c60001490"}),
         );

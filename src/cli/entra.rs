@@ -509,9 +509,9 @@ fn chosen<'a>(listed: &'a [GraphMethod], names: &[String]) -> Result<Vec<&'a Gra
             )));
         }
         for h in hits {
-            if h.strong {
+            if h.strong && h.weaker.is_empty() {
                 return Err(AdminError::Refused(format!(
-                    "{} is a phishing-resistant method; `entra remove` deletes weaker methods only",
+                    "{} is a security key's passkey; `entra remove` deletes weaker methods only",
                     h.label
                 ))
                 .into());
@@ -553,12 +553,15 @@ fn remove(ctx: &Context, a: RemoveArgs) -> Result<()> {
         .map(methods::parse)
         .collect();
     let targets = chosen(&listed, &a.methods)?;
-    // Never the last way in: a phishing-resistant method must remain.
-    let strong: Vec<&GraphMethod> = listed.iter().filter(|m| m.strong).collect();
+    // Never the last way in: a phishing-resistant method must remain after the deletions.
+    let strong: Vec<&GraphMethod> = listed
+        .iter()
+        .filter(|m| m.strong && !targets.iter().any(|t| t.id == m.id))
+        .collect();
     if strong.is_empty() {
         return Err(AdminError::Refused(format!(
-            "{} has no passkey, Windows Hello or platform credential in Graph: deleting their \
-             weaker methods could lock them out. Register a key first (`keyward entra register {}`)",
+            "{} would have no passkey, Windows Hello or platform credential left in Graph: \
+             deleting these could lock them out. Register a key first (`keyward entra register {}`)",
             a.user, a.user
         ))
         .into());

@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::ledger::{
     AccountStatus, FleetReport, MethodStatus, PersonStatus, PersonSummary, Remaining,
 };
+use crate::style;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -110,9 +111,14 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
     };
     let _ = writeln!(s);
     if out.remaining.is_empty() {
-        let _ = writeln!(s, "Nothing left to disable.");
+        let _ = writeln!(s, "{}", style::good("Nothing left to disable."));
     } else {
-        let _ = writeln!(s, "Still to disable ({}):", out.remaining.len());
+        let _ = writeln!(
+            s,
+            "{} ({}):",
+            style::todo("Still to disable"),
+            out.remaining.len()
+        );
         for r in &out.remaining {
             let name = r
                 .how
@@ -121,9 +127,10 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
                 .unwrap_or_else(|| r.remaining.method.clone());
             let _ = writeln!(
                 s,
-                "  - {} {}: {name} [{}] ({}, as of {})",
+                "  - {} {}: {} [{}] ({}, as of {})",
                 book.provider(&r.remaining.playbook),
                 r.remaining.identifier,
+                style::todo(name),
                 r.remaining.method,
                 method_state(r.remaining.status),
                 date(&r.remaining.updated_at)
@@ -143,9 +150,10 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
     if !out.needs_replacement.is_empty() {
         let _ = writeln!(
             s,
-            "\nNeeds a replacement key (a lost or retired key is still in the account): remove it \
+            "\n{} (a lost or retired key is still in the account): remove it \
              there, then record it with `keyward key removed KEY --account ACCOUNT --person PERSON`; enroll another key \
-             in its place (`keyward enroll`):"
+             in its place (`keyward enroll`):",
+            style::warn("Needs a replacement key")
         );
         for n in &out.needs_replacement {
             let _ = writeln!(s, "  - {n}");
@@ -154,7 +162,8 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
     if !out.single_key_accounts.is_empty() {
         let _ = writeln!(
             s,
-            "\nFewer than two working keys (losing one locks the account):"
+            "\n{} (losing one locks the account):",
+            style::warn("Fewer than two working keys")
         );
         for a in &out.single_key_accounts {
             let _ = writeln!(s, "  - {a}");
@@ -223,6 +232,25 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
                 date(&m.updated_at),
                 crate::ledger::Actor::from_stored(&m.updated_by)
             );
+            // A method kept by design still needs protecting: say how, every time.
+            if m.status == MethodStatus::Kept {
+                if let Some(p) = book
+                    .get(&a.account.playbook, &m.method)
+                    .and_then(|h| h.protect)
+                {
+                    let _ = writeln!(s, "      Protect it:");
+                    s.push_str(&howto::render(
+                        &HowTo {
+                            url: p.url,
+                            menu: p.menu,
+                            steps: p.steps,
+                            admin: p.admin,
+                            ..HowTo::default()
+                        },
+                        "        ",
+                    ));
+                }
+            }
         }
     }
     let _ = writeln!(s, "\nKeys:");
@@ -287,7 +315,11 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
         ReportFormat::Md => fleet_markdown(&report),
         ReportFormat::Csv => fleet_csv(&report)?,
     };
-    ctx.out.emit(&report, || text);
+    if format == ReportFormat::Text {
+        ctx.out.emit(&report, || text);
+    } else {
+        ctx.out.document(&text);
+    }
     Ok(())
 }
 
@@ -334,12 +366,22 @@ fn fleet_text(r: &FleetReport, hint: bool) -> String {
     for p in &r.people {
         let _ = writeln!(s);
         if p.all_done() && p.lost_or_retired_keys.is_empty() {
-            let _ = writeln!(s, "{}: nothing left to do", p.person.name);
+            let _ = writeln!(
+                s,
+                "{}: {}",
+                p.person.name,
+                style::good("nothing left to do")
+            );
             continue;
         }
         let _ = writeln!(s, "{}", p.person.name);
         if !p.to_disable.is_empty() {
-            let _ = writeln!(s, "  to disable: {}", remaining_list(&p.to_disable));
+            let _ = writeln!(
+                s,
+                "  {}: {}",
+                style::todo("to disable"),
+                remaining_list(&p.to_disable)
+            );
         }
         if !p.single_key_accounts.is_empty() {
             let accts: Vec<_> = p
@@ -347,7 +389,12 @@ fn fleet_text(r: &FleetReport, hint: bool) -> String {
                 .iter()
                 .map(|a| format!("{}:{}", a.playbook, a.identifier))
                 .collect();
-            let _ = writeln!(s, "  fewer than two keys: {}", accts.join("; "));
+            let _ = writeln!(
+                s,
+                "  {}: {}",
+                style::warn("fewer than two keys"),
+                accts.join("; ")
+            );
         }
         if !p.needs_replacement.is_empty() {
             let _ = writeln!(

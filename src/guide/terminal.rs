@@ -39,7 +39,8 @@ impl TerminalPrompter {
 
 impl Prompter for TerminalPrompter {
     fn info(&mut self, text: &str) {
-        let _ = self.term.write_line(text);
+        // Through anstream, not `term`, so `--color never` on a terminal drops style codes.
+        anstream::eprintln!("{text}");
     }
 
     fn confirm(&mut self, _id: &str, question: &str, default: bool) -> Result<bool> {

@@ -100,8 +100,11 @@ impl Guide<'_> {
                     &self.actor,
                 )?;
                 self.prompter.info(&format!(
-                    "Verified on {}: a {} credential for {} ({rp_id}) is on the key.",
-                    key.label, playbook.name, account.identifier
+                    "{} on {}: a {} credential for {} ({rp_id}) is on the key.",
+                    crate::style::good("Verified"),
+                    key.label,
+                    playbook.name,
+                    account.identifier
                 ));
                 return Ok(true);
             }
