@@ -134,7 +134,7 @@ pub fn connected() -> Result<Option<EntraConfig>> {
     Ok(EntraConfig::load(&config_path()?)?)
 }
 
-fn graph() -> Result<Graph> {
+pub(super) fn graph() -> Result<Graph> {
     let config = connected()?.ok_or_else(|| {
         AdminError::NotConnected(
             "no Entra tenant is connected; run `keyward entra connect` (docs/entra.md)".into(),
@@ -748,11 +748,7 @@ fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
         (None, Some(k)) => k.label.clone(),
         (None, None) => next_label(&ledger, account.person_id)?,
     };
-    let model = descriptor
-        .product
-        .clone()
-        .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(|| "security key".into());
+    let model = model_of(&descriptor);
     let display_name = format!("{label} ({model})");
     let raw = graph.creation_options(&a.user)?;
     let opts = register::parse_options(&raw)?;
@@ -764,12 +760,15 @@ fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
     let aaguid = made.aaguid.map(|g| g.to_string());
     let done = register::post(&mut graph, &a.user, &body, aaguid.as_deref())?;
     let method_id = done.method_id().to_string();
-    let note = format!(
-        "Microsoft Graph fido2Method {method_id} \"{display_name}\", created {}, attestation {}",
-        done.method["createdDateTime"].as_str().unwrap_or("?"),
-        done.method["attestationLevel"].as_str().unwrap_or("?")
-    );
     let actor = ctx.actor();
+    let passkey = Passkey {
+        user: a.user.clone(),
+        rp_id: opts.rp_id.clone(),
+        credential_id: made.credential_id.clone(),
+        display_name: display_name.clone(),
+        method: done.method.clone(),
+    };
+    // The key and its enrollment together, or neither.
     let enrollment = ledger.write(&actor, |w| {
         let k = w.register_key(
             account.person_id,
@@ -780,17 +779,7 @@ fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
                 serial: descriptor.serial.clone(),
             },
         )?;
-        w.record_enrollment(&NewEnrollment {
-            account_id: account.id,
-            key_id: k.id,
-            evidence: Evidence::ReportedByProvider,
-            detail: EvidenceDetail {
-                rp_id: Some(opts.rp_id.clone()),
-                user_name: Some(a.user.clone()),
-                credential_id: Some(hex::encode(&made.credential_id)),
-                note: Some(note.clone()),
-            },
-        })
+        w.record_enrollment(&passkey_enrollment(account.id, k.id, &passkey))
     })?;
     let out = json!({"ok": true, "user": a.user, "method_id": method_id, "display_name": display_name,
         "key_label": label, "attestation_level": done.method["attestationLevel"],
@@ -803,6 +792,46 @@ fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
         )
     });
     Ok(())
+}
+
+/// The model a person reads on the key, for Graph's display name.
+pub(super) fn model_of(d: &crate::device::DeviceDescriptor) -> String {
+    d.product
+        .clone()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "security key".into())
+}
+
+/// A passkey Graph registered, as the ledger records it.
+pub(super) struct Passkey {
+    pub user: String,
+    pub rp_id: String,
+    pub credential_id: Vec<u8>,
+    pub display_name: String,
+    /// Graph's fido2AuthenticationMethod.
+    pub method: serde_json::Value,
+}
+
+/// The enrollment, with Graph's method id, date and attestation level as the evidence.
+pub(super) fn passkey_enrollment(account_id: i64, key_id: i64, p: &Passkey) -> NewEnrollment {
+    let note = format!(
+        "Microsoft Graph fido2Method {} \"{}\", created {}, attestation {}",
+        p.method["id"].as_str().unwrap_or("?"),
+        p.display_name,
+        p.method["createdDateTime"].as_str().unwrap_or("?"),
+        p.method["attestationLevel"].as_str().unwrap_or("?")
+    );
+    NewEnrollment {
+        account_id,
+        key_id,
+        evidence: Evidence::ReportedByProvider,
+        detail: EvidenceDetail {
+            rp_id: Some(p.rp_id.clone()),
+            user_name: Some(p.user.clone()),
+            credential_id: Some(hex::encode(&p.credential_id)),
+            note: Some(note),
+        },
+    }
 }
 
 /// For `status` and `enroll`: when a tenant is connected, read each of the person's Entra

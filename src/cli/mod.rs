@@ -15,6 +15,7 @@ mod mds;
 mod output;
 mod playbooks;
 mod provision;
+mod provision_entra;
 mod readiness;
 mod records;
 mod selftest;

@@ -51,6 +51,8 @@ pub struct Logged {
     pub path: String,
     pub status: u16,
     pub body: String,
+    /// When the request arrived, and when it was answered (or given up).
+    pub arrived: Instant,
     pub at: Instant,
 }
 
@@ -369,6 +371,7 @@ fn serve(
             None => return,
         }
     };
+    let arrived = Instant::now();
     let latency = state.lock().unwrap().latency;
     std::thread::sleep(latency);
     let fault = take_fault(&state, &req);
@@ -399,6 +402,7 @@ fn serve(
         path: req.path.clone(),
         status,
         body: req.body.clone(),
+        arrived,
         at: Instant::now(),
     });
     let Some((status, body, retry_after)) = answer else {
