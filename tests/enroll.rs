@@ -218,6 +218,21 @@ fn scripted_enrollment_covers_every_playbook() {
             pb.id,
             run.stderr
         );
+        // The person is told, in the playbook's words, what stays by design and what cannot
+        // sign in there.
+        for m in &pb.weaker_methods {
+            let said = match m.advice() {
+                Advice::KeepAndProtect => {
+                    format!("{}: keep it, by design: ", m.display_name())
+                }
+                Advice::NotUsable => format!(
+                    "It cannot sign anyone in here: {}",
+                    m.why_not_usable.as_deref().unwrap()
+                ),
+                Advice::Remove => continue,
+            };
+            assert!(run.stderr.contains(&said), "{}: `{said}` not said", pb.id);
+        }
         let status = &run.json();
         let acct = account(status, &pb.id);
         let want = match path.verification.evidence {
@@ -445,7 +460,9 @@ fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
         "{plain}"
     );
     assert!(
-        !who.asked.iter().any(|q| q.contains("Trusted phone number")),
+        !who.asked
+            .iter()
+            .any(|q| q.contains("Trusted phone number: is it still on")),
         "nobody is asked whether to remove what must stay: {:#?}",
         who.asked
     );

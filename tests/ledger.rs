@@ -296,7 +296,7 @@ fn method_set_records_a_later_change_with_its_operator() {
         json["record"]["reason"]
             .as_str()
             .unwrap()
-            .contains("Google offers no switch"),
+            .contains("no switch to turn prompts off"),
         "{json}"
     );
     // An unknown account says how to find the right one.
