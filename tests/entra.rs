@@ -38,15 +38,7 @@ impl T {
     /// Connected app-only, with Ada's usual methods.
     fn new() -> T {
         let t = T::bare();
-        t.run(&[
-            "entra",
-            "connect",
-            "--tenant",
-            TENANT,
-            "--client-id",
-            CLIENT_ID,
-        ])
-        .ok();
+        t.connect(&[], None, &[]).ok();
         t.g.add_user(
             ADA,
             "Ada Lovelace",
@@ -73,6 +65,20 @@ impl T {
 
     fn run(&self, args: &[&str]) -> Run {
         self.run_with(args, None, &[])
+    }
+
+    /// `entra connect` to the double's tenant and application, plus `extra` arguments.
+    fn connect(&self, extra: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
+        let mut a = vec![
+            "entra",
+            "connect",
+            "--tenant",
+            TENANT,
+            "--client-id",
+            CLIENT_ID,
+        ];
+        a.extend_from_slice(extra);
+        self.run_with(&a, stdin, env)
     }
 
     fn register(&self, user: &str) -> Run {
@@ -109,17 +115,8 @@ impl T {
 fn connect_keeps_no_secret_in_its_settings_and_checks_the_secret_first() {
     let t = T::bare();
     let r = t
-        .run_with(
-            &[
-                "--json",
-                "entra",
-                "connect",
-                "--tenant",
-                TENANT,
-                "--client-id",
-                CLIENT_ID,
-                "--secret-stdin",
-            ],
+        .connect(
+            &["--json", "--secret-stdin"],
             Some(&format!("{SECRET}\n")),
             &[("KEYWARD_ENTRA_CLIENT_SECRET", "")],
         )
@@ -142,18 +139,7 @@ fn connect_keeps_no_secret_in_its_settings_and_checks_the_secret_first() {
     let t2 = T::bare();
     let wrong = "wrong-secret-value-987654321";
     let r = t2
-        .run_with(
-            &[
-                "entra",
-                "connect",
-                "--tenant",
-                TENANT,
-                "--client-id",
-                CLIENT_ID,
-            ],
-            None,
-            &[("KEYWARD_ENTRA_CLIENT_SECRET", wrong)],
-        )
+        .connect(&[], None, &[("KEYWARD_ENTRA_CLIENT_SECRET", wrong)])
         .expect_code(18);
     assert!(r.stderr.contains("invalid_client"), "{}", r.stderr);
     assert!(!r.all_output().contains(wrong));
@@ -161,18 +147,7 @@ fn connect_keeps_no_secret_in_its_settings_and_checks_the_secret_first() {
 
     // No secret from anywhere: the flag-less way is refused, not prompted for.
     let r = t2
-        .run_with(
-            &[
-                "entra",
-                "connect",
-                "--tenant",
-                TENANT,
-                "--client-id",
-                CLIENT_ID,
-            ],
-            None,
-            &[("KEYWARD_ENTRA_CLIENT_SECRET", "")],
-        )
+        .connect(&[], None, &[("KEYWARD_ENTRA_CLIENT_SECRET", "")])
         .expect_code(14);
     assert!(r.stderr.contains("never taken as a flag"), "{}", r.stderr);
 }
@@ -181,17 +156,8 @@ fn connect_keeps_no_secret_in_its_settings_and_checks_the_secret_first() {
 fn device_code_sign_in_shows_the_code_and_waits_for_the_operator() {
     let t = T::bare();
     let r = t
-        .run_with(
-            &[
-                "entra",
-                "connect",
-                "--tenant",
-                TENANT,
-                "--client-id",
-                CLIENT_ID,
-                "--auth",
-                "device-code",
-            ],
+        .connect(
+            &["--auth", "device-code"],
             None,
             &[("KEYWARD_ENTRA_CLIENT_SECRET", "")],
         )
@@ -222,17 +188,7 @@ fn device_code_sign_in_shows_the_code_and_waits_for_the_operator() {
 #[test]
 fn a_cloud_without_passkey_registration_refuses_before_sending() {
     let t = T::bare();
-    t.run(&[
-        "entra",
-        "connect",
-        "--tenant",
-        TENANT,
-        "--client-id",
-        CLIENT_ID,
-        "--cloud",
-        "usgov-l4",
-    ])
-    .ok();
+    t.connect(&["--cloud", "usgov-l4"], None, &[]).ok();
     t.g.add_user(ADA, "Ada Lovelace", vec![password()]);
     let r = t.register(ADA).expect_code(9);
     assert!(

@@ -45,6 +45,20 @@ pub struct Verdict {
     pub unknown: Vec<String>,
 }
 
+impl Verdict {
+    /// The refusal a command stops with: each reason with its fix.
+    pub fn refusal(&self, what: &str) -> super::AdminError {
+        super::AdminError::Refused(format!(
+            "{what}: {}",
+            self.problems
+                .iter()
+                .map(|p| format!("{}. Fix: {}", p.why, p.fix))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
+    }
+}
+
 const WHERE: &str =
     "Entra admin center › Entra ID › Authentication methods › Policies › Passkey (FIDO2)";
 
@@ -56,7 +70,6 @@ pub fn read(v: &Value) -> Fido2Policy {
         .unwrap_or(false);
     if profiles.is_empty() {
         let kr = &v["keyRestrictions"];
-        let enforced = kr["isEnforced"].as_bool().unwrap_or(false);
         return Fido2Policy {
             enabled,
             self_service,
@@ -64,12 +77,7 @@ pub fn read(v: &Value) -> Fido2Policy {
             profile: None,
             attestation_required: v["isAttestationEnforced"].as_bool().unwrap_or(false),
             passkey_types: None,
-            restriction: enforced.then(|| {
-                kr["enforcementType"]
-                    .as_str()
-                    .unwrap_or("allow")
-                    .to_string()
-            }),
+            restriction: restriction(kr),
             aaguids: strings(&kr["aaGuids"]),
             other_profiles: Vec::new(),
         };
@@ -80,7 +88,6 @@ pub fn read(v: &Value) -> Fido2Policy {
         .find(|p| p["id"].as_str() == Some(default_id))
         .unwrap_or(&profiles[0]);
     let kr = &chosen["keyRestrictions"];
-    let enforced = kr["isEnforced"].as_bool().unwrap_or(false);
     Fido2Policy {
         enabled,
         self_service,
@@ -88,12 +95,7 @@ pub fn read(v: &Value) -> Fido2Policy {
         profile: chosen["name"].as_str().map(str::to_string),
         attestation_required: chosen["attestationEnforcement"].as_str() == Some("registrationOnly"),
         passkey_types: chosen["passkeyTypes"].as_str().map(str::to_string),
-        restriction: enforced.then(|| {
-            kr["enforcementType"]
-                .as_str()
-                .unwrap_or("allow")
-                .to_string()
-        }),
+        restriction: restriction(kr),
         aaguids: strings(&kr["aaGuids"]),
         other_profiles: profiles
             .iter()
@@ -101,6 +103,16 @@ pub fn read(v: &Value) -> Fido2Policy {
             .filter_map(|p| p["name"].as_str().map(str::to_string))
             .collect(),
     }
+}
+
+/// `allow` or `block` when key restrictions are enforced (fido2KeyRestrictions).
+fn restriction(kr: &Value) -> Option<String> {
+    kr["isEnforced"].as_bool().unwrap_or(false).then(|| {
+        kr["enforcementType"]
+            .as_str()
+            .unwrap_or("allow")
+            .to_string()
+    })
 }
 
 fn strings(v: &Value) -> Vec<String> {

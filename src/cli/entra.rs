@@ -717,15 +717,9 @@ fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
             };
             let v = policy::judge(&policy::read(&raw), Some(&facts));
             if !v.can_register {
-                return Err(AdminError::Refused(format!(
-                    "the tenant's passkey policy refuses this key: {}",
-                    v.problems
-                        .iter()
-                        .map(|p| format!("{}. Fix: {}", p.why, p.fix))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ))
-                .into());
+                return Err(v
+                    .refusal("the tenant's passkey policy refuses this key")
+                    .into());
             }
         }
         Err(AdminError::Graph { status: 403, .. }) => ctx.out.warn(format!(

@@ -63,15 +63,9 @@ pub fn prepare(ctx: &Context, slots: &[Slot], has_pin: bool) -> Result<EntraRun>
         Ok(raw) => {
             let v = policy::judge(&policy::read(&raw), None);
             if !v.can_register {
-                return Err(AdminError::Refused(format!(
-                    "the tenant's passkey policy refuses registration: {}",
-                    v.problems
-                        .iter()
-                        .map(|p| format!("{}. Fix: {}", p.why, p.fix))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ))
-                .into());
+                return Err(v
+                    .refusal("the tenant's passkey policy refuses registration")
+                    .into());
             }
         }
         Err(AdminError::Graph { status: 403, .. }) => ctx
