@@ -897,3 +897,71 @@ fn bench_provision_entra_100_keys() {
     let added = (walls[1].as_millis() as f64 - walls[0].as_millis() as f64) / n as f64;
     println!("keyward's own time per key: {own:.0} ms; wall time Graph's 200 ms latency adds per key: {added:.0} ms (one round trip is 200 ms)");
 }
+
+#[test]
+fn certificate_credentials_sign_a_client_assertion_and_keep_the_key_secret() {
+    let t = T::bare();
+    let cert = t.sb.path("app-cert.pem");
+    std::fs::write(&cert, TEST_CERT).unwrap();
+    let r = t
+        .connect(
+            &[
+                "--auth",
+                "certificate",
+                "--certificate",
+                cert.to_str().unwrap(),
+                "--secret-stdin",
+            ],
+            Some(TEST_KEY),
+            &[("KEYWARD_ENTRA_CLIENT_SECRET", "")],
+        )
+        .ok();
+    assert!(
+        r.stdout.contains("app-only with a certificate"),
+        "{}",
+        r.stdout
+    );
+    let settings = std::fs::read_to_string(t.sb.path("home/.config/keyward/entra.toml")).unwrap();
+    assert!(
+        settings.contains("certificate_sha256") && !settings.contains("PRIVATE KEY"),
+        "{settings}"
+    );
+    // Later commands sign with the key from the environment (the test store forgets).
+    t.g.add_user(ADA, "Ada Lovelace", vec![password()]);
+    t.run_with(
+        &["entra", "methods", ADA],
+        None,
+        &[
+            ("KEYWARD_ENTRA_CLIENT_SECRET", ""),
+            ("KEYWARD_ENTRA_CERTIFICATE_KEY", TEST_KEY),
+        ],
+    )
+    .ok();
+    let key_body: String = TEST_KEY
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    for out in t.runs.borrow().iter() {
+        assert!(!out.contains(&key_body[..40]));
+    }
+    // Another certificate's key is refused by the sign-in service.
+    let other = T::bare();
+    let r = other
+        .connect(
+            &[
+                "--auth",
+                "certificate",
+                "--certificate",
+                cert.to_str().unwrap(),
+            ],
+            None,
+            &[
+                ("KEYWARD_ENTRA_CLIENT_SECRET", ""),
+                ("KEYWARD_ENTRA_CERTIFICATE_KEY", OTHER_KEY),
+            ],
+        )
+        .expect_code(18);
+    assert!(r.stderr.contains("invalid_client"), "{}", r.stderr);
+}
+/// Another RSA key (not the test application's), for the refusal test.
+const OTHER_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCMV0/y4mQ3fizp\nbrx8ZJ2xJgj4YJdCoW1YzkMRGSzuZwwypJE5hVFzTwbBYvgSQlfi3nIQxOu5pA3H\nX2sg98WxQUvx9GujLVgtk6MHCSvnio3E3PfoMri5QNAeY49r5MtIH0dI9piUNHFb\ncW7tvxWMnwZfCSsTPfkpgcl3hl7CWSzOkLIKpTdwXfkOlC/egu0EoShKzvBKeZHf\nisdjxd5C+mkWn/ldzj+2ZWJ6OnyblscDz+9PFv1F2cnsmHgRrzBwNLo2jaImqDSp\nqnDMk794MA5Pp1lXMNySms2nquevbec3RV3WA5myAB8Us3iNjytAwbiVmmGeHNyV\nTWlr+vD7AgMBAAECggEAOuoMbfIMEB+vyu7pwW6bpFpLObmSxi3uMXGlRfBDpHEt\n9bSQIo2M+9MZCuX5LfEb4+luCQwhyPTNs/yihFx/aUH4F8J7zSyj774imjmHbNQF\nX7dDev6P/XTv6VHyS2Do1YYL7t1WgCDj1XdxEe09pqK7kfnPU2yYxIvvf3WxIfSe\nbaiJs2DIQDu1tMqj1oYJ7qL2WjLatzKoppEHKzcqsdwXqIxZCjgyZ7VUr3uGsQgK\nYmgFEfhBeaAWQe+jnG/Wkeq0zNg8zp7VhGIrgZM6rRFqX33PlgXgKABpiJzbjH6U\nQngsYDglUN9G7BJjBSfdWu01EyM94WPiytCVeRhPwQKBgQC+r1qc3pOrWI/tU8uE\nIKYe89RbF4cdJfSkhwPFo9fJlf6Qgqv7VRTsDKiTSfqONQNiQNS3P87xIWtA+Lna\nc3Rx2bBBIbFqEccKNz0uzTzwB3p9IRArD8RNDQzNOh1hn2rI23+3FiBw4RDPJf11\n/iMVPn0AsLmReIuA77TP8tlHhwKBgQC8aXAT3sbGhOW8q18b1nwaUshwBw1E3kWn\ngmvugTE+zKHVaIRkQP0/aopMRxnVt/NjxWpc9qqmETYvTsfcHCZ4AJU75VIK6C54\ngT5JeyUefjgj+D9ZkUrbLDiau6fWONwt6CAIVkn7/mAERR+5Paj0aQvroHbzFy80\n8zSysVq/7QKBgHydQj1UI/MNXHm/kjfV0lpWBIhHNvBwlpFS/r8RlPrTgFpWWyhT\n8OlWWHBxH0ICGSUDsz/Sfl4M9feu1F6TpxykI9BcwYHM/mOJt/02+UTvzjep/NP3\naNTl22DfQsZClVmQQMWYuzipjP+jFyIeJDVE8hIabBtKSPjJLkPbs+1PAoGBAIZR\nYH455llmKuW7Aj21RZn6hDwhOttq3htSBiHs5i+P8JtUPHXAQwpvqJJCae+LiS8K\ncQ4/J17mjEtjjWWkh+Qq/jjJ/hgad+6erMnzyX2Ym+tAseDnjIb9Woks2LUGqijr\n/9IRugK00LyajsgfZhB/xui+563bTGMiMuJlP33tAoGADVqe3vCN5NVL+tI+V7iX\ntT2KsaIa5O5yNKHIPi6UNBDe64/Dd++iK5NHCc8u8vQx/OelHgqKkC0/esOgsCJ8\nMFkStZefIAPVN/RaRq1WWishxzX3XWHZgE0Mo0MIbNNMwyLVjfUQuMB0i8XXbRXY\nRxWUogRDnH6d+HcDj7Fbdb8=\n-----END PRIVATE KEY-----\n";

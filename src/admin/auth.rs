@@ -5,7 +5,7 @@
 use super::cloud::Endpoints;
 use super::config::{AuthMode, EntraConfig};
 use super::http::{Body, Http, Method, Reply, MAX_TRIES};
-use super::secret::{Secret, Store, CLIENT_SECRET_ENV};
+use super::secret::{Secret, Store, CERTIFICATE_KEY_ENV, CLIENT_SECRET_ENV};
 use super::{AdminError, Result};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -13,6 +13,11 @@ use std::time::{Duration, Instant};
 /// What proves keyward may call Graph.
 pub enum Credential {
     ClientSecret(Secret),
+    /// The certificate's private key (PEM) and the certificate's `x5t#S256`.
+    Certificate {
+        key_pem: Secret,
+        x5t_s256: String,
+    },
     /// Delegated sign-in: a refresh token (rotated on every use).
     Refresh(Secret),
 }
@@ -63,6 +68,30 @@ impl Tokens {
                     })?;
                 Ok(Tokens::new(config, Credential::ClientSecret(secret), None))
             }
+            AuthMode::Certificate => {
+                let x5t_s256 = config.certificate_sha256.clone().ok_or_else(|| {
+                    AdminError::Config(
+                        "the connection settings name no certificate; run `keyward entra connect --auth certificate` again".into(),
+                    )
+                })?;
+                let key_pem = match std::env::var(CERTIFICATE_KEY_ENV) {
+                    Ok(s) if !s.trim().is_empty() => Secret::new(s),
+                    _ => Store::open()?
+                        .get(&config.secret_name("certificate-key"))?
+                        .ok_or_else(|| {
+                            AdminError::NotConnected(format!(
+                                "no certificate key for tenant {} in the credential store or in \
+                                 {CERTIFICATE_KEY_ENV}; run `keyward entra connect` again",
+                                config.tenant
+                            ))
+                        })?,
+                };
+                Ok(Tokens::new(
+                    config,
+                    Credential::Certificate { key_pem, x5t_s256 },
+                    None,
+                ))
+            }
             AuthMode::DeviceCode => {
                 let store = Store::open()?;
                 let refresh = store
@@ -104,7 +133,7 @@ impl Tokens {
     /// granted (`.default`); delegated tokens ask for exactly these.
     pub fn token(&mut self, http: &Http, permissions: &[&str]) -> Result<Secret> {
         let key = match &self.credential {
-            Credential::ClientSecret(_) => ".default".to_string(),
+            Credential::ClientSecret(_) | Credential::Certificate { .. } => ".default".to_string(),
             Credential::Refresh(_) => permissions.join(" "),
         };
         if let Some(t) = self.cache.get(&key) {
@@ -118,6 +147,21 @@ impl Tokens {
                     ("grant_type", "client_credentials"),
                     ("client_id", client_id.as_str()),
                     ("client_secret", secret.expose()),
+                    ("scope", scope.as_str()),
+                ];
+                (self.post_form(http, &form)?, false)
+            }
+            Credential::Certificate { key_pem, x5t_s256 } => {
+                let scope = format!("{}/.default", self.endpoints.scope_root);
+                let assertion = client_assertion(key_pem, x5t_s256, &client_id, &self.token_url())?;
+                let form = [
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id.as_str()),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.expose()),
                     ("scope", scope.as_str()),
                 ];
                 (self.post_form(http, &form)?, false)
@@ -310,4 +354,60 @@ pub fn device_code_sign_in(
             }
         }
     }
+}
+
+/// `x5t#S256` of a PEM certificate: base64url of the SHA-256 of its DER.
+pub fn certificate_thumbprint(pem: &[u8]) -> Result<String> {
+    use base64::Engine;
+    use crypto_glue::traits::Digest;
+    let cert = ureq::tls::parse_pem(pem)
+        .find_map(|i| match i {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .ok_or_else(|| AdminError::Config("no CERTIFICATE block in the certificate file".into()))?;
+    let digest = crypto_glue::s256::Sha256::digest(cert.der());
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest))
+}
+
+/// The signed JWT that proves the certificate's key (RS256, `x5t#S256` header), valid for
+/// ten minutes, for this token endpoint only.
+pub fn client_assertion(
+    key_pem: &Secret,
+    x5t_s256: &str,
+    client_id: &str,
+    audience: &str,
+) -> Result<Secret> {
+    use base64::Engine;
+    use crypto_glue::rsa::{RS256PrivateKey, RS256SigningKey};
+    use crypto_glue::traits::{
+        Pkcs1DecodeRsaPrivateKey, Pkcs8DecodePrivateKey, SignatureEncoding, Signer,
+    };
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let bad = |m: &str| AdminError::NotConnected(format!("the certificate key: {m}"));
+    let item = ureq::tls::parse_pem(key_pem.expose().as_bytes())
+        .find_map(|i| match i {
+            Ok(ureq::tls::PemItem::PrivateKey(k)) => Some(k),
+            _ => None,
+        })
+        .ok_or_else(|| bad("no PRIVATE KEY block"))?;
+    // PKCS#8 ("PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY"); Entra certificates are RSA.
+    let key = RS256PrivateKey::from_pkcs8_der(item.der())
+        .ok()
+        .or_else(|| RS256PrivateKey::from_pkcs1_der(item.der()).ok())
+        .ok_or_else(|| bad("not an RSA private key (Entra certificates are RSA)"))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t#S256": x5t_s256});
+    let claims = serde_json::json!({"aud": audience, "iss": client_id, "sub": client_id,
+        "jti": uuid::Uuid::new_v4().to_string(), "nbf": now, "iat": now, "exp": now + 600});
+    let signing_input = format!(
+        "{}.{}",
+        b64.encode(header.to_string()),
+        b64.encode(claims.to_string())
+    );
+    let signature = RS256SigningKey::new(key).sign(signing_input.as_bytes());
+    Ok(Secret::new(format!(
+        "{signing_input}.{}",
+        b64.encode(signature.to_vec())
+    )))
 }

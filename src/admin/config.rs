@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 pub enum AuthMode {
     /// App-only, client secret (scripted provisioning).
     ClientSecret,
+    /// App-only, certificate: keyward signs a client assertion with the certificate's key.
+    Certificate,
     /// Delegated: a help-desk operator signs in with a device code; their role applies.
     DeviceCode,
 }
@@ -19,6 +21,7 @@ impl AuthMode {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMode::ClientSecret => "client-secret",
+            AuthMode::Certificate => "certificate",
             AuthMode::DeviceCode => "device-code",
         }
     }
@@ -33,6 +36,10 @@ pub struct EntraConfig {
     pub client_id: String,
     pub cloud: Cloud,
     pub auth: AuthMode,
+    /// For `certificate`: base64url SHA-256 of the certificate (the `x5t#S256` Entra matches
+    /// against the certificate uploaded to the app registration). Public, not a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_sha256: Option<String>,
 }
 
 impl EntraConfig {

@@ -11,6 +11,9 @@ const SERVICE: &str = "keyward-entra";
 /// Environment variable a script may use instead of the credential store.
 pub const CLIENT_SECRET_ENV: &str = "KEYWARD_ENTRA_CLIENT_SECRET";
 
+/// Environment variable holding the certificate's private key (PEM), instead of the store.
+pub const CERTIFICATE_KEY_ENV: &str = "KEYWARD_ENTRA_CERTIFICATE_KEY";
+
 /// A secret or token. `Debug` never shows it; the memory is wiped when dropped.
 #[derive(Clone)]
 pub struct Secret(Zeroizing<String>);
@@ -30,7 +33,7 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// Read one secret from an open file descriptor (first line, trimmed).
+/// Read one secret from an open file descriptor (first line, trimmed; all of it for a PEM).
 pub fn read_fd(fd: i32) -> Result<Secret> {
     use std::io::Read;
     #[cfg(unix)]
@@ -69,6 +72,9 @@ pub fn read_stdin() -> Result<Secret> {
 }
 
 fn first_line(text: &str) -> Result<Secret> {
+    if text.trim_start().starts_with("-----BEGIN") {
+        return Ok(Secret::new(text.trim().to_string()));
+    }
     let line = text.lines().next().unwrap_or("").trim();
     if line.is_empty() {
         return Err(AdminError::NotConnected(

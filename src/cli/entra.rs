@@ -65,8 +65,13 @@ pub struct ConnectArgs {
     /// Read the client secret from standard input (first line).
     #[arg(long)]
     pub secret_stdin: bool,
+    /// For --auth certificate: the certificate (PEM, public) uploaded to the app registration.
+    /// Its private key comes like a secret: --secret-fd, --secret-stdin or
+    /// KEYWARD_ENTRA_CERTIFICATE_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub certificate: Option<std::path::PathBuf>,
     /// Do not keep the secret in the credential store: every command then reads it from
-    /// KEYWARD_ENTRA_CLIENT_SECRET.
+    /// KEYWARD_ENTRA_CLIENT_SECRET (or KEYWARD_ENTRA_CERTIFICATE_KEY).
     #[arg(long)]
     pub no_store: bool,
 }
@@ -144,11 +149,30 @@ pub(super) fn graph() -> Result<Graph> {
 }
 
 fn connect(ctx: &Context, a: ConnectArgs) -> Result<()> {
+    let certificate_sha256 = match (a.auth, &a.certificate) {
+        (AuthMode::Certificate, Some(path)) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            Some(crate::admin::auth::certificate_thumbprint(&pem)?)
+        }
+        (AuthMode::Certificate, None) => {
+            return Err(Error::Usage(
+                "--auth certificate needs --certificate FILE (the public certificate)".into(),
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(Error::Usage(
+                "--certificate goes with --auth certificate".into(),
+            ))
+        }
+        _ => None,
+    };
     let config = EntraConfig {
         tenant: a.tenant.trim().to_string(),
         client_id: a.client_id.trim().to_string(),
         cloud: a.cloud,
         auth: a.auth,
+        certificate_sha256,
     };
     if config.tenant.is_empty() || config.client_id.is_empty() {
         return Err(Error::Usage(
@@ -158,31 +182,43 @@ fn connect(ctx: &Context, a: ConnectArgs) -> Result<()> {
     let http = crate::admin::http::Http::new();
     let mut stored = false;
     match a.auth {
-        AuthMode::ClientSecret => {
+        AuthMode::ClientSecret | AuthMode::Certificate => {
+            let (env, what) = if a.auth == AuthMode::Certificate {
+                (secret::CERTIFICATE_KEY_ENV, "certificate-key")
+            } else {
+                (secret::CLIENT_SECRET_ENV, "client-secret")
+            };
             let secret = match (a.secret_fd, a.secret_stdin) {
                 (Some(fd), _) => secret::read_fd(fd)?,
                 (None, true) => secret::read_stdin()?,
-                (None, false) => match std::env::var(secret::CLIENT_SECRET_ENV) {
+                (None, false) => match std::env::var(env) {
                     Ok(s) if !s.trim().is_empty() => Secret::new(s.trim().to_string()),
                     _ => {
                         return Err(Error::ConfirmationNeeded(format!(
-                            "give the client secret with --secret-fd N, --secret-stdin or {}; \
-                             it is never taken as a flag",
-                            secret::CLIENT_SECRET_ENV
+                            "give the {} with --secret-fd N, --secret-stdin or {env}; it is \
+                             never taken as a flag",
+                            if a.auth == AuthMode::Certificate {
+                                "certificate's private key"
+                            } else {
+                                "client secret"
+                            }
                         )))
                     }
                 },
             };
+            let credential = match (&config.certificate_sha256, a.auth) {
+                (Some(x5t), AuthMode::Certificate) => crate::admin::auth::Credential::Certificate {
+                    key_pem: secret.clone(),
+                    x5t_s256: x5t.clone(),
+                },
+                _ => crate::admin::auth::Credential::ClientSecret(secret.clone()),
+            };
             // Prove the secret works before keeping it.
-            let mut tokens = crate::admin::auth::Tokens::new(
-                config.clone(),
-                crate::admin::auth::Credential::ClientSecret(secret.clone()),
-                None,
-            );
+            let mut tokens = crate::admin::auth::Tokens::new(config.clone(), credential, None);
             tokens.token(&http, &[])?;
             if !a.no_store {
                 let store = Store::open()?;
-                store.set(&config.secret_name("client-secret"), &secret)?;
+                store.set(&config.secret_name(what), &secret)?;
                 stored = true;
             }
         }
@@ -214,6 +250,7 @@ fn connect(ctx: &Context, a: ConnectArgs) -> Result<()> {
             config.cloud.login_host(),
             match config.auth {
                 AuthMode::ClientSecret => "app-only with a client secret",
+                AuthMode::Certificate => "app-only with a certificate",
                 AuthMode::DeviceCode => "signed in as you (device code)",
             }
         );
@@ -248,6 +285,7 @@ fn disconnect(ctx: &Context) -> Result<()> {
     let store = Store::open()?;
     store.delete(&config.secret_name("client-secret"))?;
     store.delete(&config.secret_name("refresh-token"))?;
+    store.delete(&config.secret_name("certificate-key"))?;
     std::fs::remove_file(&path)
         .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
     ctx.out

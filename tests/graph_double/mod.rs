@@ -312,6 +312,7 @@ impl Double {
 struct Request {
     method: String,
     path: String,
+    host: Option<String>,
     auth: Option<String>,
     body: String,
 }
@@ -324,6 +325,7 @@ fn read_request(r: &mut impl BufRead) -> Option<Request> {
     let path = parts.next()?.to_string();
     let mut len = 0usize;
     let mut auth = None;
+    let mut host = None;
     loop {
         let mut h = String::new();
         r.read_line(&mut h).ok()?;
@@ -335,6 +337,7 @@ fn read_request(r: &mut impl BufRead) -> Option<Request> {
             match k.trim().to_ascii_lowercase().as_str() {
                 "content-length" => len = v.trim().parse().ok()?,
                 "authorization" => auth = v.trim().strip_prefix("Bearer ").map(str::to_string),
+                "host" => host = Some(v.trim().to_string()),
                 _ => {}
             }
         }
@@ -344,6 +347,7 @@ fn read_request(r: &mut impl BufRead) -> Option<Request> {
     Some(Request {
         method,
         path,
+        host,
         auth,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
@@ -496,7 +500,25 @@ fn route(state: &Arc<Mutex<State>>, schema: &schema::Schema, req: &Request) -> A
         let grant = f.get("grant_type").cloned().unwrap_or_default();
         match grant.as_str() {
             "client_credentials" => {
-                if f.get("client_secret").map(String::as_str) != Some(SECRET) {
+                let assertion_ok = f.get("client_assertion").map(|a| {
+                    f.get("client_assertion_type").map(String::as_str)
+                        == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                        && client_assertion_valid(
+                            a,
+                            &format!("https://{}", req.host.as_deref().unwrap_or("")),
+                            &req.path,
+                        )
+                });
+                if assertion_ok == Some(false) {
+                    return (
+                        401,
+                        json!({"error": "invalid_client", "error_description": "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.\r\nTrace ID: 2"}),
+                        None,
+                    );
+                }
+                if assertion_ok.is_none()
+                    && f.get("client_secret").map(String::as_str) != Some(SECRET)
+                {
                     return (
                         401,
                         json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.\r\nTrace ID: 1"}),
@@ -822,4 +844,62 @@ fn post_passkey(s: &mut State, schema: &schema::Schema, upn: &str, req: &Request
     user.methods.push(method.clone());
     user.credentials.insert(method_id, id.to_string());
     (201, method, None)
+}
+
+/// The test application's certificate (tests/data/graph/SOURCE.md).
+pub const TEST_CERT: &str = include_str!("../data/graph/test-app-cert.pem");
+pub const TEST_KEY: &str = include_str!("../data/graph/test-app-key.pem");
+
+/// An RS256 client assertion signed by the test application's key, naming its certificate,
+/// for this token endpoint, from this application, not expired.
+fn client_assertion_valid(jwt: &str, origin: &str, path: &str) -> bool {
+    use crypto_glue::rsa::{RS256PublicKey, RS256Signature, RS256VerifyingKey};
+    use crypto_glue::traits::{SpkiDecodePublicKey, Verifier};
+    let parts: Vec<&str> = jwt.split('.').collect();
+    if parts.len() != 3 {
+        return false;
+    }
+    let (Ok(h), Ok(c), Ok(sig)) = (
+        B64U.decode(parts[0]),
+        B64U.decode(parts[1]),
+        B64U.decode(parts[2]),
+    ) else {
+        return false;
+    };
+    let (Ok(h), Ok(c)) = (
+        serde_json::from_slice::<Value>(&h),
+        serde_json::from_slice::<Value>(&c),
+    ) else {
+        return false;
+    };
+    let der: Vec<u8> = ureq_free_pem_cert(TEST_CERT);
+    let x5t = B64U.encode(Sha256::digest(&der));
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let claims_ok = h["alg"] == "RS256"
+        && h["x5t#S256"] == x5t.as_str()
+        && c["iss"] == CLIENT_ID
+        && c["sub"] == CLIENT_ID
+        && c["aud"] == format!("{origin}{path}").as_str()
+        && c["exp"].as_i64().is_some_and(|e| e > now)
+        && c["jti"].is_string();
+    let public = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/graph/test-app-pubkey.der"
+    ))
+    .unwrap();
+    let key = RS256VerifyingKey::new(RS256PublicKey::from_public_key_der(&public).unwrap());
+    let Ok(signature) = RS256Signature::try_from(sig.as_slice()) else {
+        return false;
+    };
+    claims_ok
+        && key
+            .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+            .is_ok()
+}
+
+fn ureq_free_pem_cert(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
 }
