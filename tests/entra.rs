@@ -828,19 +828,19 @@ fn provision_entra_registers_each_key_for_its_person_fetching_the_next_options_m
             .unwrap()
             .contains(reg["method_id"].as_str().unwrap()));
     }
-    // The second person's options were asked for while the first key's POST was in flight.
+    // The third person's options were asked for while the second key's POST was in flight.
     let log = t.g.state.lock().unwrap().log.clone();
     let opts1 = log
         .iter()
-        .find(|l| l.path.contains("p1@contoso.com") && l.path.ends_with("creationOptions"))
+        .find(|l| l.path.contains("p2@contoso.com") && l.path.ends_with("creationOptions"))
         .unwrap();
     let post0 = log
         .iter()
-        .find(|l| l.method == "POST" && l.path.contains("p0@contoso.com"))
+        .find(|l| l.method == "POST" && l.path.contains("p1@contoso.com"))
         .unwrap();
     assert!(
         opts1.arrived < post0.at,
-        "prefetched during the first registration"
+        "prefetched during the previous registration"
     );
     assert_eq!(
         log.iter()

@@ -241,6 +241,10 @@ impl Prefetcher {
                 Ok(g) => g,
                 Err(_) => return,
             };
+            // Its own token now, so the first prefetch costs one round trip, not two.
+            let _ = graph
+                .tokens
+                .token(&graph.http, &[crate::admin::graph::perm::PASSKEY_WRITE]);
             for user in asked {
                 let r = graph.creation_options(&user);
                 if answer.send((user, r)).is_err() {
