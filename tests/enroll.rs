@@ -135,6 +135,41 @@ fn an_answers_file_missing_an_answer_names_the_prompt_and_the_file() {
     assert!(run.stderr.contains("answers.toml"), "{}", run.stderr);
 }
 
+/// Issue 11, item 4: a secret-looking value given where a yes/no belongs is not repeated.
+#[test]
+fn a_wrong_answer_is_refused_without_echoing_its_value() {
+    let sb = Sandbox::new();
+    let (dir, _, _) = two_keys(&sb);
+    let answers = sb.path("answers.toml");
+    std::fs::write(&answers, "\"person.new\" = \"735901\"\n").unwrap();
+    for json in [false, true] {
+        let mut args = vec![
+            "enroll",
+            "--person",
+            "Ada",
+            "--answers",
+            path_str(&answers),
+            "--device",
+            &dir,
+        ];
+        if json {
+            args.push("--json");
+        }
+        let run = sb.run_with(&args, None, &pins()).expect_code(12);
+        assert!(!run.all_output().contains("735901"), "{}", run.all_output());
+        assert!(
+            run.all_output().contains("`person.new`"),
+            "{}",
+            run.all_output()
+        );
+        assert!(
+            run.all_output().contains("true or false"),
+            "{}",
+            run.all_output()
+        );
+    }
+}
+
 #[test]
 fn an_answers_file_holding_a_pin_is_refused_without_echoing_it() {
     let sb = Sandbox::new();

@@ -14,9 +14,8 @@ import shutil
 import subprocess
 
 import pytest
-from cryptography.exceptions import InvalidSignature
 from fido2 import cbor
-from fido2.attestation import Attestation
+from fido2.attestation import Attestation, InvalidSignature
 from fido2.server import Fido2Server
 from fido2.utils import websafe_decode, websafe_encode
 from fido2.webauthn import AttestationObject, CollectedClientData

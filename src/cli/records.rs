@@ -56,14 +56,21 @@ struct StatusOut<'a> {
 }
 
 pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
-    let mut ledger = ctx.existing_ledger()?;
+    // With an Entra tenant connected, Graph's view of the person's Entra accounts is recorded
+    // first (the only write `status` makes); the report itself reads the ledger read-only.
+    if let (Some(who), Ok(Some(_))) = (&args.person, super::entra::connected()) {
+        let mut ledger = ctx.existing_ledger()?;
+        if let Ok(person) = ledger.find_person(who) {
+            super::entra::refresh_person(ctx, &mut ledger, person.id);
+        }
+    }
+    let ledger = ctx.read_ledger()?;
     let Some(who) = args.person else {
         let report = ledger.fleet_report()?;
         ctx.out.emit(&report, || fleet_text(&report, true));
         return Ok(());
     };
     let person = ledger.find_person(&who)?;
-    super::entra::refresh_person(ctx, &mut ledger, person.id);
     let status = ledger.person_status(person.id)?;
     let book = HowToBook::load(ctx);
     let out = StatusOut {
@@ -285,7 +292,7 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
 }
 
 pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
-    let ledger = ctx.existing_ledger()?;
+    let ledger = ctx.read_ledger()?;
     let report = match &args.person {
         Some(who) => {
             let person = ledger.find_person(who)?;

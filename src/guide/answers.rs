@@ -25,8 +25,23 @@ impl Answer {
     fn describe(&self) -> String {
         match self {
             Answer::Bool(b) => b.to_string(),
+            Answer::Text(s) if crate::redact::looks_like_pin(s) => {
+                "(a value that looks like a PIN, not shown)".into()
+            }
             Answer::Text(s) => format!("\"{s}\""),
+            Answer::Number(n) if crate::redact::looks_like_pin(&n.to_string()) => {
+                "(a value that looks like a PIN, not shown)".into()
+            }
             Answer::Number(n) => n.to_string(),
+        }
+    }
+
+    /// What kind of answer it is, for errors.
+    fn kind(&self) -> &'static str {
+        match self {
+            Answer::Bool(_) => "a true/false answer",
+            Answer::Text(_) => "a text answer",
+            Answer::Number(_) => "a number",
         }
     }
 }
@@ -181,7 +196,7 @@ fn flatten(
         V::String(s) => Answer::Text(s.clone()),
         V::Number(n) => match n.as_i64() {
             Some(i) => Answer::Number(i),
-            None => return Err(format!("`{prefix}`: {n} is not a whole number")),
+            None => return Err(format!("`{prefix}` is not a whole number")),
         },
         V::Array(_) => {
             return Err(format!(
@@ -274,7 +289,8 @@ impl ScriptedPrompter {
         GuideError::BadAnswer {
             id: id.to_string(),
             path: self.file.path.clone(),
-            message: format!("{} is not {expected}", got.describe()),
+            // Which kind of value, never the value: it may be a misplaced secret.
+            message: format!("{} is not {expected}", got.kind()),
         }
         .into()
     }

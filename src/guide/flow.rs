@@ -10,7 +10,7 @@ use super::prompt::Prompter;
 use super::record::Record;
 use crate::device::{Authenticator, DeviceDescriptor};
 use crate::error::{Error, Result};
-use crate::ledger::{Account, Actor, Key, MethodStatus, Person};
+use crate::ledger::{Account, Actor, Key, Person};
 use crate::playbook::{Catalog, EnrollmentPath, Playbook};
 
 /// Where keys come from: the keys plugged in now, and opening one.
@@ -255,9 +255,23 @@ impl Guide<'_> {
         let existing = self.record.accounts(person)?;
         let mut out = Vec::new();
         for p in candidates {
+            // Until someone looks, every weaker method the provider offers may be on: the
+            // record says "not checked yet" rather than nothing, so `status` never looks
+            // better than what is known.
+            let methods: Vec<&str> = p.weaker_methods.iter().map(|m| m.method.as_str()).collect();
             let mine: Vec<&Account> = existing.iter().filter(|a| a.playbook == p.id).collect();
             if !mine.is_empty() {
-                out.extend(mine.into_iter().map(|a| (a.clone(), p.clone())));
+                for a in mine {
+                    // Repairs an account an older keyward recorded without its methods.
+                    let a = self.record.add_account(
+                        person,
+                        &a.playbook,
+                        &a.identifier,
+                        &methods,
+                        &self.actor,
+                    )?;
+                    out.push((a, p.clone()));
+                }
                 continue;
             }
             let wanted = !self.options.playbooks.is_empty()
@@ -280,21 +294,9 @@ impl Guide<'_> {
                 ),
                 None,
             )?;
-            let account = self
-                .record
-                .add_account(person, &p.id, &identifier, &self.actor)?;
-            // Until someone looks, every weaker method the provider offers may be on: the
-            // record says "not checked yet" rather than nothing, so `status` never looks
-            // better than what is known.
-            for m in &p.weaker_methods {
-                self.record.set_method(
-                    &account,
-                    m.method.as_str(),
-                    MethodStatus::Unknown,
-                    None,
-                    &self.actor,
-                )?;
-            }
+            let account =
+                self.record
+                    .add_account(person, &p.id, &identifier, &methods, &self.actor)?;
             out.push((account, p.clone()));
         }
         if out.is_empty() {

@@ -273,6 +273,23 @@ impl Guide<'_> {
         let label = key.record.label.clone();
         let lid = label_id(&label);
         let mut info: KeyInfo = key.handle.info()?;
+        if let Some(change) = self.record.pending_key_change(&key.record)? {
+            // The last run changed this key and was stopped before recording it: the key
+            // itself says what is true now.
+            let now = match info.pin_is_set() {
+                Some(true) if info.force_pin_change => Some(PinState::SetMustChange),
+                Some(true) => Some(PinState::Set),
+                Some(false) => Some(PinState::NotSetPersonSets),
+                None => None,
+            };
+            self.record
+                .settle_key_change(&key.record, now, true, &self.actor)?;
+            self.prompter.info(&format!(
+                "{label}: the last run was interrupted while changing it ({}); what the key \
+                 says now is recorded.",
+                change.replace('_', " ")
+            ));
+        }
         if info.pin_is_set() == Some(false) {
             let wanted = playbooks
                 .iter()
@@ -297,9 +314,15 @@ impl Guide<'_> {
                         min_code_points: info.min_pin_length,
                     },
                 )?;
-                key.handle.set_pin(&pin)?;
                 self.record
-                    .set_pin_state(&key.record, PinState::Set, &self.actor)?;
+                    .begin_key_change(&key.record, "set_pin", &self.actor)?;
+                key.handle.set_pin(&pin)?;
+                self.record.settle_key_change(
+                    &key.record,
+                    Some(PinState::Set),
+                    false,
+                    &self.actor,
+                )?;
                 self.pins.remember(key.record.id, pin);
                 self.prompter.info(&format!("{label} now has a PIN."));
                 info = key.handle.info()?;
@@ -329,9 +352,15 @@ impl Guide<'_> {
                         min_code_points: info.min_pin_length,
                     },
                 )?;
-                key.handle.change_pin(&current, &new)?;
                 self.record
-                    .set_pin_state(&key.record, PinState::Set, &self.actor)?;
+                    .begin_key_change(&key.record, "change_pin", &self.actor)?;
+                key.handle.change_pin(&current, &new)?;
+                self.record.settle_key_change(
+                    &key.record,
+                    Some(PinState::Set),
+                    false,
+                    &self.actor,
+                )?;
                 self.pins.remember(key.record.id, new);
                 self.prompter.info(&format!("{label} now has your PIN."));
                 info = key.handle.info()?;
