@@ -601,7 +601,13 @@ fn as_schema_1(l: &Ledger) {
             .unwrap();
         prev = hash;
     }
-    l.conn.execute_batch("DROP TABLE key_changes").unwrap();
+    // Schema 1 had neither the key_changes table nor the per-person indexes of schema 3.
+    l.conn
+        .execute_batch(
+            "DROP TABLE key_changes; DROP INDEX accounts_by_person;
+             DROP INDEX enrollments_by_key; DROP INDEX slots_by_person;",
+        )
+        .unwrap();
     l.conn.pragma_update(None, "user_version", 1).unwrap();
 }
 
