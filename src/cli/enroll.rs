@@ -75,6 +75,8 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
     let mut keys = DeviceKeys {
         spec: ctx.global.device.clone(),
     };
+    // From here on, Ctrl-C or SIGTERM says how to continue and gives the terminal back.
+    crate::guide::stop::install();
     let outcome = Guide {
         prompter: prompter.as_mut(),
         record: &mut ledger,
@@ -224,7 +226,6 @@ fn demo_answers(key_specs: &[String]) -> BTreeMap<String, Answer> {
     a.insert("keys.count".into(), t("2"));
     a.insert("keys.a.device".into(), t(&key_specs[0]));
     a.insert("keys.b.device".into(), t(&key_specs[1]));
-    a.insert("key.*.set_pin".into(), Answer::Bool(true));
     for (playbook, id) in DEMO_ACCOUNTS {
         a.insert(format!("account.{playbook}.identifier"), t(id));
     }

@@ -46,8 +46,14 @@ struct RemainingOut<'a> {
 struct StatusOut<'a> {
     person: &'a crate::ledger::Person,
     remaining: Vec<RemainingOut<'a>>,
+    /// Weaker methods of accounts with no working key: not to be removed before a key works.
+    waiting: &'a [Remaining],
+    /// Where the last guided session stopped, when it did not finish.
+    unfinished: Option<&'a str>,
     /// `playbook:identifier / key label` of enrollments whose key was lost or retired.
     needs_replacement: Vec<String>,
+    /// What to do about each of those: find a replacement, or remove the lost key.
+    replacement_tasks: Vec<String>,
     /// Accounts with fewer than two working keys.
     single_key_accounts: Vec<String>,
     accounts: &'a [AccountStatus],
@@ -74,7 +80,10 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
                 how: book.get(&r.playbook, &r.method),
             })
             .collect(),
+        waiting: &status.waiting,
+        unfinished: status.unfinished.as_deref(),
         needs_replacement: status.needs_replacement_names(),
+        replacement_tasks: status.replacement_tasks(),
         single_key_accounts: status
             .single_key_accounts()
             .iter()
@@ -93,8 +102,28 @@ fn method_state(status: MethodStatus) -> &'static str {
         MethodStatus::Unknown => "not checked yet",
         MethodStatus::Removed => "removed",
         MethodStatus::Kept => "kept",
+        MethodStatus::Absent => "was never set up / already off",
     }
 }
+
+/// A method's state as the help desk reads it: who removed it, and that nothing is to be done
+/// yet where no working key is in the account.
+fn method_line_state(m: &crate::ledger::MethodRecord, working_keys: usize) -> String {
+    match m.status {
+        s if s.remains() && working_keys == 0 => WAITING.to_string(),
+        MethodStatus::Removed => {
+            let by = crate::ledger::Actor::from_stored(&m.updated_by);
+            if by.operator {
+                format!("removed by operator {}", by.name)
+            } else {
+                "removed by the person".to_string()
+            }
+        }
+        s => method_state(s).to_string(),
+    }
+}
+
+const WAITING: &str = "waiting: add a key first";
 
 fn date(ts: &str) -> &str {
     ts.get(..10).unwrap_or(ts)
@@ -108,8 +137,17 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
         None => writeln!(s, "{}", p.name),
     };
     let _ = writeln!(s);
+    if let Some(at) = out.unfinished {
+        let _ = writeln!(
+            s,
+            "Enrollment unfinished (it stopped at: {at}). To continue: keyward enroll --person \"{}\"\n",
+            p.name
+        );
+    }
     if out.remaining.is_empty() {
-        let _ = writeln!(s, "Nothing left to disable.");
+        if out.unfinished.is_none() && out.waiting.is_empty() {
+            let _ = writeln!(s, "Nothing left to disable.");
+        }
     } else {
         let _ = writeln!(s, "Still to disable ({}):", out.remaining.len());
         for r in &out.remaining {
@@ -139,14 +177,32 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
             }
         }
     }
-    if !out.needs_replacement.is_empty() {
+    if !out.waiting.is_empty() {
         let _ = writeln!(
             s,
-            "\nNeeds a replacement key (a lost or retired key is still in the account): remove it \
-             there, then record it with `keyward key removed KEY --account ACCOUNT --person PERSON`; enroll another key \
-             in its place (`keyward enroll`):"
+            "\nWaiting: add a key first (removing these before a key works there could lock the \
+             person out):"
         );
-        for n in &out.needs_replacement {
+        for r in out.waiting {
+            let _ = writeln!(
+                s,
+                "  - {} {}: {} ({WAITING})",
+                book.provider(&r.playbook),
+                r.identifier,
+                book.get(&r.playbook, &r.method)
+                    .and_then(|h| h.name)
+                    .unwrap_or_else(|| r.method.clone())
+            );
+        }
+    }
+    if !out.replacement_tasks.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nLost or retired keys still in an account: remove each there, then record it with \
+             `keyward key removed KEY --account ACCOUNT --person PERSON`; an account with fewer \
+             than two working keys needs another key too (`keyward enroll`):"
+        );
+        for n in &out.replacement_tasks {
             let _ = writeln!(s, "  - {n}");
         }
     }
@@ -214,7 +270,7 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
                 s,
                 "    {}: {}{} ({}, {})",
                 m.method,
-                method_state(m.status),
+                method_line_state(m, a.working_keys),
                 m.reason
                     .as_deref()
                     .map(|r| format!(": {r}"))
@@ -337,6 +393,12 @@ fn fleet_text(r: &FleetReport, hint: bool) -> String {
             continue;
         }
         let _ = writeln!(s, "{}", p.person.name);
+        if let Some(at) = &p.unfinished {
+            let _ = writeln!(s, "  enrollment unfinished ({at})");
+        }
+        if !p.waiting.is_empty() {
+            let _ = writeln!(s, "  {WAITING}: {}", remaining_list(&p.waiting));
+        }
         if !p.to_disable.is_empty() {
             let _ = writeln!(s, "  to disable: {}", remaining_list(&p.to_disable));
         }
@@ -348,12 +410,8 @@ fn fleet_text(r: &FleetReport, hint: bool) -> String {
                 .collect();
             let _ = writeln!(s, "  fewer than two keys: {}", accts.join("; "));
         }
-        if !p.needs_replacement.is_empty() {
-            let _ = writeln!(
-                s,
-                "  needs a replacement key: {}",
-                p.needs_replacement.join("; ")
-            );
+        if !p.replacement_tasks.is_empty() {
+            let _ = writeln!(s, "  lost keys: {}", p.replacement_tasks.join("; "));
         }
         if !p.lost_or_retired_keys.is_empty() {
             let _ = writeln!(s, "  keys lost or retired: {}", lost_list(p));
