@@ -17,5 +17,6 @@ pub mod playbook;
 pub mod provision;
 pub mod readiness;
 pub mod selftest;
+pub mod style;
 
 pub use error::{Error, ExitCode, Result};

@@ -6,7 +6,7 @@ mod common;
 
 use common::{path_str, Sandbox};
 use expectrl::{Eof, Regex, Session, Signal, WaitStatus};
-use keyward::playbook::{Catalog, Evidence, Removable};
+use keyward::playbook::{Advice, Catalog, Evidence};
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -186,9 +186,9 @@ fn scripted_enrollment_covers_every_playbook() {
         let keep_on = pb
             .weaker_methods
             .iter()
-            .find(|m| m.removable != Removable::No)
+            .find(|m| m.advice() != Advice::KeepAndProtect)
             .map(|m| m.method.as_str().to_string())
-            .expect("a removable weaker method");
+            .expect("a weaker method to remove");
         let answers = sb.path("answers.toml");
         std::fs::write(&answers, scripted_answers(&pb.id, &user, &a, &b, &keep_on)).unwrap();
         let run = sb
@@ -250,7 +250,8 @@ fn scripted_enrollment_covers_every_playbook() {
             let got = method_status(acct, m.method.as_str());
             let want = if m.method.as_str() == keep_on {
                 "present"
-            } else if m.removable == Removable::No {
+            } else if m.advice() == Advice::KeepAndProtect {
+                // Kept by design, with its reason, without asking.
                 "kept"
             } else {
                 "removed"
@@ -477,6 +478,21 @@ fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
         who.transcript
     );
     assert!(!who.transcript.contains(PIN), "the PIN never shows");
+    // What stays by design is said so, with the reason and how to protect it, unasked.
+    let plain = strip_ansi(&who.transcript);
+    assert!(
+        plain.contains("Trusted phone number: keep it, by design: Apple requires"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("Set a PIN or passcode on your mobile carrier account"),
+        "{plain}"
+    );
+    assert!(
+        !who.asked.iter().any(|q| q.contains("Trusted phone number")),
+        "nobody is asked whether to remove what must stay: {:#?}",
+        who.asked
+    );
 
     let status = status_json(&sb, "Ada Lovelace");
     let google = account(&status, "google");
@@ -526,6 +542,11 @@ fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
     assert!(todo.contains("Still to disable (2)"), "{text}");
     assert_eq!(todo.matches("[sms] (still on").count(), 2, "{text}");
     assert_eq!(todo.matches("https://").count(), 2, "{text}");
+    // Kept by design: status says how to protect it, under the account.
+    let kept = text.split("trusted_phone: kept").nth(1).expect(&text);
+    let kept = kept.split("\nKeys:").next().unwrap();
+    assert!(kept.contains("Protect it:"), "{text}");
+    assert!(kept.contains("Add a second trusted number"), "{text}");
 }
 
 #[test]
@@ -1036,7 +1057,7 @@ fn stopped_mid_step_then_resumed_without_asking_anything_answered() {
     let mut args = vec!["enroll", "--person", "Ada Lovelace", "--device", &dir];
     args.extend(GOOGLE_ONLY);
     let mut p = spawn_pty(&sb, &args);
-    let mut who = person(&[], Some("Done steps 2 to 4 with Key B"));
+    let mut who = person(&[], Some("with Key B? [Y/n]"));
     assert!(!converse(&mut p, &mut who), "stopped at Key B's step");
     let (shown, code) = stop_now(&mut p, None);
     assert_eq!(code, 8, "{shown:?} {:?}", who.transcript);

@@ -296,7 +296,7 @@ fn method_set_records_a_later_change_with_its_operator() {
         json["record"]["reason"]
             .as_str()
             .unwrap()
-            .contains("Google offers no switch"),
+            .contains("no switch to turn prompts off"),
         "{json}"
     );
     // An unknown account says how to find the right one.
@@ -442,11 +442,11 @@ fn audit_verify_detects_an_enrollment_deleted_or_moved_behind_its_back() {
     tamper(&sb, "DELETE FROM enrollments WHERE id = 1");
     verify_fails(
         &sb,
-        "record: enrollment #1 is in the audit trail but no longer in the records",
+        "record: enrollment #1 (Key A of Ada Lovelace in google:ada@example.com) : trail says seen_on_key, table has no row",
     );
     let sb = seeded();
     tamper(&sb, "UPDATE enrollments SET account_id = 3 WHERE id = 1");
-    verify_fails(&sb, "record: enrollment #1 joins account #3 and key #1, but the trail recorded account #1 and key #1");
+    verify_fails(&sb, ": account_id: trail says 1, table has 3");
     let sb = seeded();
     tamper(
         &sb,
@@ -454,7 +454,7 @@ fn audit_verify_detects_an_enrollment_deleted_or_moved_behind_its_back() {
     );
     verify_fails(
         &sb,
-        "record: enrollment #1 is marked as needing a replacement, but the trail says it does not",
+        "record: enrollment #1 (Key A of Ada Lovelace in google:ada@example.com) : needs_replacement: trail says 0, table has 1",
     );
 }
 
@@ -685,7 +685,7 @@ fn audit_verify_detects_a_record_changed_behind_its_back() {
     );
     verify_fails(
         &sb,
-        "record: method sms of account #1 reads removed but the trail last recorded present",
+        "record: method sms of google:ada@example.com : status: trail says \"present\", table has \"removed\"",
     );
     // The same edit inside an export is refused on import.
     let sb = seeded();
@@ -705,6 +705,29 @@ fn audit_verify_detects_a_record_changed_behind_its_back() {
         "{}",
         run.stderr
     );
+}
+
+/// Issue 11, item 1: what the fault-injection run changed with an SQLite tool and `audit
+/// verify` called intact before.
+#[test]
+fn audit_verify_catches_every_record_changed_deleted_or_inserted_behind_its_back() {
+    let cases = [
+        ("DELETE FROM methods WHERE method = 'sms'", "method sms of google:ada@example.com : trail says present, table has no row"),
+        ("UPDATE keys SET serial = 'X1' WHERE id = 1", ": serial: trail says"),
+        ("UPDATE keys SET label = 'Key Z' WHERE id = 1", ": label: trail says \"Key A\", table has \"Key Z\""),
+        ("UPDATE keys SET aaguid = '00000000-0000-0000-0000-000000000001' WHERE id = 1", ": aaguid: trail says"),
+        ("UPDATE keys SET pin_state = 'set' WHERE id = 1", ": pin_state: trail says"),
+        ("UPDATE people SET email = 'eve@evil.example' WHERE id = 1", "person #1 (Ada Lovelace) : email: trail says"),
+        ("UPDATE enrollments SET detail = replace(detail, 'google.com', 'evil.example') WHERE id = 1", ": detail: trail says"),
+        ("INSERT INTO provision_slots (slot, person_id, label, status, at) VALUES ('r/x/1', 1, 'Key Q', 'done', 'now')", "provisioning slot r/x/1 : table has a row the trail never recorded"),
+        ("INSERT INTO checkpoints (person_id, name, at) VALUES (1, 'methods_done', 'now')", "checkpoint methods_done of Ada Lovelace : table has a row the trail never recorded"),
+    ];
+    for (sql, needle) in cases {
+        let sb = seeded();
+        sb.run(&["audit", "verify"]).ok();
+        tamper(&sb, sql);
+        verify_fails(&sb, needle);
+    }
 }
 
 #[test]

@@ -176,10 +176,93 @@ fn show_gives_numbered_steps_urls_and_weaker_methods_for_every_shipped_playbook(
         .run(&["playbooks", "show", "microsoft-personal"])
         .ok()
         .stdout;
-    assert!(personal.contains("not certain: The RP ID is very likely login.microsoft.com"));
-    // Apple's trusted phone stays, with the reason.
+    assert!(personal.contains("not certain: The key is created at login.microsoft.com/consumers"));
+    // Apple's trusted phone stays, with the reason and how to protect it.
     let apple = sb.run(&["playbooks", "show", "apple"]).ok().stdout;
-    assert!(apple.contains("Trusted phone number [trusted_phone]: it has to stay"));
+    assert!(
+        apple.contains("Trusted phone number [trusted_phone]: keep it, by design, and protect it"),
+        "{apple}"
+    );
+    let trusted = apple.split("[trusted_phone]").nth(1).unwrap();
+    let trusted = trusted.split("\n  - ").next().unwrap();
+    assert!(
+        trusted.contains("Why it stays: Apple requires"),
+        "{trusted}"
+    );
+    assert!(trusted.contains("How to protect it:"), "{trusted}");
+    assert!(trusted.contains("Add a second trusted number"), "{trusted}");
+    // Under Advanced Protection, codes cannot sign in: said so, and removing them still advised.
+    let ap = sb
+        .run(&["playbooks", "show", "google-advanced-protection"])
+        .ok()
+        .stdout;
+    // Compared as a person reads it, whatever the line wrapping.
+    let ap = ap.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        ap.contains("Text message codes (2-Step Verification phone) [sms]: it cannot sign anyone in here; remove it anyway"),
+        "{ap}"
+    );
+    assert!(ap.contains("Why it cannot sign in here: Under Advanced Protection"));
+    assert!(
+        ap.contains("Recovery phone number [recovery_phone]: keep it, by design, and protect it")
+    );
+}
+
+#[test]
+fn show_gives_each_fact_its_confidence_and_sources_in_text_and_json() {
+    let sb = Sandbox::new();
+    let text = sb.run(&["playbooks", "show", "google"]).ok().stdout;
+    // The fallback's "Use security key" step, then how sure and from where.
+    let step = text.split("Add the security key\n").nth(1).expect(&text);
+    let step = step.split("\n  3. ").next().unwrap();
+    assert!(step.contains("Use security key"), "{step}");
+    assert!(
+        step.contains("Confidence: verified; sources: wu24, microg"),
+        "{step}"
+    );
+    // The Sources list names each id with its page.
+    let sources = text.split("\nSources\n").nth(1).unwrap();
+    assert!(sources.contains("  - wu24: Google Workspace Updates, 2024-05-06"));
+    assert!(sources.contains(
+        "https://workspaceupdates.googleblog.com/2024/05/updates-for-configuring-two-step-verification-for-your-google-account.html"
+    ));
+    // Uncertain facts keep both their doubt and their basis.
+    assert!(
+        text.contains("Confidence: uncertain; sources: rc-news"),
+        "{text}"
+    );
+
+    let json = sb
+        .run(&["playbooks", "show", "microsoft-entra", "--json"])
+        .ok()
+        .json();
+    let facts = json["facts"].as_array().unwrap();
+    let fido = facts
+        .iter()
+        .find(|f| {
+            f["what"]
+                .as_str()
+                .unwrap()
+                .starts_with("Your organisation allows passkeys")
+        })
+        .expect("the self-service precondition is a fact");
+    assert_eq!(fido["confidence"], "verified");
+    let urls: Vec<&str> = fido["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["url"].as_str().unwrap())
+        .collect();
+    assert!(
+        urls.contains(&"https://learn.microsoft.com/en-us/graph/known-issues#fido2-provisioning-api-requires-self-service-setup-to-be-enabled"),
+        "{urls:?}"
+    );
+    let email = facts
+        .iter()
+        .find(|f| f["what"] == "Email one-time code [email_code]")
+        .unwrap();
+    assert_eq!(email["confidence"], "uncertain");
+    assert!(email["not_certain"].as_str().unwrap().contains("SSPR"));
 }
 
 #[test]
@@ -198,7 +281,7 @@ fn show_json_carries_the_data_the_other_commands_need() {
         pb["paths"][0]["verification"]["rp_ids"],
         serde_json::json!(["login.microsoft.com", "login.microsoftonline.com"])
     );
-    assert_eq!(pb["last_reviewed"], "2026-11-20");
+    assert_eq!(pb["last_reviewed"], "2026-12-01");
     let methods: Vec<&str> = pb["weaker_methods"]
         .as_array()
         .unwrap()
@@ -450,7 +533,8 @@ fn a_broken_or_missing_folder_fails_loading_with_the_file_and_line() {
 fn malformed() -> Vec<(&'static str, String, &'static str, String)> {
     let vocab = "sms, voice, totp, hardware_oath, push, email_code, backup_codes, recovery_code, \
                  app_password, security_questions, recovery_phone, recovery_email, trusted_phone, \
-                 trusted_device, temporary_access_pass, password";
+                 trusted_device, temporary_access_pass, password, recovery_contact, mobile_number_sign_in, \
+                 other_passkey, synced_passkey, account_recovery, carrier_account";
     vec![
         (
             "unknown-field",
@@ -565,6 +649,45 @@ fn malformed() -> Vec<(&'static str, String, &'static str, String)> {
             ),
             "\"totp\"\nwhy_weaker = \"Again",
             "weaker method `totp` is listed twice; each method appears once per playbook".into(),
+        ),
+        (
+            "unknown-source",
+            variant(
+                "reason = \"Any key will do.\"",
+                "reason = \"Any key will do.\"\nsources = [\"docs\"]",
+            ),
+            "\"docs\"",
+            "unknown source `docs`; no [[sources]] has an `id` yet; give the source an `id` first"
+                .into(),
+        ),
+        (
+            "advice-remove-what-must-stay",
+            variant(
+                "removable = \"yes\"",
+                "removable = \"no\"\nkeep_reason = \"Policy.\"\nadvice = \"remove\"",
+            ),
+            "\"remove\"",
+            "`totp` cannot be removed (`removable = \"no\"`) but `advice = \"remove\"`; use `keep_and_protect` and say how to protect it"
+                .into(),
+        ),
+        (
+            "kept-without-protect",
+            variant(
+                "removable = \"yes\"",
+                "removable = \"no\"\nkeep_reason = \"Policy.\"\nadvice = \"keep_and_protect\"",
+            ),
+            "\"keep_and_protect\"",
+            "`totp` stays on the account: add [weaker_methods.protect] (`steps`, `url` or `menu`) saying how to protect it"
+                .into(),
+        ),
+        (
+            "not-usable-without-why",
+            variant(
+                "removable = \"yes\"",
+                "removable = \"yes\"\nadvice = \"not_usable\"",
+            ),
+            "\"not_usable\"",
+            "`totp` is marked not usable for sign-in, but no `why_not_usable` says why".into(),
         ),
         (
             "bad-id",
@@ -714,4 +837,119 @@ fn an_old_review_date_warns_without_failing_and_the_age_is_configurable() {
         .ok();
     assert!(r.stderr.contains("warning: ") && r.stderr.contains("last reviewed 2020-01-01"));
     assert!(r.stdout.starts_with("ACME VPN (acme-vpn)"));
+}
+
+#[test]
+fn a_source_that_is_a_whole_site_is_a_warning_naming_the_line() {
+    let sb = Sandbox::new();
+    let text = variant(
+        "url = \"https://vpn.example.com/docs\"",
+        "url = \"https://vpn.example.com/\"",
+    );
+    let file = write(&sb, "site.toml", &text);
+    let r = sb.run(&["playbooks", "validate", path_str(&file)]).ok();
+    assert!(
+        r.stdout.contains(&format!(
+            "{}:{}: warning: `https://vpn.example.com/` is a whole site; cite the page the facts are on",
+            file.display(),
+            pos(&text, "\"https://vpn.example.com/\"")
+        )),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn status_says_what_to_keep_and_protect_and_what_cannot_sign_in_here() {
+    use keyward::ledger::{Actor, Ledger, MethodStatus};
+    let sb = Sandbox::new();
+    {
+        let mut l = Ledger::open(&sb.ledger()).unwrap();
+        let a = Actor::operator("sam");
+        let ada = l
+            .upsert_person(&a, "Ada Lovelace", Some("ada@example.com"))
+            .unwrap();
+        let g = l
+            .add_account(&a, ada.id, "google-advanced-protection", "ada@example.com")
+            .unwrap();
+        let ap = l
+            .add_account(&a, ada.id, "apple", "ada@icloud.com")
+            .unwrap();
+        // A working key in each account: until then its methods only wait for one.
+        let key = l
+            .register_key(
+                &a,
+                ada.id,
+                &keyward::ledger::NewKey {
+                    label: "Key A".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        for account in [&g, &ap] {
+            l.record_enrollment(
+                &a,
+                &keyward::ledger::NewEnrollment {
+                    account_id: account.id,
+                    key_id: key.id,
+                    evidence: keyward::ledger::Evidence::ConfirmedByOperator,
+                    detail: Default::default(),
+                },
+            )
+            .unwrap();
+        }
+        l.set_method_status(&a, g.id, "sms", MethodStatus::Present, None)
+            .unwrap();
+        l.set_method_status(&a, g.id, "recovery_phone", MethodStatus::Unknown, None)
+            .unwrap();
+        l.set_method_status(
+            &a,
+            ap.id,
+            "carrier_account",
+            MethodStatus::Kept,
+            Some("Apple requires a trusted phone number"),
+        )
+        .unwrap();
+    }
+    let out = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
+    let todo = out.split("Accounts:").next().unwrap();
+    // Text codes under Advanced Protection: cannot sign in, removal still advised, with where.
+    let sms = todo.split("[sms]").nth(1).expect(&out);
+    let sms = sms.split("\n  - ").next().unwrap();
+    assert!(
+        sms.contains("It cannot sign anyone in here: Under Advanced Protection you must sign in with a passkey or security key; text codes cannot sign you in. Remove it anyway:"),
+        "{out}"
+    );
+    assert!(
+        sms.contains("https://myaccount.google.com/two-step-verification/phone-numbers"),
+        "{out}"
+    );
+    // The recovery phone is not to be removed: keep it, why, and how to protect it.
+    let phone = todo.split("[recovery_phone]").nth(1).expect(&out);
+    assert!(phone.contains("Keep it, by design: Google asks"), "{out}");
+    assert!(phone.contains("Protect it:"), "{out}");
+    assert!(!phone.contains("May have to stay"), "{out}");
+    // A kept carrier account shows CISA's protection steps under the account.
+    let kept = out.split("carrier_account: kept").nth(1).expect(&out);
+    assert!(
+        kept.contains("Set a PIN or passcode on your mobile carrier account"),
+        "{out}"
+    );
+    let json = sb.run(&["status", "Ada Lovelace", "--json"]).ok().json();
+    let advice: Vec<(&str, &str)> = json["remaining"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap(),
+                r["how"]["advice"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(advice.contains(&("sms", "not_usable")), "{advice:?}");
+    assert!(
+        advice.contains(&("recovery_phone", "keep_and_protect")),
+        "{advice:?}"
+    );
 }

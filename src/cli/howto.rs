@@ -2,7 +2,7 @@
 //! to remove it (or why it stays). The words live in the playbooks, never here.
 
 use super::Context;
-use crate::playbook::{Catalog, MethodKind, Removal};
+use crate::playbook::{Advice, Catalog, MethodKind, Removal};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -21,6 +21,14 @@ pub struct HowTo {
     /// When the playbook says it must (or may have to) stay: why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_reason: Option<String>,
+    /// Remove it, keep it and protect it, or: it cannot sign in here (remove it anyway).
+    pub advice: Option<Advice>,
+    /// With `not_usable`: why it cannot sign anyone in here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why_not_usable: Option<String>,
+    /// With `keep_and_protect`: how to protect what stays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protect: Option<Removal>,
 }
 
 /// The playbooks, loaded once per command. A broken playbook folder costs only the hints
@@ -58,6 +66,9 @@ impl HowToBook {
             steps: removal.steps,
             admin: removal.admin,
             keep_reason: wm.keep_reason.clone(),
+            advice: Some(wm.advice()),
+            why_not_usable: wm.why_not_usable.clone(),
+            protect: wm.protect.clone(),
         })
     }
 
@@ -102,9 +113,50 @@ pub fn vocabulary() -> String {
         .join(", ")
 }
 
-/// Several lines of "how", indented, for text output.
+/// Several lines of "how", indented, for text output: what to do about the method in plain
+/// words, then where and how.
 pub fn render(how: &HowTo, indent: &str) -> String {
     let mut s = String::new();
+    match how.advice {
+        Some(Advice::KeepAndProtect) => {
+            s.push_str(&format!(
+                "{indent}Keep it, by design: {}\n",
+                how.keep_reason
+                    .as_deref()
+                    .unwrap_or("the provider does not let it go")
+            ));
+            if let Some(p) = &how.protect {
+                s.push_str(&format!("{indent}Protect it:\n"));
+                place_and_steps(&mut s, p, indent);
+            }
+            return s;
+        }
+        Some(Advice::NotUsable) => {
+            if let Some(w) = &how.why_not_usable {
+                s.push_str(&format!(
+                    "{indent}It cannot sign anyone in here: {w} Remove it anyway:\n"
+                ));
+            }
+        }
+        Some(Advice::Remove) | None => {}
+    }
+    place_and_steps(
+        &mut s,
+        &Removal {
+            url: how.url.clone(),
+            menu: how.menu.clone(),
+            steps: how.steps.clone(),
+            admin: how.admin.clone(),
+        },
+        indent,
+    );
+    if let Some(reason) = &how.keep_reason {
+        s.push_str(&format!("{indent}May have to stay: {reason}\n"));
+    }
+    s
+}
+
+fn place_and_steps(s: &mut String, how: &Removal, indent: &str) {
     let mut place = Vec::new();
     if let Some(url) = &how.url {
         place.push(url.clone());
@@ -121,8 +173,4 @@ pub fn render(how: &HowTo, indent: &str) -> String {
     if let Some(admin) = &how.admin {
         s.push_str(&format!("{indent}Administrator: {admin}\n"));
     }
-    if let Some(reason) = &how.keep_reason {
-        s.push_str(&format!("{indent}May have to stay: {reason}\n"));
-    }
-    s
 }

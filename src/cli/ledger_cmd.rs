@@ -5,6 +5,7 @@ use super::howto::{self, HowToBook, MethodCheck};
 use super::Context;
 use crate::error::{Error, Result};
 use crate::ledger::{Account, KeyState, Ledger, LedgerError, LedgerExport, MethodStatus};
+use crate::style;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -381,12 +382,14 @@ pub fn audit(ctx: &Context, args: AuditArgs) -> Result<()> {
     ctx.out.emit(&report, || {
         if report.ok {
             format!(
-                "Audit trail intact: {} entries, each following the one before, and every record matches it.",
+                "{}: {} entries, each following the one before, and every record matches it.",
+                style::good("Audit trail intact"),
                 report.entries
             )
         } else {
             let mut s = format!(
-                "Audit trail BROKEN: {} problem(s) in {} entries of {}:\n",
+                "{}: {} problem(s) in {} entries of {}:\n",
+                style::error("Audit trail BROKEN"),
                 report.problems.len() + report.record_problems.len(),
                 report.entries,
                 ledger.path().display()

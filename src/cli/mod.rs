@@ -80,6 +80,11 @@ pub struct GlobalArgs {
     /// Never prompt, even on a terminal; fail instead where a person would be asked.
     #[arg(long, global = true)]
     pub no_input: bool,
+
+    /// Colour: auto (on a terminal, unless NO_COLOR is set or CLICOLOR=0), always or never.
+    /// JSON is never coloured.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: crate::style::ColorChoice,
 }
 
 fn parse_device(s: &str) -> Result<DeviceSpec, String> {
@@ -123,9 +128,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
+            crate::style::init_from_raw_args(&args);
             let _ = e.print();
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
@@ -135,6 +142,7 @@ where
             };
         }
     };
+    crate::style::init(cli.global.color);
     let ctx = Context::new(cli.global.clone());
     let result = match cli.command {
         Command::Devices => devices::run(&ctx),

@@ -3,8 +3,9 @@
 use super::Context;
 use crate::error::{Error, ExitCode, Result};
 use crate::playbook::{
-    check_source, Catalog, Diagnostic, EnrollmentPath, Entry, Expects, Location, Origin, Platform,
-    Playbook, Removable, Severity, Step, ValidateOptions, DEFAULT_MAX_AGE_DAYS,
+    check_source, Advice, Catalog, Confidence, Diagnostic, EnrollmentPath, Entry, Expects, Fact,
+    Location, Origin, Platform, Playbook, Removable, Removal, Severity, Step, ValidateOptions,
+    DEFAULT_MAX_AGE_DAYS,
 };
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -122,6 +123,8 @@ struct ShowJson<'a> {
     /// With `--platform`: the steps left out because they need another device.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     unavailable_steps: Vec<Unavailable>,
+    /// Every fact with its confidence and the sources it cites.
+    facts: Vec<Fact<'a>>,
     playbook: Playbook,
 }
 
@@ -159,6 +162,7 @@ fn show(ctx: &Context, id: &str, platform: Option<Platform>) -> Result<()> {
         overrides: &entry.overrides,
         platform,
         unavailable_steps,
+        facts: entry.playbook.facts(),
         playbook: for_platform(&entry.playbook, platform),
     };
     ctx.out
@@ -230,6 +234,37 @@ fn not_certain(out: &mut String, indent: &str, note: &Option<String>) {
     }
 }
 
+/// How sure a fact is and where it comes from, so a help desk can check it.
+fn basis(out: &mut String, indent: &str, confidence: Option<Confidence>, sources: &[String]) {
+    let how = confidence.map_or("not stated", Confidence::as_str);
+    let from = if sources.is_empty() {
+        "none cited".to_string()
+    } else {
+        sources.join(", ")
+    };
+    wrap(
+        out,
+        &format!("{indent}Confidence: {how}; sources: "),
+        &format!("{indent}  "),
+        &from,
+    );
+}
+
+fn instructions(s: &mut String, how: &Removal) {
+    if let Some(u) = &how.url {
+        let _ = writeln!(s, "    Where: {u}");
+    }
+    if !how.menu.is_empty() {
+        wrap(s, "    Menu: ", "      ", &how.menu.join(" > "));
+    }
+    for (i, step) in how.steps.iter().enumerate() {
+        wrap(s, &format!("      {}) ", i + 1), "         ", step);
+    }
+    if let Some(a) = &how.admin {
+        wrap(s, "    Administrator: ", "      ", a);
+    }
+}
+
 fn place(loc: &Location) -> String {
     let mut parts = Vec::new();
     if let Some(u) = &loc.url {
@@ -287,28 +322,21 @@ fn render(entry: &Entry, pb: &Playbook, platform: Option<Platform>) -> String {
         &format!("{count}. {}", r.keys.reason),
     );
     not_certain(&mut s, "    ", &r.keys.not_certain);
-    for (label, ok, reason, note) in [
-        (
-            "FIDO2 keys",
-            r.fido2.acceptable,
-            &r.fido2.reason,
-            &r.fido2.not_certain,
-        ),
-        (
-            "Older U2F-only keys",
-            r.u2f.acceptable,
-            &r.u2f.reason,
-            &r.u2f.not_certain,
-        ),
-    ] {
-        let verdict = if ok { "accepted" } else { "not accepted" };
+    basis(&mut s, "    ", r.keys.confidence, &r.keys.sources);
+    for (label, a) in [("FIDO2 keys", &r.fido2), ("Older U2F-only keys", &r.u2f)] {
+        let verdict = if a.acceptable {
+            "accepted"
+        } else {
+            "not accepted"
+        };
         wrap(
             &mut s,
             &format!("  - {label}: "),
             "    ",
-            &format!("{verdict}. {reason}"),
+            &format!("{verdict}. {}", a.reason),
         );
-        not_certain(&mut s, "    ", note);
+        not_certain(&mut s, "    ", &a.not_certain);
+        basis(&mut s, "    ", a.confidence, &a.sources);
     }
     for (label, rule) in [
         ("PIN on the key", &r.user_verification),
@@ -327,10 +355,12 @@ fn render(entry: &Entry, pb: &Playbook, platform: Option<Platform>) -> String {
             &format!("{verdict}. {}", rule.reason),
         );
         not_certain(&mut s, "    ", &rule.not_certain);
+        basis(&mut s, "    ", rule.confidence, &rule.sources);
     }
     for c in &r.preconditions {
         wrap(&mut s, "  - Before you start: ", "    ", &c.text);
         not_certain(&mut s, "    ", &c.not_certain);
+        basis(&mut s, "    ", c.confidence, &c.sources);
     }
 
     // Equivalent to `primary_path`, without its precondition.
@@ -347,44 +377,47 @@ fn render(entry: &Entry, pb: &Playbook, platform: Option<Platform>) -> String {
     if !pb.weaker_methods.is_empty() {
         s.push_str("\nWeaker sign-in methods: what to do once your keys work\n");
         for m in &pb.weaker_methods {
-            let verdict = match m.removable {
-                Removable::Yes => "remove it".to_string(),
-                Removable::No => "it has to stay".to_string(),
-                Removable::Conditional => "remove it only if the condition below holds".to_string(),
+            let verdict = match (m.advice(), m.removable) {
+                (Advice::KeepAndProtect, _) => "keep it, by design, and protect it",
+                (Advice::NotUsable, _) => "it cannot sign anyone in here; remove it anyway",
+                (Advice::Remove, Removable::Conditional) => {
+                    "remove it only if the condition below holds"
+                }
+                (Advice::Remove, _) => "remove it",
             };
             wrap(
                 &mut s,
                 &format!("  - {} [{}]: ", m.display_name(), m.method),
                 "    ",
-                &verdict,
+                verdict,
             );
             wrap(&mut s, "    Why it is weaker: ", "      ", &m.why_weaker);
+            if let Some(w) = &m.why_not_usable {
+                wrap(&mut s, "    Why it cannot sign in here: ", "      ", w);
+            }
             if let Some(c) = &m.condition {
                 wrap(&mut s, "    Condition: ", "      ", c);
             }
             if let Some(k) = &m.keep_reason {
-                let label = if m.removable == Removable::Yes {
-                    "    If you keep it: "
-                } else {
-                    "    Why it may stay: "
+                let label = match (m.advice(), m.removable) {
+                    (Advice::KeepAndProtect, _) => "    Why it stays: ",
+                    (_, Removable::Yes) => "    If you keep it: ",
+                    _ => "    Why it may stay: ",
                 };
                 wrap(&mut s, label, "      ", k);
             }
+            if let Some(p) = &m.protect {
+                s.push_str("    How to protect it:\n");
+                instructions(&mut s, p);
+            }
             if let Some(rm) = &m.remove {
-                if let Some(u) = &rm.url {
-                    let _ = writeln!(s, "    Where: {u}");
+                if m.advice() == Advice::KeepAndProtect {
+                    s.push_str("    Only if you must remove it:\n");
                 }
-                if !rm.menu.is_empty() {
-                    wrap(&mut s, "    Menu: ", "      ", &rm.menu.join(" > "));
-                }
-                for (i, step) in rm.steps.iter().enumerate() {
-                    wrap(&mut s, &format!("      {}) ", i + 1), "         ", step);
-                }
-                if let Some(a) = &rm.admin {
-                    wrap(&mut s, "    Administrator: ", "      ", a);
-                }
+                instructions(&mut s, rm);
             }
             not_certain(&mut s, "    ", &m.not_certain);
+            basis(&mut s, "    ", m.confidence, &m.sources);
         }
     }
 
@@ -400,6 +433,7 @@ fn render(entry: &Entry, pb: &Playbook, platform: Option<Platform>) -> String {
                 wrap(&mut s, "    Menu: ", "      ", &h.menu.join(" > "));
             }
             not_certain(&mut s, "    ", &h.not_certain);
+            basis(&mut s, "    ", h.confidence, &h.sources);
         }
     }
 
@@ -412,17 +446,24 @@ fn render(entry: &Entry, pb: &Playbook, platform: Option<Platform>) -> String {
                 "  - "
             };
             wrap(&mut s, first, "    ", &n.text);
+            basis(&mut s, "    ", n.confidence, &n.sources);
         }
     }
 
     s.push_str("\nSources\n");
     for src in &pb.sources {
+        let tag = src
+            .id
+            .as_deref()
+            .map(|i| format!("{i}: "))
+            .unwrap_or_default();
         match &src.title {
             Some(t) => {
-                let _ = writeln!(s, "  - {t}\n    {}", src.url);
+                wrap(&mut s, &format!("  - {tag}"), "    ", t);
+                let _ = writeln!(s, "    {}", src.url);
             }
             None => {
-                let _ = writeln!(s, "  - {}", src.url);
+                let _ = writeln!(s, "  - {tag}{}", src.url);
             }
         }
     }
@@ -445,6 +486,7 @@ fn render_path(s: &mut String, path: &EnrollmentPath, primary: bool, platform: O
         wrap(s, "  Telling accounts apart: ", "    ", t);
     }
     not_certain(s, "  ", &v.not_certain);
+    basis(s, "  ", v.confidence, &v.sources);
     s.push('\n');
     let mut n = 0;
     for step in &path.steps {
@@ -500,6 +542,9 @@ fn render_path(s: &mut String, path: &EnrollmentPath, primary: bool, platform: O
             }
         }
         not_certain(s, "     ", &step.not_certain);
+        if step.confidence.is_some() || !step.sources.is_empty() {
+            basis(s, "     ", step.confidence, &step.sources);
+        }
     }
 }
 

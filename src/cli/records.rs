@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::ledger::{
     AccountStatus, FleetReport, MethodStatus, PersonStatus, PersonSummary, Remaining,
 };
+use crate::style;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -146,10 +147,15 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
     }
     if out.remaining.is_empty() {
         if out.unfinished.is_none() && out.waiting.is_empty() {
-            let _ = writeln!(s, "Nothing left to disable.");
+            let _ = writeln!(s, "{}", style::good("Nothing left to disable."));
         }
     } else {
-        let _ = writeln!(s, "Still to disable ({}):", out.remaining.len());
+        let _ = writeln!(
+            s,
+            "{} ({}):",
+            style::todo("Still to disable"),
+            out.remaining.len()
+        );
         for r in &out.remaining {
             let name = r
                 .how
@@ -158,9 +164,10 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
                 .unwrap_or_else(|| r.remaining.method.clone());
             let _ = writeln!(
                 s,
-                "  - {} {}: {name} [{}] ({}, as of {})",
+                "  - {} {}: {} [{}] ({}, as of {})",
                 book.provider(&r.remaining.playbook),
                 r.remaining.identifier,
+                style::todo(name),
                 r.remaining.method,
                 method_state(r.remaining.status),
                 date(&r.remaining.updated_at)
@@ -180,8 +187,8 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
     if !out.waiting.is_empty() {
         let _ = writeln!(
             s,
-            "\nWaiting: add a key first (removing these before a key works there could lock the \
-             person out):"
+            "\n{} (removing these before a key works there could lock the person out):",
+            style::warn("Waiting: add a key first")
         );
         for r in out.waiting {
             let _ = writeln!(
@@ -198,9 +205,10 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
     if !out.replacement_tasks.is_empty() {
         let _ = writeln!(
             s,
-            "\nLost or retired keys still in an account: remove each there, then record it with \
+            "\n{}: remove each there, then record it with \
              `keyward key removed KEY --account ACCOUNT --person PERSON`; an account with fewer \
-             than two working keys needs another key too (`keyward enroll`):"
+             than two working keys needs another key too (`keyward enroll`):",
+            style::warn("Lost or retired keys still in an account")
         );
         for n in &out.replacement_tasks {
             let _ = writeln!(s, "  - {n}");
@@ -209,7 +217,8 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
     if !out.single_key_accounts.is_empty() {
         let _ = writeln!(
             s,
-            "\nFewer than two working keys (losing one locks the account):"
+            "\n{} (losing one locks the account):",
+            style::warn("Fewer than two working keys")
         );
         for a in &out.single_key_accounts {
             let _ = writeln!(s, "  - {a}");
@@ -278,6 +287,25 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
                 date(&m.updated_at),
                 crate::ledger::Actor::from_stored(&m.updated_by)
             );
+            // A method kept by design still needs protecting: say how, every time.
+            if m.status == MethodStatus::Kept {
+                if let Some(p) = book
+                    .get(&a.account.playbook, &m.method)
+                    .and_then(|h| h.protect)
+                {
+                    let _ = writeln!(s, "      Protect it:");
+                    s.push_str(&howto::render(
+                        &HowTo {
+                            url: p.url,
+                            menu: p.menu,
+                            steps: p.steps,
+                            admin: p.admin,
+                            ..HowTo::default()
+                        },
+                        "        ",
+                    ));
+                }
+            }
         }
     }
     let _ = writeln!(s, "\nKeys:");
@@ -342,7 +370,11 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
         ReportFormat::Md => fleet_markdown(&report),
         ReportFormat::Csv => fleet_csv(&report)?,
     };
-    ctx.out.emit(&report, || text);
+    if format == ReportFormat::Text {
+        ctx.out.emit(&report, || text);
+    } else {
+        ctx.out.document(&text);
+    }
     Ok(())
 }
 
@@ -389,7 +421,12 @@ fn fleet_text(r: &FleetReport, hint: bool) -> String {
     for p in &r.people {
         let _ = writeln!(s);
         if p.all_done() && p.lost_or_retired_keys.is_empty() {
-            let _ = writeln!(s, "{}: nothing left to do", p.person.name);
+            let _ = writeln!(
+                s,
+                "{}: {}",
+                p.person.name,
+                style::good("nothing left to do")
+            );
             continue;
         }
         let _ = writeln!(s, "{}", p.person.name);
@@ -400,7 +437,12 @@ fn fleet_text(r: &FleetReport, hint: bool) -> String {
             let _ = writeln!(s, "  {WAITING}: {}", remaining_list(&p.waiting));
         }
         if !p.to_disable.is_empty() {
-            let _ = writeln!(s, "  to disable: {}", remaining_list(&p.to_disable));
+            let _ = writeln!(
+                s,
+                "  {}: {}",
+                style::todo("to disable"),
+                remaining_list(&p.to_disable)
+            );
         }
         if !p.single_key_accounts.is_empty() {
             let accts: Vec<_> = p
@@ -408,7 +450,12 @@ fn fleet_text(r: &FleetReport, hint: bool) -> String {
                 .iter()
                 .map(|a| format!("{}:{}", a.playbook, a.identifier))
                 .collect();
-            let _ = writeln!(s, "  fewer than two keys: {}", accts.join("; "));
+            let _ = writeln!(
+                s,
+                "  {}: {}",
+                style::warn("fewer than two keys"),
+                accts.join("; ")
+            );
         }
         if !p.replacement_tasks.is_empty() {
             let _ = writeln!(s, "  lost keys: {}", p.replacement_tasks.join("; "));

@@ -298,7 +298,7 @@ impl ScriptedPrompter {
 impl Prompter for ScriptedPrompter {
     fn info(&mut self, text: &str) {
         if self.echo {
-            eprintln!("{text}");
+            anstream::eprintln!("{text}");
         }
     }
 

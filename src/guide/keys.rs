@@ -396,8 +396,11 @@ impl Guide<'_> {
             let verdict = readiness::check(&facts, p);
             for f in verdict.blocking() {
                 self.prompter.warn(&format!(
-                    "warning: {label} is not ready for {}: {} (what to do: {})",
-                    p.name, f.problem, f.fix
+                    "{}: {label} is not ready for {}: {} (what to do: {})",
+                    crate::style::warn("warning"),
+                    p.name,
+                    f.problem,
+                    f.fix
                 ));
             }
         }

@@ -4,7 +4,7 @@ use super::flow::{account_name, Guide};
 use super::prompt::Choice;
 use crate::error::Result;
 use crate::ledger::{Account, MethodStatus, Person};
-use crate::playbook::{Playbook, Removable, WeakerMethod};
+use crate::playbook::{Advice, Playbook, Removal, WeakerMethod};
 
 impl Guide<'_> {
     /// Every weaker method the playbook lists that has no decision recorded yet: the ones the
@@ -41,16 +41,21 @@ impl Guide<'_> {
              way into the account.",
             account_name(playbook, account)
         ));
-        let (fixed, ask): (Vec<&WeakerMethod>, Vec<&WeakerMethod>) =
-            pending.iter().partition(|m| m.removable == Removable::No);
+        let (fixed, ask): (Vec<&WeakerMethod>, Vec<&WeakerMethod>) = pending
+            .iter()
+            .partition(|m| m.advice() == Advice::KeepAndProtect);
         for m in fixed {
             let reason = m
                 .keep_reason
                 .clone()
                 .or_else(|| m.condition.clone())
                 .unwrap_or_else(|| "the provider does not allow removing it".into());
-            self.prompter
-                .info(&format!("{}: stays, by design: {reason}", m.display_name()));
+            let mut text = format!("{}: keep it, by design: {reason}", m.display_name());
+            if let Some(p) = &m.protect {
+                text.push_str("\nProtect it:");
+                steps(&mut text, p);
+            }
+            self.prompter.info(&text);
             self.record.set_method(
                 account,
                 m.method.as_str(),
@@ -190,24 +195,18 @@ fn ticked_but_last(n: usize) -> Vec<bool> {
 
 fn how_to_remove(m: &WeakerMethod) -> String {
     let mut s = format!("Why it matters: {}", m.why_weaker);
+    if let (Advice::NotUsable, Some(w)) = (m.advice(), &m.why_not_usable) {
+        s.push_str(&format!(
+            "\nIt cannot sign anyone in here: {w}\nRemove it anyway, so it is not a way back in later."
+        ));
+    }
     if let Some(c) = &m.condition {
         s.push_str(&format!("\nIt can go only when: {c}"));
     }
     match &m.remove {
         Some(r) => {
             s.push_str("\nHow to remove it:");
-            if let Some(u) = &r.url {
-                s.push_str(&format!("\n  Go to: {u}"));
-            }
-            if !r.menu.is_empty() {
-                s.push_str(&format!("\n  Menu: {}", r.menu.join(" > ")));
-            }
-            for (i, step) in r.steps.iter().enumerate() {
-                s.push_str(&format!("\n  {}. {step}", i + 1));
-            }
-            if let Some(a) = &r.admin {
-                s.push_str(&format!("\n  For an administrator: {a}"));
-            }
+            steps(&mut s, r);
         }
         None => s.push_str("\nThe playbook does not say how to remove it."),
     }
@@ -215,4 +214,19 @@ fn how_to_remove(m: &WeakerMethod) -> String {
         s.push_str(&format!("\nNot certain: {u}"));
     }
     s
+}
+
+/// Where to go and what to do there, one line each. The administrator's way (admin centres,
+/// Graph calls) is for the help desk: `keyward status` and `playbooks show` carry it, the
+/// person's session does not.
+fn steps(s: &mut String, r: &Removal) {
+    if let Some(u) = &r.url {
+        s.push_str(&format!("\n  Go to: {u}"));
+    }
+    if !r.menu.is_empty() {
+        s.push_str(&format!("\n  Menu: {}", r.menu.join(" > ")));
+    }
+    for (i, step) in r.steps.iter().enumerate() {
+        s.push_str(&format!("\n  {}. {step}", i + 1));
+    }
 }

@@ -39,7 +39,8 @@ impl TerminalPrompter {
 
 impl Prompter for TerminalPrompter {
     fn info(&mut self, text: &str) {
-        let _ = self.term.write_line(text);
+        // Through anstream, not `term`, so `--color never` on a terminal drops style codes.
+        anstream::eprintln!("{text}");
     }
 
     fn confirm(&mut self, _id: &str, question: &str, default: bool) -> Result<bool> {
@@ -144,7 +145,14 @@ impl Prompter for TerminalPrompter {
     }
 
     fn warn(&mut self, text: &str) {
-        let _ = self.term.write_line(text);
+        // Stands out on a terminal that shows colour; plain with NO_COLOR or --color never.
+        // Text styled already (a "warning:" prefix) keeps its own styling.
+        let line = if text.contains('\x1b') {
+            text.to_string()
+        } else {
+            crate::style::warn(text).to_string()
+        };
+        let _ = self.term.write_line(&line);
     }
 
     fn pin_is_typed(&self, kind: SecretKind) -> bool {

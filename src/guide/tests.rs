@@ -371,9 +371,11 @@ fn a_step_answered_not_yet_stops_that_account_and_a_rerun_resumes_there() {
     let dir = tempfile::tempdir().unwrap();
     let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
     let mut keys = FakeKeys::two();
-    // Steps 2 to 4 are one visit to the website, answered once (the PIN step is skipped: the
-    // key got its PIN just before).
-    let mut p = answers(&[("step.google.4.done", Answer::Bool(false))]);
+    // The steps after the PIN step up to the check are one visit to the website, answered once
+    // under the id of the last of them (the PIN step is skipped: the key got its PIN just
+    // before).
+    let visit = google_visit_done_id();
+    let mut p = answers(&[(visit.as_str(), Answer::Bool(false))]);
     let out = run(&mut ledger, &mut keys, &mut p, true).unwrap();
     assert_eq!(out.left_for_later.len(), 1, "{:?}", out.left_for_later);
     let status = ledger.person_status(out.person.id).unwrap();
@@ -423,7 +425,7 @@ fn a_step_answered_not_yet_stops_that_account_and_a_rerun_resumes_there() {
         "the PIN step is skipped: {:?}",
         rec.asked
     );
-    assert_eq!(count("step.google.4.done"), 2, "{:?}", rec.asked);
+    assert_eq!(count(&visit), 2, "{:?}", rec.asked);
     assert_eq!(count("account.google.platform"), 0, "{:?}", rec.asked);
     assert_eq!(count("keys.count"), 0, "two keys are recorded already");
     assert_eq!(count("person.new"), 0);
@@ -449,6 +451,22 @@ fn a_step_answered_not_yet_stops_that_account_and_a_rerun_resumes_there() {
         .methods
         .iter()
         .any(|m| m.status == MethodStatus::Absent));
+}
+
+/// `step.google.N.done`, N the last website step before keyward checks the key.
+fn google_visit_done_id() -> String {
+    let catalog = Catalog::load(None).unwrap();
+    let path = catalog.get("google").unwrap().primary_path().clone();
+    let web: Vec<_> = path
+        .steps
+        .iter()
+        .filter(|s| s.applies_to(crate::playbook::Platform::Web))
+        .collect();
+    let check = web
+        .iter()
+        .position(|s| s.expects == crate::playbook::Expects::VerifyOnKey)
+        .unwrap();
+    format!("step.google.{check}.done")
 }
 
 /// Remembers every question id asked. With `plugged`, it also plays the person at the desk:

@@ -85,8 +85,11 @@ impl Guide<'_> {
                     &self.actor,
                 )?;
                 self.prompter.info(&format!(
-                    "Verified on {}: the passkey for {} ({}) is on the key.",
-                    key.label, account.identifier, playbook.name
+                    "{} on {}: the passkey for {} ({}) is on the key.",
+                    crate::style::good("Verified"),
+                    key.label,
+                    account.identifier,
+                    playbook.name
                 ));
                 return Ok(true);
             }

@@ -35,7 +35,9 @@ pub fn entry_hash(
     hex::encode(h.finalize())
 }
 
-/// Append one entry inside the caller's transaction (the same one that makes the change).
+/// Append one entry inside the caller's transaction (the same one that makes the change),
+/// with the image of every row the transaction touched since the entry before (see
+/// [`super::trail`]).
 pub(crate) fn append(
     tx: &Transaction<'_>,
     path: &str,
@@ -45,14 +47,30 @@ pub(crate) fn append(
     subject: &str,
     detail: &impl Serialize,
 ) -> Result<(), LedgerError> {
-    let sql = |e| LedgerError::Sql {
-        path: path.to_string(),
-        message: format!("{e}"),
-    };
-    let detail = serde_json::to_string(detail).map_err(|e| LedgerError::Sql {
+    let sql = |e| LedgerError::sql_at(path, e);
+    let mut detail = serde_json::to_value(detail).map_err(|e| LedgerError::Sql {
         path: path.to_string(),
         message: format!("cannot encode an audit entry: {e}"),
     })?;
+    let rows = super::trail::drain(tx).map_err(sql)?;
+    if let serde_json::Value::Object(m) = &mut detail {
+        m.insert("rows".into(), serde_json::Value::Array(rows));
+    }
+    append_value(tx, path, at, &actor.stored(), action, subject, &detail)
+}
+
+/// Append an entry whose detail is complete as given (row images included).
+pub(crate) fn append_value(
+    tx: &rusqlite::Connection,
+    path: &str,
+    at: &str,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &serde_json::Value,
+) -> Result<(), LedgerError> {
+    let sql = |e| LedgerError::sql_at(path, e);
+    let detail = detail.to_string();
     let last: Option<(i64, String)> = tx
         .query_row(
             "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
@@ -65,8 +83,7 @@ pub(crate) fn append(
         Some((s, h)) => (s + 1, h),
         None => (1, GENESIS.to_string()),
     };
-    let actor = actor.stored();
-    let hash = entry_hash(seq, at, &actor, action, subject, &detail, &prev);
+    let hash = entry_hash(seq, at, actor, action, subject, &detail, &prev);
     tx.execute(
         "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -101,28 +118,47 @@ pub struct AuditReport {
     pub record_problems: Vec<String>,
 }
 
-/// Check every entry: sequence numbers without gaps, each `prev_hash` equal to the hash of the
-/// entry before, each hash matching its content, and the last entry matching the recorded
-/// head.
-pub fn verify(entries: &[AuditEntry], head: Option<&str>) -> AuditReport {
-    let mut problems = Vec::new();
-    let mut expected_prev = GENESIS.to_string();
-    let mut expected_seq = 1;
-    for e in entries {
-        if e.seq != expected_seq {
+/// Checks the chain one entry at a time, so that a large trail is never held in memory.
+pub(crate) struct Chain {
+    expected_prev: String,
+    expected_seq: i64,
+    entries: usize,
+    last: Option<String>,
+    problems: Vec<AuditProblem>,
+}
+
+impl Default for Chain {
+    fn default() -> Chain {
+        Chain {
+            expected_prev: GENESIS.to_string(),
+            expected_seq: 1,
+            entries: 0,
+            last: None,
+            problems: Vec::new(),
+        }
+    }
+}
+
+impl Chain {
+    /// Sequence numbers without gaps, each `prev_hash` equal to the hash of the entry before,
+    /// each hash matching its content.
+    pub fn push(&mut self, e: &AuditEntry) {
+        let problems = &mut self.problems;
+        if e.seq != self.expected_seq {
             problems.push(AuditProblem {
                 seq: e.seq,
-                problem: if e.seq > expected_seq {
+                problem: if e.seq > self.expected_seq {
                     format!(
-                        "entries {expected_seq}..{} are missing (deleted)",
+                        "entries {}..{} are missing (deleted)",
+                        self.expected_seq,
                         e.seq - 1
                     )
                 } else {
-                    format!("out of order: expected entry {expected_seq}")
+                    format!("out of order: expected entry {}", self.expected_seq)
                 },
             });
         }
-        if e.prev_hash != expected_prev {
+        if e.prev_hash != self.expected_prev {
             problems.push(AuditProblem {
                 seq: e.seq,
                 problem: "does not follow the entry before it (an entry was deleted, inserted or \
@@ -145,45 +181,101 @@ pub fn verify(entries: &[AuditEntry], head: Option<&str>) -> AuditReport {
                 problem: "its content does not match its hash (the entry was edited)".into(),
             });
         }
-        expected_prev = e.hash.clone();
-        expected_seq = e.seq + 1;
+        self.expected_prev = e.hash.clone();
+        self.expected_seq = e.seq + 1;
+        self.entries += 1;
+        self.last = Some(format!("{}:{}", e.seq, e.hash));
     }
-    let last = entries.last().map(|e| format!("{}:{}", e.seq, e.hash));
-    match (head, &last) {
-        (Some(h), Some(l)) if h != l => {
-            let head_seq = h
-                .split_once(':')
+
+    /// The last entry must match the recorded head.
+    pub fn finish(self, head: Option<&str>) -> AuditReport {
+        let Chain {
+            mut problems,
+            last,
+            entries,
+            ..
+        } = self;
+        let seq_of = |h: &str| -> i64 {
+            h.split_once(':')
                 .and_then(|(s, _)| s.parse().ok())
-                .unwrap_or(0);
-            problems.push(AuditProblem {
-                seq: head_seq,
-                problem: format!(
-                    "the trail should end at entry {head_seq} but ends at entry {} (newest \
-                     entries deleted or replaced)",
-                    entries.last().map(|e| e.seq).unwrap_or(0)
-                ),
-            });
+                .unwrap_or(0)
+        };
+        match (head, &last) {
+            (Some(h), Some(l)) if h != l => {
+                let head_seq = seq_of(h);
+                problems.push(AuditProblem {
+                    seq: head_seq,
+                    problem: format!(
+                        "the trail should end at entry {head_seq} but ends at entry {} (newest \
+                         entries deleted or replaced)",
+                        seq_of(l)
+                    ),
+                });
+            }
+            (Some(h), None) => problems.push(AuditProblem {
+                seq: seq_of(h),
+                problem: "every entry of the trail is gone (deleted)".into(),
+            }),
+            (None, Some(_)) => problems.push(AuditProblem {
+                seq: 0,
+                problem: "the trail's recorded end is missing".into(),
+            }),
+            _ => {}
         }
-        (Some(h), None) => problems.push(AuditProblem {
-            seq: h
-                .split_once(':')
-                .and_then(|(s, _)| s.parse().ok())
-                .unwrap_or(0),
-            problem: "every entry of the trail is gone (deleted)".into(),
-        }),
-        (None, Some(_)) => problems.push(AuditProblem {
-            seq: 0,
-            problem: "the trail's recorded end is missing".into(),
-        }),
-        _ => {}
+        AuditReport {
+            ok: problems.is_empty(),
+            entries,
+            head: last,
+            problems,
+            record_problems: Vec::new(),
+        }
     }
-    AuditReport {
-        ok: problems.is_empty(),
-        entries: entries.len(),
-        head: last,
-        problems,
-        record_problems: Vec::new(),
+}
+
+/// Check a whole trail held in memory (an export's).
+pub fn verify(entries: &[AuditEntry], head: Option<&str>) -> AuditReport {
+    let mut chain = Chain::default();
+    for e in entries {
+        chain.push(e);
     }
+    chain.finish(head)
+}
+
+/// Check the ledger's own trail and hold every record against it, reading the trail one entry
+/// at a time. Entries written before row images existed (schema 1) are only chained; the
+/// baseline written at the upgrade states every record from then on.
+pub(crate) fn verify_ledger(
+    conn: &rusqlite::Connection,
+    path: &str,
+) -> Result<AuditReport, LedgerError> {
+    let sql = |e| LedgerError::sql_at(path, e);
+    let mut chain = Chain::default();
+    let mut replay = super::trail::Replay::default();
+    {
+        let mut stmt = conn
+            .prepare(
+                "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit
+                 ORDER BY rowid",
+            )
+            .map_err(sql)?;
+        let mut rows = stmt.query([]).map_err(sql)?;
+        while let Some(r) = rows.next().map_err(sql)? {
+            let e = super::query::audit_row(r).map_err(sql)?;
+            chain.push(&e);
+            match serde_json::from_str::<serde_json::Value>(&e.detail) {
+                Ok(d) => replay.apply(e.seq, &d),
+                Err(_) => replay.problems.push(format!(
+                    "entry {}: its detail is not JSON (the entry was made up)",
+                    e.seq
+                )),
+            }
+        }
+    }
+    let head = head(conn).map_err(sql)?;
+    let mut report = chain.finish(head.as_deref());
+    report.record_problems = replay.finish(conn).map_err(sql)?;
+    report.ok = report.problems.is_empty() && report.record_problems.is_empty();
+    Ok(report)
 }
 
 pub(crate) fn head(tx: &rusqlite::Connection) -> rusqlite::Result<Option<String>> {
@@ -195,6 +287,39 @@ pub(crate) fn head(tx: &rusqlite::Connection) -> rusqlite::Result<Option<String>
     .optional()
 }
 
+/// On the upgrade of a ledger made before row images: one entry stating every record as found,
+/// after holding them against the older trail the way older keyward did. What that check
+/// found stays in the entry, so `audit verify` keeps reporting it.
+pub(crate) fn baseline(
+    tx: &rusqlite::Connection,
+    path: &str,
+    from: i64,
+) -> Result<(), LedgerError> {
+    let sql = |e| LedgerError::sql_at(path, e);
+    let entries = super::query::audit_entries(tx, path)?;
+    let data = super::transfer::export(tx, path)?;
+    if entries.is_empty() && data.people.is_empty() {
+        return Ok(());
+    }
+    let found = cross_check(&entries, &data.records());
+    let rows = super::trail::snapshot(tx).map_err(sql)?;
+    let detail = serde_json::json!({
+        "baseline": true,
+        "schema": {"from": from, "to": super::SCHEMA_VERSION},
+        "found_at_upgrade": found,
+        "rows": rows,
+    });
+    append_value(
+        tx,
+        path,
+        &super::now(),
+        "user:keyward",
+        "ledger.upgrade",
+        "every record, as found at the upgrade",
+        &detail,
+    )
+}
+
 /// What the records say, to hold against what the trail says (see [`cross_check`]).
 pub(crate) struct Records<'a> {
     pub people: &'a [super::model::Person],
@@ -204,9 +329,9 @@ pub(crate) struct Records<'a> {
     pub methods: &'a [super::model::MethodRecord],
 }
 
-/// Every record must be where the audit trail left it: a record changed behind keyward's back
-/// (say, `sms` flipped to `removed` with an SQLite tool) disagrees with the last entry about it.
-/// Only meaningful on a trail whose chain verifies.
+/// How keyward checked records before row images (schema 1): each record against the last
+/// entry about it, for the columns those entries named. Still used on a ledger or an export
+/// from then, once, before its baseline is written.
 pub(crate) fn cross_check(entries: &[AuditEntry], r: &Records<'_>) -> Vec<String> {
     use serde_json::Value;
     use std::collections::HashMap;

@@ -25,6 +25,7 @@ mod audit;
 mod model;
 mod query;
 mod schema;
+mod trail;
 mod transfer;
 mod writer;
 
@@ -144,6 +145,8 @@ pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
+    /// Whether this connection notes the rows its writes touch (see `trail`).
+    tracing: bool,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -177,6 +180,7 @@ impl Ledger {
         Ok(Ledger {
             conn,
             path: path.to_path_buf(),
+            tracing: false,
         })
     }
 
@@ -197,9 +201,16 @@ impl Ledger {
         f: impl FnOnce(&mut Writer<'_>) -> Result<T>,
     ) -> Result<T> {
         let path = self.path_str();
+        if !self.tracing {
+            trail::install(&self.conn).map_err(|e| LedgerError::sql_at(&path, e))?;
+            self.tracing = true;
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| LedgerError::sql_at(&path, e))?;
+        // Only what this transaction does belongs in its entries.
+        tx.execute("DELETE FROM temp.kw_touched", [])
             .map_err(|e| LedgerError::sql_at(&path, e))?;
         let mut w = Writer::new(tx, path.clone(), actor.clone());
         let value = f(&mut w)?;
@@ -363,9 +374,6 @@ impl Ledger {
         query::audit_entries(&self.conn, &self.path_str())
     }
 
-    /// Recompute the audit chain (detects an edited, deleted, inserted or reordered entry) and
-    /// hold every record against the trail's last word on it (detects a record changed
-    /// without an entry).
     /// Every credential id ever seen on one of the person's keys, with that key's id: those of
     /// their enrollments now, and those of enrollments since removed (the credential stays on
     /// the key). Tells apart keys that otherwise look alike.
@@ -402,14 +410,11 @@ impl Ledger {
         Ok(out)
     }
 
+    /// Recompute the audit chain (detects an edited, deleted, inserted or reordered entry) and
+    /// replay the row images it carries against every table (detects a record inserted,
+    /// changed or deleted without an entry).
     pub fn verify_audit(&self) -> Result<AuditReport> {
-        let entries = self.audit_entries()?;
-        let head = audit::head(&self.conn).map_err(|e| LedgerError::sql_at(&self.path_str(), e))?;
-        let mut report = audit::verify(&entries, head.as_deref());
-        let data = self.export()?;
-        report.record_problems = audit::cross_check(&entries, &data.records());
-        report.ok = report.problems.is_empty() && report.record_problems.is_empty();
-        Ok(report)
+        audit::verify_ledger(&self.conn, &self.path_str())
     }
 
     /// Every record and the whole audit trail, for `keyward ledger export`.

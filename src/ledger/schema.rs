@@ -98,7 +98,10 @@ const MIGRATIONS: &[&str] = &[
         hash      TEXT NOT NULL
     );
     "#,
-    // 1 -> 2: a method that was never set up (or already off) is told apart from one removed.
+    // 1 -> 2: every audit entry carries the image of each row it changed (see `trail.rs`). No
+    // table changes; the upgrade writes a baseline entry stating every record (see `migrate`).
+    "-- row images in the audit trail",
+    // 2 -> 3: a method that was never set up (or already off) is told apart from one removed.
     // SQLite cannot change a CHECK in place: the table is rebuilt with the same rows.
     r#"
     CREATE TABLE methods_v2 (
@@ -116,6 +119,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE methods_v2 RENAME TO methods;
     "#,
 ];
+
+/// The first schema whose audit entries carry row images.
+pub(crate) const ROW_IMAGES: i64 = 2;
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -258,6 +264,9 @@ fn migrate(path: &Path, conn: &mut Connection) -> Result<(), LedgerError> {
         tx.execute_batch(sql)
             .map_err(|e| damaged(path, format!("migration from schema {from} failed: {e}")))?;
     }
+    if version < ROW_IMAGES {
+        super::audit::baseline(&tx, &path.display().to_string(), version)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .map_err(|e| LedgerError::sql(path, e))?;
     tx.commit().map_err(|e| LedgerError::sql(path, e))?;
@@ -294,6 +303,14 @@ fn create(path: &Path) -> Result<(), LedgerError> {
     });
     let _ = std::fs::remove_file(&tmp);
     result
+}
+
+/// Every table of the current schema, in an empty database (an export checked in memory).
+pub(crate) fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
+    for sql in MIGRATIONS {
+        conn.execute_batch(sql)?;
+    }
+    Ok(())
 }
 
 fn build_new(tmp: &Path) -> Result<(), LedgerError> {

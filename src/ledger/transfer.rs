@@ -4,6 +4,7 @@
 use super::audit;
 use super::model::*;
 use super::query::{self, *};
+use super::schema::ROW_IMAGES;
 use super::{LedgerError, Result, SCHEMA_VERSION};
 use rusqlite::{params, Connection, TransactionBehavior};
 use serde::{Deserialize, Serialize};
@@ -108,10 +109,6 @@ pub(crate) fn import(
     source: &str,
 ) -> Result<()> {
     data.check(source)?;
-    let bad = |message: String| LedgerError::BadExport {
-        file: source.to_string(),
-        message,
-    };
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| LedgerError::sql_at(path, e))?;
@@ -128,6 +125,20 @@ pub(crate) fn import(
             path: path.to_string(),
         });
     }
+    load(&tx, path, data, source)?;
+    if data.schema_version < ROW_IMAGES {
+        audit::baseline(&tx, path, data.schema_version)?;
+    }
+    tx.commit().map_err(sql)
+}
+
+/// Put every row of `data` into the (empty) tables of `tx`, as they were.
+fn load(tx: &Connection, path: &str, data: &LedgerExport, source: &str) -> Result<()> {
+    let bad = |message: String| LedgerError::BadExport {
+        file: source.to_string(),
+        message,
+    };
+    let sql = |e: rusqlite::Error| LedgerError::sql_at(path, e);
     // Rows that do not fit (a person id nobody has, a duplicate) are refused by the schema's
     // constraints; the message says which record.
     let refused = |what: String| {
@@ -268,7 +279,7 @@ pub(crate) fn import(
             "{broken} record(s) refer to people, accounts or keys that are not in the export"
         )));
     }
-    tx.commit().map_err(sql)
+    Ok(())
 }
 
 impl LedgerExport {
@@ -312,7 +323,18 @@ impl LedgerExport {
                 first.seq, first.problem
             )));
         }
-        let disagree = audit::cross_check(&data.audit, &data.records());
+        let disagree = if data.schema_version < ROW_IMAGES {
+            audit::cross_check(&data.audit, &data.records())
+        } else {
+            // Loaded into a throw-away ledger in memory, it is checked exactly as
+            // `audit verify` checks a ledger file.
+            let mem = |e| LedgerError::sql_at("(export in memory)", e);
+            let mut conn = Connection::open_in_memory().map_err(mem)?;
+            let tx = conn.transaction().map_err(mem)?;
+            super::schema::create_tables(&tx).map_err(mem)?;
+            load(&tx, source, data, source)?;
+            audit::verify_ledger(&tx, source)?.record_problems
+        };
         if let Some(first) = disagree.first() {
             return Err(bad(format!(
                 "its records disagree with its audit trail ({first})"

@@ -38,6 +38,20 @@ impl<'a> Writer<'a> {
     }
 
     pub(crate) fn commit(self) -> Result<()> {
+        // Rows changed after the transaction's last entry still get an entry of their own: no
+        // change is ever committed without its image in the trail.
+        let rest = super::trail::drain(&self.tx).map_err(|e| self.sql(e))?;
+        if !rest.is_empty() {
+            audit::append_value(
+                &self.tx,
+                &self.path,
+                &self.at,
+                &self.actor.stored(),
+                "records.changed",
+                "records changed with the entry before",
+                &json!({ "rows": rest }),
+            )?;
+        }
         let path = self.path;
         self.tx.commit().map_err(|e| LedgerError::sql_at(&path, e))
     }

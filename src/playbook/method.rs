@@ -39,10 +39,26 @@ pub enum MethodKind {
     TemporaryAccessPass,
     /// The account password.
     Password,
+    /// People the account owner named to vouch for them during recovery (Google, Apple).
+    RecoveryContact,
+    /// Signing in to a new Android phone with only the phone number, confirmed with the old
+    /// phone's screen lock (Google).
+    MobileNumberSignIn,
+    /// Passkeys on phones, computers or authenticator apps, bound to that device: strong,
+    /// but each is one more way in to keep track of.
+    OtherPasskey,
+    /// Passkeys synced through a password manager (Apple Passwords / iCloud Keychain,
+    /// Google Password Manager): only as safe as the account that syncs them.
+    SyncedPasskey,
+    /// Getting back in through the trusted phone number after a waiting period (Apple).
+    AccountRecovery,
+    /// The mobile carrier account behind a phone number that still receives codes or
+    /// recovery messages: whoever controls it can move the number (SIM swap, port-out).
+    CarrierAccount,
 }
 
 impl MethodKind {
-    pub const ALL: [MethodKind; 16] = [
+    pub const ALL: [MethodKind; 22] = [
         MethodKind::Sms,
         MethodKind::Voice,
         MethodKind::Totp,
@@ -59,6 +75,12 @@ impl MethodKind {
         MethodKind::TrustedDevice,
         MethodKind::TemporaryAccessPass,
         MethodKind::Password,
+        MethodKind::RecoveryContact,
+        MethodKind::MobileNumberSignIn,
+        MethodKind::OtherPasskey,
+        MethodKind::SyncedPasskey,
+        MethodKind::AccountRecovery,
+        MethodKind::CarrierAccount,
     ];
 
     /// The id in playbooks, the ledger and JSON output.
@@ -80,6 +102,12 @@ impl MethodKind {
             MethodKind::TrustedDevice => "trusted_device",
             MethodKind::TemporaryAccessPass => "temporary_access_pass",
             MethodKind::Password => "password",
+            MethodKind::RecoveryContact => "recovery_contact",
+            MethodKind::MobileNumberSignIn => "mobile_number_sign_in",
+            MethodKind::OtherPasskey => "other_passkey",
+            MethodKind::SyncedPasskey => "synced_passkey",
+            MethodKind::AccountRecovery => "account_recovery",
+            MethodKind::CarrierAccount => "carrier_account",
         }
     }
 
@@ -102,6 +130,12 @@ impl MethodKind {
             MethodKind::TrustedDevice => "Trusted devices",
             MethodKind::TemporaryAccessPass => "Temporary Access Pass",
             MethodKind::Password => "Password",
+            MethodKind::RecoveryContact => "Recovery contacts",
+            MethodKind::MobileNumberSignIn => "Sign in with your mobile number",
+            MethodKind::OtherPasskey => "Other passkeys on the account",
+            MethodKind::SyncedPasskey => "Synced passkeys in a password manager",
+            MethodKind::AccountRecovery => "Account recovery by phone number",
+            MethodKind::CarrierAccount => "Your mobile carrier account",
         }
     }
 }

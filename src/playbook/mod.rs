@@ -13,9 +13,9 @@ mod validate;
 pub use catalog::{duplicate_id_diagnostic, Catalog, Entry, Origin, BUILTIN};
 pub use method::MethodKind;
 pub use model::{
-    Acceptance, Confidence, EnrollmentPath, Evidence, Expects, Hardening, KeyCount, Location, Note,
-    Platform, Playbook, Precondition, Removable, Removal, Requirements, Rule, Source, Step,
-    Verification, WeakerMethod,
+    Acceptance, Advice, Confidence, EnrollmentPath, Evidence, Expects, Fact, Hardening, KeyCount,
+    Location, Note, Platform, Playbook, Precondition, Removable, Removal, Requirements, Rule,
+    Source, Step, Verification, WeakerMethod,
 };
 pub use validate::{
     check_source, line_col, Checked, Diagnostic, Severity, ValidateOptions, DEFAULT_MAX_AGE_DAYS,

@@ -46,6 +46,15 @@ pub struct Playbook {
     pub notes: Vec<Note>,
 }
 
+/// One stated fact, for `playbooks show`: where it is, how sure, and from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fact<'a> {
+    pub what: String,
+    pub confidence: Option<Confidence>,
+    pub not_certain: Option<&'a str>,
+    pub sources: Vec<&'a Source>,
+}
+
 /// How sure the facts are, from the research notes: verified in the named source, from a
 /// secondary source only, or uncertain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,9 +65,22 @@ pub enum Confidence {
     Uncertain,
 }
 
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Verified => "verified",
+            Confidence::Secondary => "secondary",
+            Confidence::Uncertain => "uncertain",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
+    /// Short name facts cite it by (`sources = ["wu24"]`); needed only when a fact cites it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
@@ -99,6 +121,9 @@ pub struct KeyCount {
     pub confidence: Option<Confidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_certain: Option<String>,
+    /// Ids of the `[[sources]]` this fact comes from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +135,9 @@ pub struct Acceptance {
     pub confidence: Option<Confidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_certain: Option<String>,
+    /// Ids of the `[[sources]]` this fact comes from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +149,9 @@ pub struct Rule {
     pub confidence: Option<Confidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_certain: Option<String>,
+    /// Ids of the `[[sources]]` this fact comes from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +163,9 @@ pub struct Precondition {
     pub confidence: Option<Confidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_certain: Option<String>,
+    /// Ids of the `[[sources]]` this fact comes from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 /// One way to enroll a key, with how its success can be proven.
@@ -177,6 +211,9 @@ pub struct Verification {
     pub confidence: Option<Confidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_certain: Option<String>,
+    /// Ids of the `[[sources]]` this fact comes from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 /// The devices a step can be done on.
@@ -271,6 +308,9 @@ pub struct Step {
     pub confidence: Option<Confidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_certain: Option<String>,
+    /// Ids of the `[[sources]]` this fact comes from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 impl Step {
@@ -320,6 +360,31 @@ pub struct Location {
     pub note: Option<String>,
 }
 
+/// What keyward tells the person to do about a weaker method. `removable` says what the
+/// provider allows; this says what is wise, which is not always the same (Google lets you
+/// delete the recovery phone under Advanced Protection, but it is the way back in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Advice {
+    /// Take it off the account.
+    Remove,
+    /// It stays, by design: protect it instead (`protect` says how, `keep_reason` why).
+    KeepAndProtect,
+    /// It cannot sign anyone in while this playbook's setting is on (`why_not_usable`);
+    /// removing it is still advised, so it does not come back if the setting is turned off.
+    NotUsable,
+}
+
+impl Advice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Advice::Remove => "remove",
+            Advice::KeepAndProtect => "keep_and_protect",
+            Advice::NotUsable => "not_usable",
+        }
+    }
+}
+
 /// Whether a weaker method can go once keys are enrolled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -349,13 +414,44 @@ pub struct WeakerMethod {
     pub keep_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove: Option<Removal>,
+    /// What to tell the person; unset means `remove`, or `keep_and_protect` when
+    /// `removable = "no"`. [`WeakerMethod::advice`] gives the effective one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Advice>,
+    /// With `advice = "not_usable"`: why it cannot sign in here, in plain words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why_not_usable: Option<String>,
+    /// How to protect what stays (same shape as `remove`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protect: Option<Removal>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<Confidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_certain: Option<String>,
+    /// Ids of the `[[sources]]` this fact comes from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 impl WeakerMethod {
+    /// What to tell the person, with the default filled in.
+    pub fn advice(&self) -> Advice {
+        self.advice.unwrap_or(if self.removable == Removable::No {
+            Advice::KeepAndProtect
+        } else {
+            Advice::Remove
+        })
+    }
+
+    /// The reason that goes with the advice: why it stays, or why it cannot sign in here.
+    pub fn advice_reason(&self) -> Option<&str> {
+        match self.advice() {
+            Advice::Remove => None,
+            Advice::KeepAndProtect => self.keep_reason.as_deref(),
+            Advice::NotUsable => self.why_not_usable.as_deref(),
+        }
+    }
+
     /// The provider's name for it, else the vocabulary's.
     pub fn display_name(&self) -> &str {
         self.label
@@ -364,7 +460,7 @@ impl WeakerMethod {
     }
 }
 
-/// How a weaker method is removed.
+/// How a weaker method is removed (or, under `protect`, protected).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Removal {
@@ -398,6 +494,9 @@ pub struct Hardening {
     pub confidence: Option<Confidence>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_certain: Option<String>,
+    /// Ids of the `[[sources]]` this fact comes from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -406,6 +505,9 @@ pub struct Note {
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<Confidence>,
+    /// Ids of the `[[sources]]` this note comes from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 impl Playbook {
@@ -458,41 +560,94 @@ impl Playbook {
 
     /// Every fact marked not certain, as (where, what) pairs, for "not certain:" lists.
     pub fn uncertainties(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut add = |wher: String, note: &Option<String>| {
-            if let Some(n) = note {
-                out.push((wher, n.clone()));
-            }
-        };
+        self.facts()
+            .into_iter()
+            .filter_map(|f| f.not_certain.map(|n| (f.what, n.to_string())))
+            .collect()
+    }
+
+    /// Every fact the playbook states, with how sure it is and the sources it cites, so a
+    /// help desk can see why keyward says what it says. Sources a fact names that the
+    /// playbook does not list are left out (the validator reports them).
+    pub fn facts<'a>(&'a self) -> Vec<Fact<'a>> {
+        let mut out: Vec<Fact<'_>> = Vec::new();
+        let mut add =
+            |what: String, confidence, not_certain: &'a Option<String>, ids: &'a [String]| {
+                out.push(Fact {
+                    what,
+                    confidence,
+                    not_certain: not_certain.as_deref(),
+                    sources: self.cited(ids),
+                });
+            };
         let r = &self.requirements;
-        add("number of keys".into(), &r.keys.not_certain);
-        add("FIDO2 keys".into(), &r.fido2.not_certain);
-        add("U2F-only keys".into(), &r.u2f.not_certain);
-        add("PIN requirement".into(), &r.user_verification.not_certain);
         add(
-            "discoverable credential".into(),
-            &r.discoverable.not_certain,
+            "number of keys".into(),
+            r.keys.confidence,
+            &r.keys.not_certain,
+            &r.keys.sources,
         );
-        add("FIDO certification".into(), &r.fido_certified.not_certain);
+        for (what, a) in [("FIDO2 keys", &r.fido2), ("U2F-only keys", &r.u2f)] {
+            add(what.into(), a.confidence, &a.not_certain, &a.sources);
+        }
+        for (what, rule) in [
+            ("PIN requirement", &r.user_verification),
+            ("discoverable credential", &r.discoverable),
+            ("FIDO certification", &r.fido_certified),
+        ] {
+            add(
+                what.into(),
+                rule.confidence,
+                &rule.not_certain,
+                &rule.sources,
+            );
+        }
         for c in &r.preconditions {
-            add(c.text.clone(), &c.not_certain);
+            add(c.text.clone(), c.confidence, &c.not_certain, &c.sources);
         }
         for p in &self.paths {
+            let v = &p.verification;
             add(
                 format!("{}: verification", p.title),
-                &p.verification.not_certain,
+                v.confidence,
+                &v.not_certain,
+                &v.sources,
             );
             for s in &p.steps {
-                add(format!("{}: {}", p.title, s.title), &s.not_certain);
+                add(
+                    format!("{}: {}", p.title, s.title),
+                    s.confidence,
+                    &s.not_certain,
+                    &s.sources,
+                );
             }
         }
         for m in &self.weaker_methods {
-            add(m.display_name().to_string(), &m.not_certain);
+            add(
+                format!("{} [{}]", m.display_name(), m.method),
+                m.confidence,
+                &m.not_certain,
+                &m.sources,
+            );
         }
         for h in &self.hardening {
-            add(h.name.clone(), &h.not_certain);
+            add(h.name.clone(), h.confidence, &h.not_certain, &h.sources);
+        }
+        for n in &self.notes {
+            add(n.text.clone(), n.confidence, &None, &n.sources);
         }
         out
+    }
+
+    /// The listed sources with these ids, in the order given.
+    pub fn cited<'a>(&'a self, ids: &[String]) -> Vec<&'a Source> {
+        ids.iter()
+            .filter_map(|id| {
+                self.sources
+                    .iter()
+                    .find(|s| s.id.as_deref() == Some(id.as_str()))
+            })
+            .collect()
     }
 }
 

@@ -2,7 +2,7 @@
 //! to do), then the rules the types cannot express. Every finding has file, line and column.
 
 use super::method::MethodKind;
-use super::model::{Confidence, Location, Playbook, Removable};
+use super::model::{Advice, Confidence, Location, Playbook, Removable};
 use serde::Serialize;
 use std::fmt;
 use time::{Date, OffsetDateTime};
@@ -294,6 +294,23 @@ impl Checker<'_> {
         }
     }
 
+    /// Each id a fact cites must be one of the playbook's `[[sources]]` ids.
+    fn cites(&mut self, path: &[Seg<'_>], ids: &[String], known: &[&str]) {
+        for (i, id) in ids.iter().enumerate() {
+            if !known.contains(&id.as_str()) {
+                let mut at = path.to_vec();
+                at.push(Seg::Key("sources"));
+                at.push(Seg::Index(i));
+                let hint = if known.is_empty() {
+                    "no [[sources]] has an `id` yet; give the source an `id` first".to_string()
+                } else {
+                    format!("the [[sources]] ids are: {}", known.join(", "))
+                };
+                self.error(&at, format!("unknown source `{id}`; {hint}"));
+            }
+        }
+    }
+
     fn location(&mut self, path: &[Seg<'_>], loc: &Location) {
         if loc.url.is_none() && loc.menu.is_empty() {
             self.error(path, "a place needs a `url` or a `menu` path (or both)");
@@ -360,7 +377,36 @@ impl Checker<'_> {
         }
         for (i, s) in pb.sources.iter().enumerate() {
             self.url(&[K("sources"), I(i), K("url")], &s.url);
+            if s.url.starts_with("https://") && is_site_root(&s.url) {
+                self.push(
+                    Severity::Warning,
+                    &[K("sources"), I(i), K("url")],
+                    format!(
+                        "`{}` is a whole site; cite the page the facts are on, so a reviewer can find them",
+                        s.url
+                    ),
+                );
+            }
+            if let Some(id) = &s.id {
+                if id.is_empty()
+                    || !id
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                {
+                    self.error(
+                        &[K("sources"), I(i), K("id")],
+                        format!("source id `{id}` must be lowercase letters, digits and `-` (like `wu24`)"),
+                    );
+                } else if pb.sources[..i].iter().any(|o| o.id.as_ref() == Some(id)) {
+                    self.error(
+                        &[K("sources"), I(i), K("id")],
+                        format!("duplicate source id `{id}`"),
+                    );
+                }
+            }
         }
+        let known: Vec<&str> = pb.sources.iter().filter_map(|s| s.id.as_deref()).collect();
+        self.cited_sources(pb, &known);
 
         for (di, d) in pb.user_name_domains.iter().enumerate() {
             if d.is_empty() || d.contains(['@', ' ', '/']) {
@@ -510,6 +556,7 @@ impl Checker<'_> {
                     ),
                 );
             }
+            self.advice(mi, m);
             match &m.remove {
                 None if m.removable != Removable::No => self.error(
                     &mp,
@@ -554,6 +601,113 @@ impl Checker<'_> {
     }
 }
 
+impl Checker<'_> {
+    /// "Remove it", "keep it and protect it" and "not usable here" each need their own words.
+    fn advice(&mut self, mi: usize, m: &super::model::WeakerMethod) {
+        use Seg::{Index as I, Key as K};
+        let at = |field: &'static str| [K("weaker_methods"), I(mi), K(field)];
+        match (m.advice, m.advice()) {
+            (Some(Advice::Remove), _) if m.removable == Removable::No => self.error(
+                &at("advice"),
+                format!(
+                    "`{}` cannot be removed (`removable = \"no\"`) but `advice = \"remove\"`; use `keep_and_protect` and say how to protect it",
+                    m.method
+                ),
+            ),
+            (explicit, Advice::KeepAndProtect) => {
+                if m.keep_reason.is_none() && m.removable == Removable::Yes {
+                    self.error(
+                        &at("advice"),
+                        format!("`{}` is kept by design, but no `keep_reason` says why", m.method),
+                    );
+                }
+                if m.protect.is_none() {
+                    let message = format!(
+                        "`{}` stays on the account: add [weaker_methods.protect] (`steps`, `url` or `menu`) saying how to protect it",
+                        m.method
+                    );
+                    // Playbooks written before `advice` existed stay loadable.
+                    if explicit.is_some() {
+                        self.error(&at("advice"), message);
+                    } else {
+                        self.push(Severity::Warning, &at("removable"), message);
+                    }
+                }
+            }
+            (_, Advice::NotUsable) if m.why_not_usable.is_none() => self.error(
+                &at("advice"),
+                format!(
+                    "`{}` is marked not usable for sign-in, but no `why_not_usable` says why",
+                    m.method
+                ),
+            ),
+            _ => {}
+        }
+        if m.why_not_usable.is_some() && m.advice() != Advice::NotUsable {
+            self.error(
+                &at("why_not_usable"),
+                format!(
+                    "`why_not_usable` is given but `{}` is not marked `advice = \"not_usable\"`",
+                    m.method
+                ),
+            );
+        }
+        if let Some(u) = m.protect.as_ref().and_then(|p| p.url.as_ref()) {
+            self.url(&[K("weaker_methods"), I(mi), K("protect"), K("url")], u);
+        }
+    }
+
+    /// Every `sources = [...]` on every fact names a listed source.
+    fn cited_sources(&mut self, pb: &Playbook, known: &[&str]) {
+        use Seg::{Index as I, Key as K};
+        let r = &pb.requirements;
+        let req = |name: &'static str| [K("requirements"), K(name)];
+        self.cites(&req("keys"), &r.keys.sources, known);
+        self.cites(&req("fido2"), &r.fido2.sources, known);
+        self.cites(&req("u2f"), &r.u2f.sources, known);
+        self.cites(
+            &req("user_verification"),
+            &r.user_verification.sources,
+            known,
+        );
+        self.cites(&req("discoverable"), &r.discoverable.sources, known);
+        self.cites(&req("fido_certified"), &r.fido_certified.sources, known);
+        for (i, c) in r.preconditions.iter().enumerate() {
+            self.cites(
+                &[K("requirements"), K("preconditions"), I(i)],
+                &c.sources,
+                known,
+            );
+        }
+        for (pi, p) in pb.paths.iter().enumerate() {
+            self.cites(
+                &[K("paths"), I(pi), K("verification")],
+                &p.verification.sources,
+                known,
+            );
+            for (si, st) in p.steps.iter().enumerate() {
+                self.cites(&[K("paths"), I(pi), K("steps"), I(si)], &st.sources, known);
+            }
+        }
+        for (i, m) in pb.weaker_methods.iter().enumerate() {
+            self.cites(&[K("weaker_methods"), I(i)], &m.sources, known);
+        }
+        for (i, h) in pb.hardening.iter().enumerate() {
+            self.cites(&[K("hardening"), I(i)], &h.sources, known);
+        }
+        for (i, n) in pb.notes.iter().enumerate() {
+            self.cites(&[K("notes"), I(i)], &n.sources, known);
+        }
+    }
+}
+
+/// `https://host/` or `https://host`: a site, not a page.
+pub fn is_site_root(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.split_once('/').map_or("", |(_, p)| p);
+    path.trim_matches('/').is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -567,6 +721,14 @@ mod tests {
         assert_eq!(line_col(s, s.find('=').unwrap()), (1, 3));
         let second_eq = s.rfind('=').unwrap();
         assert_eq!(line_col(s, second_eq), (2, 4));
+    }
+
+    #[test]
+    fn a_site_root_is_told_from_a_page() {
+        assert!(is_site_root("https://learn.microsoft.com/"));
+        assert!(is_site_root("https://www.cisa.gov"));
+        assert!(!is_site_root("https://support.apple.com/en-us/102637"));
+        assert!(!is_site_root("https://support.google.com/a/"));
     }
 
     #[test]

@@ -1,0 +1,175 @@
+//! fido-authenticator (the CTAP application of Nitrokey 3 and Solo 2 keys) running in process
+//! on trussed's virtual platform, reachable only through 64-byte CTAPHID reports.
+//!
+//! The key runs on a thread of its own: trussed's virtual platform lives inside a closure, so
+//! the key is that closure looping over reports from a channel. Dropping the [`FidoKey`] closes
+//! the channel and the thread ends, which is an unplug.
+
+use crate::ctaphid_device::{
+    Application, CtapHidDevice, ERR_INVALID_CMD, ERR_INVALID_LEN, ERR_OTHER, MAX_MESSAGE, PACKET,
+};
+use ctaphid_app::{App, Command, Error as AppError};
+use fido_authenticator::{Authenticator, Config, Conforming};
+use heapless_bytes::Bytes;
+use littlefs2::path;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use trussed::backend::BackendId;
+use trussed::platform::Platform as _;
+use trussed::store::Store as _;
+use trussed::virt::{self, StoreConfig, UptimeOffset};
+use trussed_staging::virt::{BackendIds, Dispatcher};
+
+/// Test attestation identity, made by `tests/data/make-attestation.sh` (ours, test-only).
+pub const ATTESTATION_CERT: &[u8] = include_bytes!("../tests/data/attestation-cert.der");
+pub const ATTESTATION_CA: &[u8] = include_bytes!("../tests/data/attestation-ca.der");
+const ATTESTATION_KEY: &[u8; 32] = include_bytes!("../tests/data/attestation-key.raw");
+/// The AAGUID in the certificate's FIDO extension, which fido-authenticator reports.
+pub const AAGUID: &[u8; 16] = b"keyward-conform.";
+
+/// What the key reports as its largest message (getInfo maxMsgSize).
+const MAX_MSG_SIZE: usize = 3072;
+
+/// A running fido-authenticator behind CTAPHID.
+pub struct FidoKey {
+    to_key: Option<Sender<[u8; PACKET]>>,
+    from_key: Receiver<[u8; PACKET]>,
+    uptime: UptimeOffset,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FidoKey {
+    /// Power up a fresh key: empty storage plus the attestation key and certificate.
+    pub fn start() -> FidoKey {
+        let (to_key, key_in) = mpsc::channel::<[u8; PACKET]>();
+        let (key_out, from_key) = mpsc::channel::<[u8; PACKET]>();
+        let (uptime_tx, uptime_rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("fido-authenticator".into())
+            // fido-authenticator is firmware: it keeps large request/response buffers on the stack.
+            .stack_size(16 * 1024 * 1024)
+            .spawn(move || run(key_in, key_out, uptime_tx))
+            .expect("spawn the fido-authenticator thread");
+        let uptime = uptime_rx
+            .recv()
+            .expect("fido-authenticator started its virtual platform");
+        FidoKey {
+            to_key: Some(to_key),
+            from_key,
+            uptime,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn write_packet(&self, packet: &[u8; PACKET]) -> Result<(), String> {
+        self.to_key
+            .as_ref()
+            .expect("open until dropped")
+            .send(*packet)
+            .map_err(|_| "the fido-authenticator thread has stopped".to_string())
+    }
+
+    /// The next report from the key, or None when `deadline` passes first.
+    pub fn read_packet(&self, deadline: Instant) -> Result<Option<[u8; PACKET]>, String> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match self.from_key.recv_timeout(wait) {
+            Ok(p) => Ok(Some(p)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => {
+                Err("the fido-authenticator thread has stopped".into())
+            }
+        }
+    }
+
+    /// Make the key believe it has been powered up for `by` longer (e.g. past the reset window).
+    pub fn advance_uptime(&self, by: Duration) {
+        self.uptime.add(by);
+    }
+}
+
+impl Drop for FidoKey {
+    fn drop(&mut self) {
+        self.to_key = None;
+        if let Some(t) = self.thread.take() {
+            // A panic inside the key has already been printed; the test using it has failed.
+            let _ = t.join();
+        }
+    }
+}
+
+/// fido-authenticator as the application behind our CTAPHID layer.
+struct FidoApp<A> {
+    app: A,
+    response: Box<Bytes<MAX_MESSAGE>>,
+}
+
+impl<A: App<'static>> Application for FidoApp<A> {
+    fn call(&mut self, cmd: u8, request: &[u8]) -> Result<Vec<u8>, u8> {
+        let command = Command::try_from(cmd).map_err(|_| ERR_INVALID_CMD)?;
+        self.response.clear();
+        match self.app.call(command, request, self.response.as_mut_view()) {
+            Ok(()) => Ok(self.response.to_vec()),
+            Err(AppError::InvalidCommand) => Err(ERR_INVALID_CMD),
+            Err(AppError::InvalidLength) => Err(ERR_INVALID_LEN),
+            Err(AppError::NoResponse) => Err(ERR_OTHER),
+        }
+    }
+}
+
+fn run(
+    key_in: Receiver<[u8; PACKET]>,
+    key_out: Sender<[u8; PACKET]>,
+    uptime_tx: Sender<UptimeOffset>,
+) {
+    virt::with_platform(StoreConfig::ram(), |mut platform| {
+        let _ = uptime_tx.send(platform.user_interface().uptime_offset());
+        let store = platform.store();
+        let ifs = store.ifs();
+        ifs.create_dir_all(path!("fido/x5c"))
+            .expect("create fido/x5c");
+        ifs.create_dir_all(path!("fido/sec"))
+            .expect("create fido/sec");
+        ifs.write(path!("fido/x5c/00"), ATTESTATION_CERT)
+            .expect("store attestation certificate");
+        ifs.write(path!("fido/sec/00"), &trussed_p256_key(ATTESTATION_KEY))
+            .expect("store attestation key");
+        platform.run_client_with_backends(
+            "fido",
+            Dispatcher::default(),
+            &[
+                BackendId::Custom(BackendIds::StagingBackend),
+                BackendId::Core,
+            ],
+            |client| {
+                let mut config = Config::new(MAX_MSG_SIZE);
+                config.max_resident_credential_count = Some(10);
+                config.firmware_version = None;
+                let mut app = FidoApp {
+                    app: Authenticator::new(client, Conforming {}, config),
+                    response: Box::new(Bytes::new()),
+                };
+                let mut hid = CtapHidDevice::new();
+                while let Ok(packet) = key_in.recv() {
+                    hid.push(&packet, &mut app);
+                    while let Some(out) = hid.pop() {
+                        if key_out.send(out).is_err() {
+                            return;
+                        }
+                    }
+                }
+            },
+        )
+    });
+}
+
+/// A P-256 private key in trussed's stored-key format: flags (u16 BE), kind (u16 BE), material.
+fn trussed_p256_key(secret: &[u8; 32]) -> Vec<u8> {
+    use trussed::key::{Flags, Key, Kind};
+    let key = Key {
+        flags: Flags::SENSITIVE,
+        kind: Kind::P256,
+        material: trussed::key::Material::try_from(&secret[..]).expect("32 bytes fit"),
+    };
+    key.serialize().to_vec()
+}

@@ -1,0 +1,335 @@
+//! Guards that keep the shipped playbooks honest, read through the real binary
+//! (`keyward playbooks show ID --json`):
+//! - every sign-in method the public 2factorauth dataset lists for Google, Microsoft and Apple
+//!   is in the matching playbook, or excluded with a reason (`tests/data/twofactorauth/`);
+//! - every URL is https and names a page, not a whole site;
+//! - every playbook was reviewed within the last year (this starts failing a year after the
+//!   last review, on purpose: it is the reminder to review again);
+//! - the CISA guidance a playbook follows is cited with its version, and wherever a phone
+//!   number remains a way in, the carrier account is protected as CISA advises;
+//! - every fact says how sure it is and where it comes from.
+
+mod common;
+
+use common::Sandbox;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use time::{macros::date, Date, OffsetDateTime};
+
+/// The date of the truth pass every shipped playbook went through.
+const TRUTH_PASS: Date = date!(2026 - 12 - 01);
+const CISA_2024: &str =
+    "https://www.cisa.gov/sites/default/files/2024-12/guidance-mobile-communications-best-practices.pdf";
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/twofactorauth")
+        .join(rel)
+}
+
+#[derive(Deserialize)]
+struct Mapping {
+    methods: BTreeMap<String, String>,
+    excluded: BTreeMap<String, String>,
+    entries: Vec<MappedEntry>,
+}
+
+#[derive(Deserialize)]
+struct MappedEntry {
+    file: String,
+    playbooks: Vec<String>,
+    #[serde(default)]
+    methods: BTreeMap<String, String>,
+}
+
+fn mapping() -> Mapping {
+    let text = std::fs::read_to_string(data("mapping.toml")).unwrap();
+    toml::from_str(&text).unwrap()
+}
+
+/// The methods one dataset entry lists: its `tfa` values, with `custom-software` and
+/// `custom-hardware` expanded to `custom-software:NAME`.
+fn dataset_methods(file: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(data(file)).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let (_, entry) = v.as_object().unwrap().iter().next().unwrap();
+    let mut out = Vec::new();
+    for t in entry["tfa"].as_array().unwrap() {
+        let t = t.as_str().unwrap();
+        if t.starts_with("custom-") {
+            for name in entry[t].as_array().unwrap() {
+                out.push(format!("{t}:{}", name.as_str().unwrap()));
+            }
+        } else {
+            out.push(t.to_string());
+        }
+    }
+    out
+}
+
+fn shipped(sb: &Sandbox) -> Vec<String> {
+    sb.run(&["playbooks", "list", "--json"])
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn playbook(sb: &Sandbox, id: &str) -> Value {
+    sb.run(&["playbooks", "show", id, "--json"]).ok().json()["playbook"].clone()
+}
+
+fn methods_of(pb: &Value) -> Vec<String> {
+    pb["weaker_methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["method"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn every_method_the_2factorauth_dataset_lists_is_in_the_playbook_or_excluded_with_a_reason() {
+    let sb = Sandbox::new();
+    let map = mapping();
+    let ids = shipped(&sb);
+    let mut problems = Vec::new();
+    let mut covered: Vec<&str> = Vec::new();
+    for entry in &map.entries {
+        let listed = dataset_methods(&entry.file);
+        assert!(!listed.is_empty(), "{}: no methods read", entry.file);
+        for id in &entry.playbooks {
+            assert!(ids.contains(id), "mapping.toml names unknown playbook {id}");
+            covered.push(id);
+            let pb = playbook(&sb, id);
+            let has = methods_of(&pb);
+            for method in &listed {
+                if let Some(reason) = map.excluded.get(method) {
+                    assert!(
+                        !reason.trim().is_empty(),
+                        "{method}: exclusion without a reason"
+                    );
+                    continue;
+                }
+                let Some(term) = entry.methods.get(method).or(map.methods.get(method)) else {
+                    problems.push(format!(
+                        "{}: the dataset lists `{method}`, which mapping.toml neither maps nor excludes",
+                        entry.file
+                    ));
+                    continue;
+                };
+                if !has.contains(term) {
+                    problems.push(format!(
+                        "playbook `{id}` has no weaker method `{term}`, but 2factorauth ({}) lists `{method}`",
+                        entry.file
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+    for id in &ids {
+        assert!(
+            covered.contains(&id.as_str()),
+            "shipped playbook `{id}` is held against no 2factorauth entry: add one to tests/data/twofactorauth/mapping.toml"
+        );
+    }
+}
+
+/// Every URL anywhere in a playbook, with where it is.
+fn urls(pb: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut add = |wher: String, v: &Value| {
+        if let Some(u) = v.as_str() {
+            out.push((wher, u.to_string()));
+        }
+    };
+    for (i, s) in pb["sources"].as_array().unwrap().iter().enumerate() {
+        add(format!("sources[{i}]"), &s["url"]);
+    }
+    for path in pb["paths"].as_array().unwrap() {
+        for (si, step) in path["steps"].as_array().unwrap().iter().enumerate() {
+            for platform in ["web", "iphone", "mac", "android", "windows"] {
+                add(
+                    format!("paths.{}.steps[{si}].{platform}", path["id"]),
+                    &step[platform]["url"],
+                );
+            }
+        }
+    }
+    for m in pb["weaker_methods"].as_array().unwrap() {
+        for part in ["remove", "protect"] {
+            add(format!("{}.{part}", m["method"]), &m[part]["url"]);
+        }
+    }
+    for h in pb["hardening"].as_array().unwrap() {
+        add(format!("hardening.{}", h["id"]), &h["url"]);
+    }
+    out
+}
+
+#[test]
+fn every_url_is_https_and_names_a_page_not_a_whole_site() {
+    let sb = Sandbox::new();
+    let mut problems = Vec::new();
+    for id in shipped(&sb) {
+        let pb = playbook(&sb, &id);
+        let found = urls(&pb);
+        assert!(found.len() >= 5, "{id}: URLs not found in the JSON");
+        for (wher, url) in found {
+            let Some(rest) = url.strip_prefix("https://") else {
+                problems.push(format!("{id} {wher}: `{url}` is not https"));
+                continue;
+            };
+            let path = rest.split_once('/').map_or("", |(_, p)| p);
+            if path.trim_matches('/').is_empty() {
+                problems.push(format!(
+                    "{id} {wher}: `{url}` is a whole site; cite the page"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+#[test]
+fn every_playbook_was_reviewed_in_the_truth_pass_and_within_the_last_year() {
+    // Today's date, not a fixed one: a year after the last review this fails, and that is the
+    // reminder to check every fact again and move `last_reviewed` (docs/playbooks.md).
+    let today = OffsetDateTime::now_utc().date();
+    let sb = Sandbox::new();
+    for id in shipped(&sb) {
+        let pb = playbook(&sb, &id);
+        let text = pb["last_reviewed"].as_str().unwrap();
+        let reviewed = Date::parse(
+            text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .unwrap();
+        assert!(
+            reviewed >= TRUTH_PASS,
+            "{id}: last_reviewed {text} is before the 2026-12-01 truth pass"
+        );
+        let age = (today - reviewed).whole_days();
+        assert!(
+            (0..=365).contains(&age),
+            "{id}: last reviewed {text}, {age} days ago: review it against its sources (docs/playbooks.md, \"Reviewing the shipped playbooks\") and update last_reviewed"
+        );
+    }
+}
+
+#[test]
+fn each_playbook_cites_the_cisa_version_it_follows_and_says_a_newer_one_is_unverified() {
+    let sb = Sandbox::new();
+    for id in shipped(&sb) {
+        let pb = playbook(&sb, &id);
+        let cisa = pb["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["url"] == CISA_2024)
+            .unwrap_or_else(|| panic!("{id}: the December 2024 CISA guidance is not cited"));
+        let title = cisa["title"].as_str().unwrap();
+        assert!(title.contains("December 2024"), "{id}: {title}");
+        let notes: Vec<&str> = pb["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["text"].as_str().unwrap())
+            .collect();
+        assert!(
+            notes.iter().any(|n| n.contains("December 2024")
+                && n.contains("2.0")
+                && n.contains("2025-11-24")
+                && n.contains("unverified")),
+            "{id}: no note saying which CISA version it follows: {notes:#?}"
+        );
+    }
+}
+
+#[test]
+fn wherever_a_phone_number_is_a_way_in_the_carrier_account_is_protected_as_cisa_advises() {
+    let phone_ways = [
+        "sms",
+        "voice",
+        "recovery_phone",
+        "trusted_phone",
+        "account_recovery",
+        "mobile_number_sign_in",
+    ];
+    let sb = Sandbox::new();
+    let mut checked = 0;
+    for id in shipped(&sb) {
+        let pb = playbook(&sb, &id);
+        let has = methods_of(&pb);
+        if !has.iter().any(|m| phone_ways.contains(&m.as_str())) {
+            continue;
+        }
+        checked += 1;
+        let carrier = pb["weaker_methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["method"] == "carrier_account")
+            .unwrap_or_else(|| {
+                panic!("{id}: a phone number stays a way in, but no carrier_account entry")
+            });
+        let steps: Vec<String> = carrier["protect"]["steps"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}: carrier_account says nothing on protecting it"))
+            .iter()
+            .map(|s| s.as_str().unwrap().to_lowercase())
+            .collect();
+        let all = steps.join(" ");
+        for want in ["pin", "port-out", "number lock", "multi-factor", "change"] {
+            assert!(
+                all.contains(want),
+                "{id}: carrier protection lacks `{want}`: {all}"
+            );
+        }
+        // Changing the carrier password comes after PIN and MFA are on (CISA's order).
+        assert!(
+            steps.last().unwrap().contains("password"),
+            "{id}: {steps:?}"
+        );
+    }
+    assert!(checked >= 4, "only {checked} playbooks keep a phone number");
+}
+
+#[test]
+fn every_fact_in_a_shipped_playbook_says_how_sure_it_is_and_where_it_comes_from() {
+    let sb = Sandbox::new();
+    let mut problems = Vec::new();
+    for id in shipped(&sb) {
+        let v = sb.run(&["playbooks", "show", &id, "--json"]).ok().json();
+        let listed = v["playbook"]["sources"].as_array().unwrap().len();
+        for f in v["facts"].as_array().unwrap() {
+            let what = f["what"].as_str().unwrap();
+            // A step keyward itself performs ("Let keyward check the key") is not a fact about
+            // the provider.
+            if what.contains("Let keyward check")
+                || what.contains("Confirm")
+                || what.contains("Set a PIN on the key")
+            {
+                continue;
+            }
+            if f["confidence"].is_null() {
+                problems.push(format!("{id}: `{what}` has no confidence"));
+            }
+            let sources = f["sources"].as_array().unwrap();
+            if sources.is_empty() {
+                problems.push(format!("{id}: `{what}` cites no source"));
+            }
+            for s in sources {
+                assert!(s["url"].as_str().unwrap().starts_with("https://"));
+            }
+        }
+        assert!(listed >= 3, "{id}: {listed} sources");
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
