@@ -365,6 +365,9 @@ fn converse(p: &mut Session, who: &mut Person) -> bool {
                 who.pins.remove(0)
             };
             who.asked.push(q);
+            // The hidden prompt turns echo off with TCSAFLUSH, which drops anything typed
+            // before it: a person never types that fast, a test must wait a moment.
+            std::thread::sleep(Duration::from_millis(400));
             p.send(format!("{pin}\r")).unwrap();
             continue;
         }
@@ -1183,6 +1186,7 @@ fn clean_scenario(sb: &Sandbox) -> common::Run {
         ),
     )
     .unwrap();
+    let page = sb.path("summary.html");
     sb.run_with(
         &[
             "enroll",
@@ -1192,11 +1196,59 @@ fn clean_scenario(sb: &Sandbox) -> common::Run {
             &dir,
             "--person",
             "Ada Lovelace",
+            "--summary",
+            path_str(&page),
         ],
         None,
-        &pins(),
+        &[
+            ("KEYWARD_PIN", PIN),
+            ("KEYWARD_NEW_PIN", PIN),
+            ("KEYWARD_HELPDESK", "IT help desk, +1 555 0100"),
+        ],
     )
     .ok()
+}
+
+#[test]
+fn the_person_keeps_a_one_page_summary_without_any_secret() {
+    let sb = Sandbox::new();
+    let run = clean_scenario(&sb);
+    let page = std::fs::read_to_string(sb.path("summary.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.contains("Key A (marked A"), "{page}");
+    assert!(
+        page.contains("opens Apple Account (ada@icloud.example)"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Turn off Text message codes"),
+        "the SMS left on is on the list: {page}"
+    );
+    assert!(
+        page.contains("Call the help desk: IT help desk, +1 555 0100."),
+        "{page}"
+    );
+    // The same as Markdown from the ledger later.
+    let md = sb
+        .run_with(
+            &["summary", "Ada Lovelace"],
+            None,
+            &[("KEYWARD_HELPDESK", "IT help desk, +1 555 0100")],
+        )
+        .ok()
+        .stdout;
+    assert!(md.starts_with("# Your security keys: Ada Lovelace"), "{md}");
+    assert!(md.contains("## If a key is lost or stolen"), "{md}");
+    // No PIN, no credential id.
+    let status = status_json(&sb, "Ada Lovelace");
+    let cred = account(&status, "google")["enrollments"][0]["detail"]["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for text in [&page, &md, &run.all_output()] {
+        assert!(!text.contains(PIN), "PIN in the summary");
+    }
+    assert!(!page.contains(&cred[..16]) && !md.contains(&cred[..16]));
 }
 
 #[test]
