@@ -16,7 +16,10 @@ pub mod pin;
 pub mod playbook;
 pub mod provision;
 pub mod readiness;
+pub mod redact;
 pub mod selftest;
 pub mod style;
+pub mod temp_file;
+pub mod webauthn_export;
 
 pub use error::{Error, ExitCode, Result};

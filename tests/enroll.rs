@@ -135,6 +135,41 @@ fn an_answers_file_missing_an_answer_names_the_prompt_and_the_file() {
     assert!(run.stderr.contains("answers.toml"), "{}", run.stderr);
 }
 
+/// Issue 11, item 4: a secret-looking value given where a yes/no belongs is not repeated.
+#[test]
+fn a_wrong_answer_is_refused_without_echoing_its_value() {
+    let sb = Sandbox::new();
+    let (dir, _, _) = two_keys(&sb);
+    let answers = sb.path("answers.toml");
+    std::fs::write(&answers, "\"person.new\" = \"735901\"\n").unwrap();
+    for json in [false, true] {
+        let mut args = vec![
+            "enroll",
+            "--person",
+            "Ada",
+            "--answers",
+            path_str(&answers),
+            "--device",
+            &dir,
+        ];
+        if json {
+            args.push("--json");
+        }
+        let run = sb.run_with(&args, None, &pins()).expect_code(12);
+        assert!(!run.all_output().contains("735901"), "{}", run.all_output());
+        assert!(
+            run.all_output().contains("`person.new`"),
+            "{}",
+            run.all_output()
+        );
+        assert!(
+            run.all_output().contains("true or false"),
+            "{}",
+            run.all_output()
+        );
+    }
+}
+
 #[test]
 fn an_answers_file_holding_a_pin_is_refused_without_echoing_it() {
     let sb = Sandbox::new();
@@ -217,6 +252,21 @@ fn scripted_enrollment_covers_every_playbook() {
             pb.id,
             run.stderr
         );
+        // The person is told, in the playbook's words, what stays by design and what cannot
+        // sign in there.
+        for m in &pb.weaker_methods {
+            let said = match m.advice() {
+                Advice::KeepAndProtect => {
+                    format!("{}: keep it, by design: ", m.display_name())
+                }
+                Advice::NotUsable => format!(
+                    "It cannot sign anyone in here: {}",
+                    m.why_not_usable.as_deref().unwrap()
+                ),
+                Advice::Remove => continue,
+            };
+            assert!(run.stderr.contains(&said), "{}: `{said}` not said", pb.id);
+        }
         let status = &run.json();
         let acct = account(status, &pb.id);
         let want = match path.verification.evidence {
@@ -491,7 +541,9 @@ fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
         "{plain}"
     );
     assert!(
-        !who.asked.iter().any(|q| q.contains("Trusted phone number")),
+        !who.asked
+            .iter()
+            .any(|q| q.contains("Trusted phone number: is it still on")),
         "nobody is asked whether to remove what must stay: {:#?}",
         who.asked
     );

@@ -236,6 +236,32 @@ fn register_list_and_delete_a_passkey() {
     signed.extend_from_slice(&challenge_hash);
     vk.verify(&signed, &sig)
         .expect("the assertion verifies over authData || clientDataHash");
+
+    // Without an allow list: the discoverable credentials of the RP, newest first, through
+    // getNextAssertion; then updateUserInformation renames the user.
+    eprintln!("touch the key now (discoverable sign-in)");
+    let all = key
+        .get_assertions(&AssertionRequest {
+            client_data_hash: challenge_hash,
+            rp_id: TEST_RP.into(),
+            allow_credentials: vec![],
+            user_verification: true,
+        })
+        .expect("discoverable sign-in");
+    assert_eq!(all[0].credential_id, made.credential_id, "newest first");
+    assert_eq!(all[0].user_id.as_deref(), Some(&b"keyward-test-user"[..]));
+    key.update_user_information(
+        &made.credential_id,
+        b"keyward-test-user",
+        Some("hardware-test-renamed"),
+        None,
+    )
+    .expect("updateUserInformation");
+    let listed = key.list_credentials().expect("credential management");
+    assert!(listed.iter().flat_map(|r| &r.credentials).any(|c| {
+        c.credential_id == made.credential_id
+            && c.user_name.as_deref() == Some("hardware-test-renamed")
+    }));
     drop(key);
 
     let id = hex::encode(&made.credential_id);
@@ -303,4 +329,49 @@ fn reset_erases_the_key() {
         .ok()
         .json();
     assert_eq!(status["pin_set"], false, "{status}");
+}
+
+#[test]
+#[ignore = "needs a real key with a PIN, and two touches: docs/hardware-testing.md"]
+fn key_test_passes_and_exports_the_ceremony() {
+    let sb = Sandbox::new();
+    let pin = test_pin();
+    eprintln!("touch the key now, twice (self-test registration, then sign-in)");
+    let j = keyward(&sb, &["key", "test", "--json"], &[&pin])
+        .ok()
+        .json();
+    assert_eq!(j["ok"], true, "{j}");
+    assert!(j["webauthn"]["registration"]["response"]["attestationObject"].is_string());
+    assert!(j["webauthn"]["assertion"]["response"]["signature"].is_string());
+}
+
+#[test]
+#[ignore = "needs a real key with a PIN: docs/hardware-testing.md"]
+fn pin_change_and_back_keeps_the_attempts() {
+    let sb = Sandbox::new();
+    let pin = test_pin();
+    let before = retries(&sb);
+    let temporary = if pin == "73910264" {
+        "73910265"
+    } else {
+        "73910264"
+    };
+    keyward(&sb, &["key", "pin", "change"], &[&pin, temporary]).ok();
+    keyward(&sb, &["key", "pin", "change"], &[temporary, &pin]).ok();
+    assert_eq!(retries(&sb), before);
+    let run = keyward(&sb, &["key", "credentials", "list"], &[&pin]);
+    assert!(!run.all_output().contains(temporary));
+}
+
+#[test]
+#[ignore = "needs a real CTAP 2.1 key with authenticatorConfig and a PIN: docs/hardware-testing.md"]
+fn always_uv_goes_on_and_back_off() {
+    let sb = Sandbox::new();
+    let pin = test_pin();
+    keyward(&sb, &["key", "policy", "--always-uv", "on"], &[&pin]).ok();
+    let info = keyward(&sb, &["key", "info", "--json"], &[]).ok().json();
+    assert_eq!(info["info"]["options"]["alwaysUv"], true, "{info}");
+    keyward(&sb, &["key", "policy", "--always-uv", "off"], &[&pin]).ok();
+    let info = keyward(&sb, &["key", "info", "--json"], &[]).ok().json();
+    assert_eq!(info["info"]["options"]["alwaysUv"], false, "{info}");
 }

@@ -1033,3 +1033,105 @@ fn status_never_overstates_what_was_done() {
         "{out}"
     );
 }
+
+/// Run keyward on `ledger` as someone who may read it but not write to its folder: a folder
+/// mode 0555 does not stop root, so as root the command runs as `nobody`.
+fn run_as_reader(sb: &Sandbox, ledger: &std::path::Path, args: &[&str]) -> common::Run {
+    use std::os::unix::process::CommandExt;
+    let mut c = sb.cmd();
+    c.env("KEYWARD_LEDGER", ledger)
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        c.uid(65534).gid(65534);
+    }
+    let out = c.output().unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Issue 11, item 5: a ledger in a read-only folder is read; a write says the folder is
+/// read-only.
+#[test]
+fn read_commands_work_in_a_read_only_folder_and_a_write_says_the_folder_is_read_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = seeded();
+    let dir = sb.path("readonly");
+    std::fs::create_dir(&dir).unwrap();
+    let ledger = dir.join("ledger.sqlite");
+    std::fs::copy(sb.ledger(), &ledger).unwrap();
+    let perm = |p: &std::path::Path, m| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    perm(sb.dir.path(), 0o755);
+    std::fs::create_dir_all(sb.path("home")).unwrap();
+    perm(&sb.path("home"), 0o777);
+    perm(&ledger, 0o644);
+    perm(&dir, 0o555);
+    let before: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    for args in [
+        &["status", "Ada Lovelace"][..],
+        &["report", "--json"][..],
+        &["audit", "verify"][..],
+        &["ledger", "export"][..],
+    ] {
+        let run = run_as_reader(&sb, &ledger, args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("readonly database"), "{}", run.stderr);
+    }
+    let run = run_as_reader(
+        &sb,
+        &ledger,
+        &[
+            "method",
+            "set",
+            "sms",
+            "removed",
+            "--account",
+            "ada@example.com",
+        ],
+    );
+    assert_eq!(run.code, 13, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("is read-only, so nothing can be recorded there"),
+        "{}",
+        run.stderr
+    );
+    let after: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after, "nothing was created beside the ledger");
+    perm(&dir, 0o755);
+}
+
+/// Issue 11, item 7: reading never deletes a `-wal` file it does not understand (it may be
+/// the only copy of someone's last changes, for a person or a tool to look at).
+#[test]
+fn a_read_command_leaves_a_garbage_wal_file_alone() {
+    let sb = seeded();
+    let wal = sb.path("ledger.sqlite-wal");
+    let garbage = b"not a write-ahead log, but not ours to delete".repeat(20);
+    std::fs::write(&wal, &garbage).unwrap();
+    for args in [
+        &["status"][..],
+        &["report"][..],
+        &["audit", "verify"][..],
+        &["ledger", "export"][..],
+    ] {
+        sb.run(args).ok();
+        assert_eq!(
+            std::fs::read(&wal).unwrap(),
+            garbage,
+            "{args:?} changed the -wal file"
+        );
+    }
+}

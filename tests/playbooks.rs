@@ -262,7 +262,9 @@ fn show_gives_each_fact_its_confidence_and_sources_in_text_and_json() {
         .find(|f| f["what"] == "Email one-time code [email_code]")
         .unwrap();
     assert_eq!(email["confidence"], "uncertain");
-    assert!(email["not_certain"].as_str().unwrap().contains("SSPR"));
+    // What is unknown, in the person's words (not "SSPR").
+    let doubt = email["not_certain"].as_str().unwrap();
+    assert!(doubt.contains("or only reset your password"), "{doubt}");
 }
 
 #[test]

@@ -717,3 +717,70 @@ fn key_test_never_spends_the_last_pin_retries_without_an_explicit_yes() {
         "the right PIN, given explicitly, restores them"
     );
 }
+
+fn unb64(v: &Value) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(v.as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn key_test_json_exports_a_ceremony_any_relying_party_can_check() {
+    use crypto_glue::ecdsa_p256::{EcdsaP256DerSignature, EcdsaP256VerifyingKey};
+    use crypto_glue::traits::Verifier;
+    use keyward::device::auth_data::AuthData;
+    let sb = Sandbox::new();
+    let dev = sb.virtual_key("k.key", "ctap21");
+    let j = sb
+        .run(&["--json", "key", "test", "--device", &dev])
+        .ok()
+        .json();
+    let reg = &j["webauthn"]["registration"];
+    let asn = &j["webauthn"]["assertion"];
+    assert_eq!(reg["type"], "public-key");
+    assert_eq!(
+        reg["id"], asn["id"],
+        "signed in with the credential it made"
+    );
+    for (cred, kind) in [(reg, "webauthn.create"), (asn, "webauthn.get")] {
+        let cd: Value =
+            serde_json::from_slice(&unb64(&cred["response"]["clientDataJSON"])).unwrap();
+        assert_eq!(cd["type"], kind);
+        assert_eq!(
+            cd["origin"], "https://selftest.keyward.invalid",
+            "no trailing slash"
+        );
+        assert_eq!(cd["crossOrigin"], false);
+        assert!(cd.get("tokenBinding").is_none());
+        assert_eq!(unb64(&cd["challenge"]).len(), 32);
+    }
+    // The credential's public key from the attestation verifies the sign-in signature.
+    let att: serde_cbor_2::Value =
+        serde_cbor_2::from_slice(&unb64(&reg["response"]["attestationObject"])).unwrap();
+    let serde_cbor_2::Value::Map(att) = att else {
+        panic!("not a map")
+    };
+    let Some(serde_cbor_2::Value::Bytes(auth_data)) =
+        att.get(&serde_cbor_2::Value::Text("authData".into()))
+    else {
+        panic!("no authData")
+    };
+    let cred = AuthData::parse(auth_data).unwrap().attested.unwrap();
+    assert_eq!(cred.credential_id, unb64(&reg["rawId"]));
+    let cose: serde_cbor_2::Value = serde_cbor_2::from_slice(&cred.public_key).unwrap();
+    let serde_cbor_2::Value::Map(cose) = cose else {
+        panic!()
+    };
+    let coord = |k: i128| match cose.get(&serde_cbor_2::Value::Integer(k)) {
+        Some(serde_cbor_2::Value::Bytes(b)) => b.clone(),
+        _ => panic!("no coordinate {k}"),
+    };
+    let public = crypto_glue::ecdsa_p256::from_coords_raw(&coord(-2), &coord(-3)).unwrap();
+    let verifier = EcdsaP256VerifyingKey::from(&public);
+    let authenticator_data = unb64(&asn["response"]["authenticatorData"]);
+    let client_data_hash: [u8; 32] = {
+        use crypto_glue::traits::Digest;
+        crypto_glue::s256::Sha256::digest(unb64(&asn["response"]["clientDataJSON"])).into()
+    };
+    let signed = [authenticator_data.as_slice(), &client_data_hash].concat();
+    let sig = EcdsaP256DerSignature::from_bytes(&unb64(&asn["response"]["signature"])).unwrap();
+    assert!(verifier.verify(&signed, &sig).is_ok());
+}

@@ -227,3 +227,48 @@ fn register_refuses_an_excluded_credential_and_unplug_hides_the_key() {
     sb.run(&["virtual", "replug", f]).ok();
     assert_eq!(count(&sb), 1);
 }
+
+#[test]
+fn register_json_hands_over_the_registration_as_a_browser_would() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let sb = Sandbox::new();
+    let dev = sb.virtual_key("k.key", "ctap21");
+    let f = dev.trim_start_matches("virtual:");
+    let j = sb
+        .run(&[
+            "--json",
+            "virtual",
+            "register",
+            f,
+            "--rp",
+            "example.com",
+            "--user",
+            "ana",
+        ])
+        .ok()
+        .json();
+    let w = &j["webauthn"];
+    let raw = URL_SAFE_NO_PAD
+        .decode(w["rawId"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(hex::encode(raw), j["credential_id"].as_str().unwrap());
+    let cd = URL_SAFE_NO_PAD
+        .decode(w["response"]["clientDataJSON"].as_str().unwrap())
+        .unwrap();
+    let cd: serde_json::Value = serde_json::from_slice(&cd).unwrap();
+    assert_eq!(cd["origin"], "https://example.com");
+    assert_eq!(cd["type"], "webauthn.create");
+    assert_eq!(cd["crossOrigin"], false);
+    let att = URL_SAFE_NO_PAD
+        .decode(w["response"]["attestationObject"].as_str().unwrap())
+        .unwrap();
+    let att: serde_cbor_2::Value = serde_cbor_2::from_slice(&att).unwrap();
+    let serde_cbor_2::Value::Map(att) = att else {
+        panic!("attestationObject is not a map")
+    };
+    assert_eq!(
+        att.get(&serde_cbor_2::Value::Text("fmt".into())),
+        Some(&serde_cbor_2::Value::Text("packed".into()))
+    );
+}

@@ -12,6 +12,7 @@ use ctaphid_app::{App, Command, Error as AppError};
 use fido_authenticator::{Authenticator, Config, Conforming};
 use heapless_bytes::Bytes;
 use littlefs2::path;
+use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,13 +29,17 @@ const ATTESTATION_KEY: &[u8; 32] = include_bytes!("../tests/data/attestation-key
 /// The AAGUID in the certificate's FIDO extension, which fido-authenticator reports.
 pub const AAGUID: &[u8; 16] = b"keyward-conform.";
 
+const STOPPED: &str = "the fido-authenticator thread has stopped";
+
 /// What the key reports as its largest message (getInfo maxMsgSize).
 const MAX_MSG_SIZE: usize = 3072;
 
 /// A running fido-authenticator behind CTAPHID.
 pub struct FidoKey {
     to_key: Option<Sender<[u8; PACKET]>>,
-    from_key: Receiver<[u8; PACKET]>,
+    /// One batch per report sent: everything the key answered to it, possibly nothing.
+    from_key: Receiver<Vec<[u8; PACKET]>>,
+    pending: VecDeque<[u8; PACKET]>,
     uptime: UptimeOffset,
     thread: Option<JoinHandle<()>>,
 }
@@ -43,7 +48,7 @@ impl FidoKey {
     /// Power up a fresh key: empty storage plus the attestation key and certificate.
     pub fn start() -> FidoKey {
         let (to_key, key_in) = mpsc::channel::<[u8; PACKET]>();
-        let (key_out, from_key) = mpsc::channel::<[u8; PACKET]>();
+        let (key_out, from_key) = mpsc::channel::<Vec<[u8; PACKET]>>();
         let (uptime_tx, uptime_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("fido-authenticator".into())
@@ -57,6 +62,7 @@ impl FidoKey {
         FidoKey {
             to_key: Some(to_key),
             from_key,
+            pending: VecDeque::new(),
             uptime,
             thread: Some(thread),
         }
@@ -67,24 +73,45 @@ impl FidoKey {
             .as_ref()
             .expect("open until dropped")
             .send(*packet)
-            .map_err(|_| "the fido-authenticator thread has stopped".to_string())
+            .map_err(|_| STOPPED.to_string())
     }
 
     /// The next report from the key, or None when `deadline` passes first.
-    pub fn read_packet(&self, deadline: Instant) -> Result<Option<[u8; PACKET]>, String> {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        match self.from_key.recv_timeout(wait) {
-            Ok(p) => Ok(Some(p)),
-            Err(RecvTimeoutError::Timeout) => Ok(None),
-            Err(RecvTimeoutError::Disconnected) => {
-                Err("the fido-authenticator thread has stopped".into())
+    pub fn read_packet(&mut self, deadline: Instant) -> Result<Option<[u8; PACKET]>, String> {
+        while self.pending.is_empty() {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.from_key.recv_timeout(wait) {
+                Ok(batch) => self.pending.extend(batch),
+                Err(RecvTimeoutError::Timeout) => return Ok(None),
+                Err(RecvTimeoutError::Disconnected) => return Err(STOPPED.into()),
             }
         }
+        Ok(self.pending.pop_front())
     }
 
-    /// Make the key believe it has been powered up for `by` longer (e.g. past the reset window).
-    pub fn advance_uptime(&self, by: Duration) {
-        self.uptime.add(by);
+    /// Send one report and take exactly what the key answers to it (often nothing, e.g. for
+    /// a continuation packet that does not yet complete a message).
+    pub fn exchange(&mut self, packet: &[u8; PACKET]) -> Result<Vec<[u8; PACKET]>, String> {
+        self.write_packet(packet)?;
+        let mut out: Vec<_> = self.pending.drain(..).collect();
+        out.extend(self.from_key.recv().map_err(|_| STOPPED.to_string())?);
+        Ok(out)
+    }
+
+    /// The key's power-up clock, usable after the key itself has been handed to a host.
+    pub fn clock(&self) -> KeyClock {
+        KeyClock(self.uptime.clone())
+    }
+}
+
+/// Time since the key was powered up, as fido-authenticator reads it (the reset window).
+#[derive(Clone)]
+pub struct KeyClock(UptimeOffset);
+
+impl KeyClock {
+    /// Make the key believe it has been powered up for `by` longer.
+    pub fn advance(&self, by: Duration) {
+        self.0.add(by);
     }
 }
 
@@ -119,7 +146,7 @@ impl<A: App<'static>> Application for FidoApp<A> {
 
 fn run(
     key_in: Receiver<[u8; PACKET]>,
-    key_out: Sender<[u8; PACKET]>,
+    key_out: Sender<Vec<[u8; PACKET]>>,
     uptime_tx: Sender<UptimeOffset>,
 ) {
     virt::with_platform(StoreConfig::ram(), |mut platform| {
@@ -152,10 +179,9 @@ fn run(
                 let mut hid = CtapHidDevice::new();
                 while let Ok(packet) = key_in.recv() {
                     hid.push(&packet, &mut app);
-                    while let Some(out) = hid.pop() {
-                        if key_out.send(out).is_err() {
-                            return;
-                        }
+                    let batch = std::iter::from_fn(|| hid.pop()).collect();
+                    if key_out.send(batch).is_err() {
+                        return;
                     }
                 }
             },

@@ -191,7 +191,11 @@ fn random_32() -> [u8; 32] {
     out
 }
 
-/// A fresh folder for the demo, removed on drop unless the person asked to keep it.
+/// How the demo's scratch folders in the temporary folder are named: `{prefix}{pid}-{nanos}`.
+const DEMO_PREFIX: &str = "keyward-demo-";
+
+/// A fresh folder for the demo (mode 0700), removed on drop and on Ctrl-C, SIGTERM or SIGHUP,
+/// unless the person asked to keep it.
 struct DemoDir {
     path: PathBuf,
     keep: bool,
@@ -201,6 +205,7 @@ impl Drop for DemoDir {
     fn drop(&mut self) {
         if !self.keep {
             let _ = std::fs::remove_dir_all(&self.path);
+            crate::temp_file::forget(&self.path);
         }
     }
 }
@@ -221,13 +226,26 @@ fn demo_dir(keep: Option<PathBuf>) -> Result<DemoDir> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos())
                 .unwrap_or_default();
-            let name = format!("keyward-demo-{}-{nanos}", std::process::id());
+            // Scratch folders of demos killed outright (SIGKILL) go first.
+            crate::temp_file::remove_stale_folders(&std::env::temp_dir(), DEMO_PREFIX);
+            let name = format!("{DEMO_PREFIX}{}-{nanos}", std::process::id());
             (std::env::temp_dir().join(name), false)
         }
     };
-    std::fs::create_dir_all(path.join("keys"))
-        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-    Ok(DemoDir { path, keep })
+    if !keep {
+        // Before it exists: Ctrl-C, SIGTERM or SIGHUP from here on removes it.
+        crate::temp_file::remember(&path);
+    }
+    // Only its owner may look in: it holds the keys' secrets and the ledger.
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    let dir = DemoDir { path, keep };
+    builder
+        .create(dir.path.join("keys"))
+        .map_err(|e| Error::io(format!("creating {}", dir.path.display()), e))?;
+    Ok(dir)
 }
 
 /// The answers a person would give in the demo, keyed by prompt id.

@@ -377,7 +377,7 @@ pub fn key_removed(ctx: &Context, args: KeyRemovedArgs) -> Result<()> {
 
 pub fn audit(ctx: &Context, args: AuditArgs) -> Result<()> {
     let AuditCommand::Verify = args.command;
-    let ledger = ctx.existing_ledger()?;
+    let ledger = ctx.read_ledger()?;
     let report = ledger.verify_audit()?;
     ctx.out.emit(&report, || {
         if report.ok {
@@ -456,7 +456,7 @@ pub fn ledger(ctx: &Context, args: LedgerArgs) -> Result<()> {
 }
 
 fn export(ctx: &Context, output: Option<PathBuf>) -> Result<()> {
-    let ledger = ctx.existing_ledger()?;
+    let ledger = ctx.read_ledger()?;
     let data = ledger.export()?;
     let mut text = serde_json::to_string_pretty(&data)
         .map_err(|e| Error::io("encoding the export", std::io::Error::other(e)))?;
@@ -558,7 +558,7 @@ fn import(ctx: &Context, file: PathBuf) -> Result<()> {
 }
 
 fn info(ctx: &Context) -> Result<()> {
-    let ledger = ctx.existing_ledger()?;
+    let ledger = ctx.read_ledger()?;
     let data = ledger.export()?;
     let counts = Counts::of(&data);
     #[derive(Serialize)]

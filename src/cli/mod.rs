@@ -7,6 +7,7 @@
 mod context;
 mod devices;
 mod enroll;
+mod generate;
 mod howto;
 mod key;
 mod ledger_cmd;
@@ -18,6 +19,7 @@ mod readiness;
 mod records;
 mod selftest;
 mod summary;
+mod version;
 mod virtual_cmd;
 
 pub use context::{Context, LOW_RETRIES};
@@ -33,6 +35,7 @@ use std::path::PathBuf;
 #[command(
     name = "keyward",
     version,
+    long_version = version::long(),
     about = "Get FIDO2 security keys into accounts, and track the weaker sign-in methods still to disable",
     after_help = "Exit codes are listed in docs/exit-codes.md. PINs are never taken as flags: \
                   use the prompt, --pin-stdin, --pin-fd or KEYWARD_PIN / KEYWARD_NEW_PIN."
@@ -123,6 +126,11 @@ pub enum Command {
     Ledger(ledger_cmd::LedgerArgs),
     /// Create and drive virtual keys (software stand-ins for tests, demos and training).
     Virtual(virtual_cmd::VirtualArgs),
+    /// Print shell completions for bash, zsh, fish, powershell or elvish (see docs/install.md).
+    Completions(generate::CompletionsArgs),
+    /// Write the manual pages into a folder (for packaging).
+    #[command(hide = true)]
+    Man(generate::ManArgs),
 }
 
 /// Parse the arguments, run the command, print the result or the error, and return the exit
@@ -163,6 +171,8 @@ where
         Command::Enroll(args) => enroll::enroll(&ctx, args),
         Command::Demo(args) => enroll::demo(&ctx, args),
         Command::Mds(args) => mds::run(&ctx, args),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::Ok.code(),

@@ -62,7 +62,7 @@ struct StatusOut<'a> {
 }
 
 pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
-    let ledger = ctx.existing_ledger()?;
+    let ledger = ctx.read_ledger()?;
     let Some(who) = args.person else {
         let report = ledger.fleet_report()?;
         ctx.out.emit(&report, || fleet_text(&report, true));
@@ -340,7 +340,7 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
 }
 
 pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
-    let ledger = ctx.existing_ledger()?;
+    let ledger = ctx.read_ledger()?;
     let report = match &args.person {
         Some(who) => {
             let person = ledger.find_person(who)?;

@@ -2,9 +2,10 @@
 //! help-desk training; never security keys).
 
 use super::Context;
-use crate::device::virtual_key::{self, Knobs, Profile, TouchOutcome, VirtualKey};
-use crate::device::{Authenticator, DeviceDescriptor, MakeCredentialRequest};
+use crate::device::virtual_key::{self, Knobs, Profile, TouchOutcome};
+use crate::device::{DeviceDescriptor, MakeCredentialRequest};
 use crate::error::{Error, Result};
+use crate::webauthn_export::{self, CeremonyType};
 use clap::{Args, Subcommand, ValueEnum};
 use crypto_glue::s256::Sha256;
 use crypto_glue::traits::Digest;
@@ -38,6 +39,18 @@ pub enum VirtualCommand {
     Unplug { file: PathBuf },
     /// Make the key misbehave on purpose, for tests. Without options, shows the knobs set.
     Knob(KnobArgs),
+    /// Run the key as an authenticator for another program: raw 64-byte CTAPHID reports on
+    /// standard input, the key's reports on standard output, until standard input closes.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    pub file: PathBuf,
+    /// Carry the reports over standard input and output (exactly 64 bytes each, no report
+    /// ID, no framing). Required: it is the only bridge there is.
+    #[arg(long, required = true)]
+    pub stdio: bool,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +163,12 @@ pub fn run(ctx: &Context, args: VirtualArgs) -> Result<()> {
             Ok(())
         }
         VirtualCommand::Knob(k) => knob(ctx, k),
+        VirtualCommand::Serve(s) => {
+            // stdout carries reports only: nothing else may be written there.
+            let _ = s.stdio;
+            virtual_key::serve_stdio(&s.file)?;
+            Ok(())
+        }
     }
 }
 
@@ -200,6 +219,8 @@ struct Registered {
     credential_id: Vec<u8>,
     attestation_format: String,
     aaguid: Option<uuid::Uuid>,
+    /// The registration as a browser hands it to the website (base64url).
+    webauthn: crate::webauthn_export::Credential<crate::webauthn_export::AttestationResponse>,
 }
 
 fn register(ctx: &Context, args: RegisterArgs) -> Result<()> {
@@ -209,23 +230,23 @@ fn register(ctx: &Context, args: RegisterArgs) -> Result<()> {
             Error::BadInput(format!("--exclude `{id}` is not a credential ID in hex"))
         })?);
     }
-    let mut key = VirtualKey::open_session(&args.file)?;
+    let mut key = virtual_key::open(&args.file)?;
     let info = key.info()?;
     let user_verification = info.pin_is_set() == Some(true);
     if user_verification {
         let mut reader = ctx.pin_reader();
-        ctx.unlock(&mut key, &mut reader)?;
+        ctx.unlock(key.as_mut(), &mut reader)?;
     }
     // What a browser would hash: a fresh challenge from the website, in clientDataJSON.
-    let challenge = hex::encode(random16());
-    let client_data = format!(
-        r#"{{"type":"webauthn.create","challenge":"{challenge}","origin":"https://{}"}}"#,
-        args.rp
+    let client_data = webauthn_export::client_data_json(
+        CeremonyType::Create,
+        &webauthn_export::random_challenge(),
+        &args.rp,
     );
     // A website keeps one stable user handle per account.
     let user_id = Sha256::digest(format!("{}\n{}", args.rp, args.user).as_bytes())[..16].to_vec();
     let req = MakeCredentialRequest {
-        client_data_hash: Sha256::digest(client_data.as_bytes()).into(),
+        client_data_hash: Sha256::digest(&client_data).into(),
         rp_id: args.rp.clone(),
         rp_name: args.rp_name.clone(),
         user_id,
@@ -237,6 +258,7 @@ fn register(ctx: &Context, args: RegisterArgs) -> Result<()> {
     };
     ctx.out.note("Touch the key...");
     let made = key.make_credential(&req)?;
+    let webauthn = webauthn_export::registration(&made, &client_data);
     let result = Registered {
         ok: true,
         rp_id: args.rp,
@@ -246,6 +268,7 @@ fn register(ctx: &Context, args: RegisterArgs) -> Result<()> {
         credential_id: made.credential_id,
         attestation_format: made.attestation_format,
         aaguid: made.aaguid,
+        webauthn,
     };
     ctx.out.emit(&result, || {
         format!(
@@ -262,12 +285,6 @@ fn register(ctx: &Context, args: RegisterArgs) -> Result<()> {
         )
     });
     Ok(())
-}
-
-fn random16() -> [u8; 16] {
-    let mut b = [0u8; 16];
-    crypto_glue::rand::fill(&mut b[..]);
-    b
 }
 
 fn knob(ctx: &Context, k: KnobArgs) -> Result<()> {

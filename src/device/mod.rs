@@ -2,17 +2,24 @@
 //!
 //! Everything outside this module talks to a security key through [`Authenticator`] and the
 //! domain types below; it never learns whether the key is a real one over USB HID or the
-//! software key kept in a file. The two backends live in [`hid`] and [`virtual_key`].
+//! software key kept in a file. Both are reached the same way: our CTAP 2.1 host
+//! ([`ctap2::CtapKey`]) speaking CTAPHID over a [`transport::Transport`], which is USB HID
+//! ([`transport::HidTransport`]) or the virtual key ([`virtual_key`]) answering bytes.
 
 mod arrivals;
+pub mod auth_data;
+pub mod ctap2;
+pub mod ctaphid;
 mod error;
 pub mod hid;
 mod select;
+pub mod transport;
 mod types;
 #[path = "virtual/mod.rs"]
 pub mod virtual_key;
 
 pub use arrivals::{arrivals, KeyArrivals};
+pub use ctap2::CtapKey;
 pub use error::{ctap_status_name, DeviceError};
 pub use select::{access_problem, discover, open, select_by_touch, DeviceSpec};
 pub use types::*;
@@ -90,6 +97,26 @@ pub trait Authenticator: Send {
     /// ten seconds of power-up and after a touch. Callers must have asked for an explicit,
     /// specific confirmation first.
     fn reset(&mut self) -> Result<(), DeviceError>;
+
+    /// credentialManagement updateUserInformation: a stored credential's user gets a new name
+    /// and display name. Needs [`unlock`](Self::unlock).
+    fn update_user_information(
+        &mut self,
+        _credential_id: &[u8],
+        _user_id: &[u8],
+        _name: Option<&str>,
+        _display_name: Option<&str>,
+    ) -> Result<(), DeviceError> {
+        Err(DeviceError::Unsupported {
+            what: "updating a credential's user information".into(),
+        })
+    }
+
+    /// Every assertion a request matches (getAssertion, then getNextAssertion), newest
+    /// credential first.
+    fn get_assertions(&mut self, req: &AssertionRequest) -> Result<Vec<Assertion>, DeviceError> {
+        Ok(vec![self.get_assertion(req)?])
+    }
 
     /// DER of the virtual attestation CA when this is a virtual key (`None` for real keys). A
     /// self-test trusts it for that key only and reports "virtual: not a security key".

@@ -89,10 +89,10 @@ pub fn access_problem(desc: &DeviceDescriptor) -> Option<String> {
 /// Open one present key.
 pub fn open(desc: &DeviceDescriptor) -> Result<Box<dyn Authenticator>, DeviceError> {
     match desc.backend {
-        super::Backend::Hid => hid::HidKey::open(desc),
+        super::Backend::Hid => hid::open(desc),
         super::Backend::Virtual => {
             let path = desc.spec.strip_prefix("virtual:").unwrap_or(&desc.spec);
-            virtual_key::VirtualKey::open(path)
+            virtual_key::open(std::path::Path::new(path))
         }
     }
 }

@@ -27,7 +27,13 @@ impl Answer {
     fn describe(&self) -> String {
         match self {
             Answer::Bool(b) => b.to_string(),
+            Answer::Text(s) if crate::redact::looks_like_pin(s) => {
+                "(a value that looks like a PIN, not shown)".into()
+            }
             Answer::Text(s) => format!("\"{s}\""),
+            Answer::Number(n) if crate::redact::looks_like_pin(&n.to_string()) => {
+                "(a value that looks like a PIN, not shown)".into()
+            }
             Answer::Number(n) => n.to_string(),
             Answer::List(l) => format!(
                 "[{}]",
@@ -36,6 +42,16 @@ impl Answer {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+        }
+    }
+
+    /// What kind of answer it is, for errors.
+    fn kind(&self) -> &'static str {
+        match self {
+            Answer::Bool(_) => "a true/false answer",
+            Answer::Text(_) => "a text answer",
+            Answer::Number(_) => "a number",
+            Answer::List(_) => "a list",
         }
     }
 }
@@ -190,7 +206,7 @@ fn flatten(
         V::String(s) => Answer::Text(s.clone()),
         V::Number(n) => match n.as_i64() {
             Some(i) => Answer::Number(i),
-            None => return Err(format!("`{prefix}`: {n} is not a whole number")),
+            None => return Err(format!("`{prefix}` is not a whole number")),
         },
         V::Array(items) => Answer::List(
             items
@@ -289,7 +305,8 @@ impl ScriptedPrompter {
         GuideError::BadAnswer {
             id: id.to_string(),
             path: self.file.path.clone(),
-            message: format!("{} is not {expected}", got.describe()),
+            // Which kind of value, never the value: it may be a misplaced secret.
+            message: format!("{} is not {expected}", got.kind()),
         }
         .into()
     }

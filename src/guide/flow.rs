@@ -12,7 +12,7 @@ use super::record::Record;
 use crate::device::{Authenticator, DeviceDescriptor};
 use crate::error::{Error, Result};
 use crate::ledger::{
-    unfinished_from, Account, Actor, Key, MethodStatus, Person, PROGRESS_FINISHED, PROGRESS_PREFIX,
+    unfinished_from, Account, Actor, Key, Person, PROGRESS_FINISHED, PROGRESS_PREFIX,
 };
 use crate::playbook::{Catalog, EnrollmentPath, Playbook};
 
@@ -421,6 +421,13 @@ impl Guide<'_> {
             self.record
                 .add_checkpoint(person, ACCOUNTS_ASKED, &self.actor)?;
         }
+        // Recording an account again repairs one an older keyward recorded without its
+        // methods (nothing changes otherwise).
+        for a in self.record.accounts(person)? {
+            if let Some(p) = candidates.iter().find(|p| p.id == a.playbook) {
+                self.new_account(person, p, &a.identifier)?;
+            }
+        }
         let all = self.record.accounts(person)?;
         let out: Vec<(Account, Playbook)> = candidates
             .iter()
@@ -439,21 +446,13 @@ impl Guide<'_> {
     }
 
     fn new_account(&mut self, person: &Person, p: &Playbook, identifier: &str) -> Result<Account> {
+        // Until someone looks, every weaker method the provider offers may be on: the record
+        // says "not checked yet" rather than nothing, so `status` never looks better than what
+        // is known. The account and its methods are recorded together.
+        let methods: Vec<&str> = p.weaker_methods.iter().map(|m| m.method.as_str()).collect();
         let account = self
             .record
-            .add_account(person, &p.id, identifier, &self.actor)?;
-        // Until someone looks, every weaker method the provider offers may be on: the
-        // record says "not checked yet" rather than nothing, so `status` never looks
-        // better than what is known.
-        for m in &p.weaker_methods {
-            self.record.set_method(
-                &account,
-                m.method.as_str(),
-                MethodStatus::Unknown,
-                None,
-                &self.actor,
-            )?;
-        }
+            .add_account(person, &p.id, identifier, &methods, &self.actor)?;
         Ok(account)
     }
 

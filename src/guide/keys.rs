@@ -281,6 +281,23 @@ impl Guide<'_> {
         let label = key.record.label.clone();
         let lid = label_id(&label);
         let mut info: KeyInfo = key.handle.info()?;
+        if let Some(change) = self.record.pending_key_change(&key.record)? {
+            // The last run changed this key and was stopped before recording it: the key
+            // itself says what is true now.
+            let now = match info.pin_is_set() {
+                Some(true) if info.force_pin_change => Some(PinState::SetMustChange),
+                Some(true) => Some(PinState::Set),
+                Some(false) => Some(PinState::NotSetPersonSets),
+                None => None,
+            };
+            self.record
+                .settle_key_change(&key.record, now, true, &self.actor)?;
+            self.prompter.info(&format!(
+                "{label}: the last run was interrupted while changing it ({}); what the key \
+                 says now is recorded.",
+                change.replace('_', " ")
+            ));
+        }
         if info.pin_is_set() == Some(false) {
             // Every provider here wants the key's PIN: a key without one gets it now, no
             // question asked.
@@ -297,10 +314,17 @@ impl Guide<'_> {
                         min_code_points: info.min_pin_length,
                     },
                 )?;
-                match key.handle.set_pin(&pin) {
+                // Recorded as begun before the key is touched: a crash in between is settled
+                // at the next run by asking the key.
+                self.record
+                    .begin_key_change(&key.record, "set_pin", &self.actor)?;
+                let done = key.handle.set_pin(&pin);
+                // Refused: the key is as it was.
+                let now = done.is_ok().then_some(PinState::Set);
+                self.record
+                    .settle_key_change(&key.record, now, false, &self.actor)?;
+                match done {
                     Ok(()) => {
-                        self.record
-                            .set_pin_state(&key.record, PinState::Set, &self.actor)?;
                         key.record.pin_state = Some(PinState::Set);
                         self.pins.remember(key.record.id, pin);
                         break;
@@ -340,10 +364,14 @@ impl Guide<'_> {
                         min_code_points: info.min_pin_length,
                     },
                 )?;
-                match key.handle.change_pin(&current, &new) {
+                self.record
+                    .begin_key_change(&key.record, "change_pin", &self.actor)?;
+                let done = key.handle.change_pin(&current, &new);
+                let now = done.is_ok().then_some(PinState::Set);
+                self.record
+                    .settle_key_change(&key.record, now, false, &self.actor)?;
+                match done {
                     Ok(()) => {
-                        self.record
-                            .set_pin_state(&key.record, PinState::Set, &self.actor)?;
                         key.record.pin_state = Some(PinState::Set);
                         self.pins.remember(key.record.id, new);
                         break;

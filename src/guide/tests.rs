@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::device::*;
-use crate::ledger::{Actor, Ledger, MethodStatus, PersonSummary};
+use crate::ledger::{Actor, Ledger, MethodStatus, PersonSummary, PinState};
 use crate::pin::Pin;
 use crate::playbook::Catalog;
 use std::collections::BTreeMap;
@@ -861,4 +861,87 @@ fn a_look_alike_key_known_from_another_account_is_not_recorded_for_this_one() {
             .is_none_or(|c| c.as_ref().is_none_or(|c| !on_second.contains(c))),
         "Key B's Microsoft credential recorded as seen on Key A: {recorded:?}"
     );
+}
+
+/// Issue 11, item 2: an older keyward killed between recording an account and its weaker
+/// methods left the account without any; the next run records them as not checked yet, even
+/// when it stops before the methods are gone through, so they are back on the to-do list.
+#[test]
+fn an_account_recorded_without_its_weaker_methods_gets_them_back_on_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let a = Actor::operator("sam");
+    let person = ledger.upsert_person(&a, "Ada Lovelace", None).unwrap();
+    let google = ledger
+        .add_account(&a, person.id, "google", "ada@example.com")
+        .unwrap();
+    assert!(ledger.methods_of(google.id).unwrap().is_empty());
+    let mut keys = FakeKeys::two();
+    let visit = google_visit_done_id();
+    let mut p = answers(&[(visit.as_str(), Answer::Bool(false))]);
+    run_playbooks(&mut ledger, &mut keys, &mut p, true, &["google"]).unwrap();
+    let offered = Catalog::load(None)
+        .unwrap()
+        .get("google")
+        .unwrap()
+        .weaker_methods
+        .len();
+    let methods = ledger.methods_of(google.id).unwrap();
+    assert_eq!(methods.len(), offered, "{methods:?}");
+    // No key is in the account yet: they wait for one (never "nothing to do").
+    let status = ledger.person_status(person.id).unwrap();
+    assert!(
+        status.waiting.iter().any(|r| r.method == "sms"),
+        "{:?}",
+        status.waiting
+    );
+    assert!(ledger.verify_audit().unwrap().ok);
+}
+
+/// Issue 11, item 2: a run stopped between changing a key's PIN and recording it (here: the
+/// temporary PIN was replaced, the ledger still says "must change at first use") is settled at
+/// the next run by asking the key, with an audit entry saying so.
+#[test]
+fn a_key_change_interrupted_before_it_was_recorded_is_settled_by_asking_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let mut keys = FakeKeys::two();
+    let mut p = answers(&[]);
+    let out = run(&mut ledger, &mut keys, &mut p, true).unwrap();
+    let key = ledger.keys_of(out.person.id).unwrap()[0].clone();
+    let sam = Actor::operator("sam");
+    // What an interrupted run leaves: the intent, and the record from before the change.
+    ledger
+        .set_pin_state(&sam, key.id, PinState::SetMustChange)
+        .unwrap();
+    ledger
+        .write(&sam, |w| w.begin_key_change(key.id, "change_pin"))
+        .unwrap();
+    let mut silent = ScriptedPrompter::with_pin_source(
+        AnswersFile::from_entries(std::path::Path::new("empty"), BTreeMap::new()).unwrap(),
+        Box::new(|_| Ok(Pin::new("4812"))),
+    )
+    .quiet();
+    run(&mut ledger, &mut keys, &mut silent, true).unwrap();
+    let now = ledger.find_key(&format!("#{}", key.id), None).unwrap();
+    assert_eq!(
+        now.pin_state,
+        Some(PinState::Set),
+        "the key has no force-change flag"
+    );
+    assert_eq!(ledger.pending_key_change(key.id).unwrap(), None);
+    let settled = ledger
+        .audit_entries()
+        .unwrap()
+        .into_iter()
+        .rfind(|e| e.action == "key.change.settled")
+        .expect("a settled entry");
+    assert!(
+        settled
+            .detail
+            .contains("\"settled_after_an_interruption\":true"),
+        "{}",
+        settled.detail
+    );
+    assert!(ledger.verify_audit().unwrap().ok);
 }

@@ -59,6 +59,8 @@ pub enum LedgerError {
     Missing { path: String },
     #[error("ledger {path} stayed locked by another keyward for too long; try again when it has finished")]
     Busy { path: String },
+    #[error("ledger {path}: its folder {folder} is read-only, so nothing can be recorded there. Reading (`status`, `report`, `audit verify`, `ledger export`) still works; to record, copy the ledger to a folder you can write to, or ask for write access")]
+    ReadOnly { path: String, folder: String },
     #[error("ledger {path}: {doing}: {source}")]
     Io {
         path: String,
@@ -91,12 +93,24 @@ impl LedgerError {
             | LedgerError::Io { .. }
             | LedgerError::Sql { .. }
             | LedgerError::NotEmpty { .. }
-            | LedgerError::Missing { .. } => ExitCode::Ledger,
+            | LedgerError::Missing { .. }
+            | LedgerError::ReadOnly { .. } => ExitCode::Ledger,
             LedgerError::UnknownPerson(_)
             | LedgerError::NotFound(_)
             | LedgerError::Conflict(_)
             | LedgerError::Invalid(_)
             | LedgerError::BadExport { .. } => ExitCode::BadInput,
+        }
+    }
+
+    pub(crate) fn read_only(path: &Path) -> LedgerError {
+        let folder = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.display().to_string(),
+            _ => ".".into(),
+        };
+        LedgerError::ReadOnly {
+            path: path.display().to_string(),
+            folder,
         }
     }
 
@@ -118,6 +132,9 @@ impl LedgerError {
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => LedgerError::Busy {
                 path: path.to_string(),
             },
+            Some(ErrorCode::ReadOnly) if schema::folder_read_only(Path::new(path)) => {
+                LedgerError::read_only(Path::new(path))
+            }
             Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
                 LedgerError::Damaged {
                     path: path.to_string(),
@@ -170,6 +187,23 @@ impl Ledger {
             });
         }
         Ledger::open(path)
+    }
+
+    /// Open an existing ledger only to read it (`status`, `report`, `audit verify`, `ledger
+    /// export`): nothing beside it is created or deleted, so it works in a read-only folder.
+    /// Writing through it fails.
+    pub fn open_read_only(path: &Path) -> Result<Ledger> {
+        if !path.exists() {
+            return Err(LedgerError::Missing {
+                path: path.display().to_string(),
+            });
+        }
+        let (conn, _version) = schema::open_read_only(path)?;
+        Ok(Ledger {
+            conn,
+            path: path.to_path_buf(),
+            tracing: false,
+        })
     }
 
     /// Open the ledger at `path`, creating a new one (mode 0600) when nothing is there. A file
@@ -294,6 +328,11 @@ impl Ledger {
     /// Record a key's PIN state after provisioning (never the PIN).
     pub fn set_pin_state(&mut self, actor: &Actor, key_id: i64, pin: PinState) -> Result<Key> {
         self.write(actor, |w| w.set_pin_state(key_id, pin))
+    }
+
+    /// The change begun on this key and never settled (see [`Writer::begin_key_change`]).
+    pub fn pending_key_change(&self, key_id: i64) -> Result<Option<String>> {
+        query::pending_key_change(&self.conn, &self.path_str(), key_id)
     }
 
     /// Record that a flow has passed a named point for a person (idempotent).

@@ -406,3 +406,13 @@ pub struct NewEnrollment {
     pub evidence: Evidence,
     pub detail: EvidenceDetail,
 }
+
+/// A change to a key begun outside the ledger and not settled yet (a crash in between).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChange {
+    pub key_id: i64,
+    /// `set_pin`, `change_pin`, `policy`, `reset` or `erase`.
+    pub change: String,
+    pub started_at: String,
+    pub started_by: String,
+}

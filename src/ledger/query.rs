@@ -132,7 +132,8 @@ fn all<T>(
     p: impl rusqlite::Params,
     f: fn(&Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Vec<T>> {
-    let mut stmt = conn.prepare(query).map_err(sql(path))?;
+    // Cached: the fleet report runs the same few queries once per person.
+    let mut stmt = conn.prepare_cached(query).map_err(sql(path))?;
     let rows = stmt.query_map(p, f).map_err(sql(path))?;
     rows.collect::<rusqlite::Result<Vec<T>>>()
         .map_err(sql(path))
@@ -145,7 +146,9 @@ fn one<T>(
     p: impl rusqlite::Params,
     f: fn(&Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Option<T>> {
-    conn.query_row(query, p, f).optional().map_err(sql(path))
+    conn.prepare_cached(query)
+        .and_then(|mut stmt| stmt.query_row(p, f).optional())
+        .map_err(sql(path))
 }
 
 pub(crate) fn person(conn: &Connection, path: &str, id: i64) -> Result<Person> {
@@ -461,6 +464,20 @@ pub(crate) fn checkpoints(
             })
         },
     )
+}
+
+pub(crate) fn pending_key_change(
+    conn: &Connection,
+    path: &str,
+    key_id: i64,
+) -> Result<Option<String>> {
+    conn.query_row(
+        "SELECT change FROM key_changes WHERE key_id = ?1",
+        params![key_id],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(sql(path))
 }
 
 pub(crate) fn audit_entries(conn: &Connection, path: &str) -> Result<Vec<AuditEntry>> {

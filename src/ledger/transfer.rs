@@ -24,6 +24,9 @@ pub struct LedgerExport {
     pub methods: Vec<MethodRecord>,
     pub provision_slots: Vec<ProvisionSlot>,
     pub checkpoints: Vec<Checkpoint>,
+    /// Changes to keys begun and not settled (absent from exports of schema 2 and older).
+    #[serde(default)]
+    pub key_changes: Vec<KeyChange>,
     pub audit: Vec<AuditEntry>,
     /// `SEQ:HASH` of the last audit entry, as the ledger recorded it.
     pub audit_head: Option<String>,
@@ -46,9 +49,13 @@ fn rows<T>(
 }
 
 pub(crate) fn export(conn: &Connection, path: &str) -> Result<LedgerExport> {
+    // A ledger read before its upgrade exports as what it is.
+    let schema_version = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap_or(SCHEMA_VERSION);
     Ok(LedgerExport {
         format: FORMAT.into(),
-        schema_version: SCHEMA_VERSION,
+        schema_version,
         people: rows(
             conn,
             path,
@@ -97,6 +104,23 @@ pub(crate) fn export(conn: &Connection, path: &str) -> Result<LedgerExport> {
                 })
             },
         )?,
+        key_changes: if schema_version >= 3 {
+            rows(
+                conn,
+                path,
+                "SELECT key_id, change, started_at, started_by FROM key_changes ORDER BY key_id",
+                |r| {
+                    Ok(KeyChange {
+                        key_id: r.get(0)?,
+                        change: r.get(1)?,
+                        started_at: r.get(2)?,
+                        started_by: r.get(3)?,
+                    })
+                },
+            )?
+        } else {
+            Vec::new()
+        },
         audit: query::audit_entries(conn, path)?,
         audit_head: audit::head(conn).map_err(|e| LedgerError::sql_at(path, e))?,
     })
@@ -243,6 +267,17 @@ fn load(tx: &Connection, path: &str, data: &LedgerExport, source: &str) -> Resul
         .map_err(refused(format!(
             "checkpoint {} of person #{}",
             c.name, c.person_id
+        )))?;
+    }
+    for c in &data.key_changes {
+        tx.execute(
+            "INSERT INTO key_changes (key_id, change, started_at, started_by)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![c.key_id, c.change, c.started_at, c.started_by],
+        )
+        .map_err(refused(format!(
+            "the unsettled change of key #{}",
+            c.key_id
         )))?;
     }
     for a in &data.audit {

@@ -1,6 +1,7 @@
 use super::trust::{self, TrustSources};
 use super::{CheckId, Checks, Report, Status};
 use crate::device::{AssertionRequest, Authenticator, DeviceError, KeyInfo, MakeCredentialRequest};
+use crate::webauthn_export::CeremonyType;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use crypto_glue::s256::Sha256;
@@ -14,7 +15,7 @@ use webauthn_rs_core::attestation::assert_packed_attest_req;
 use webauthn_rs_core::error::WebauthnError;
 use webauthn_rs_core::proto::{
     AttestationConveyancePreference, AuthenticatorAssertionResponseRaw,
-    AuthenticatorAttestationResponseRaw, CollectedClientData, Credential, PublicKeyCredential,
+    AuthenticatorAttestationResponseRaw, Credential, PublicKeyCredential,
     RegisterPublicKeyCredential, UserVerificationPolicy,
 };
 use webauthn_rs_core::WebauthnCore;
@@ -43,16 +44,8 @@ fn origin() -> url::Url {
     url::Url::parse(&format!("https://{RP_ID}")).expect("static origin parses")
 }
 
-fn client_data(kind: &str, challenge: &[u8]) -> Vec<u8> {
-    let cd = CollectedClientData {
-        type_: kind.to_string(),
-        challenge: challenge.to_vec(),
-        origin: origin(),
-        cross_origin: Some(false),
-        token_binding: None,
-        unknown_keys: BTreeMap::new(),
-    };
-    serde_json::to_vec(&cd).expect("client data serialises")
+fn client_data(kind: CeremonyType, challenge: &[u8]) -> Vec<u8> {
+    crate::webauthn_export::client_data_json(kind, challenge, RP_ID)
 }
 
 fn sha256(data: &[u8]) -> [u8; 32] {
@@ -229,7 +222,10 @@ pub fn run(
     let (challenge, reg_state) = rp
         .generate_challenge_register(builder)
         .expect("registration challenge");
-    let cdj = client_data("webauthn.create", challenge.public_key.challenge.as_ref());
+    let cdj = client_data(
+        CeremonyType::Create,
+        challenge.public_key.challenge.as_ref(),
+    );
     let made = match key.make_credential(&MakeCredentialRequest {
         client_data_hash: sha256(&cdj),
         rp_id: RP_ID.into(),
@@ -264,6 +260,7 @@ pub fn run(
         None,
     );
 
+    checks.webauthn.registration = Some(crate::webauthn_export::registration(&made, &cdj));
     let parts = parse_attestation(&made.attestation_object);
     let fmt = parts.as_ref().map(|p| p.fmt.clone()).unwrap_or_default();
     let reg = |attestation_object: Vec<u8>| RegisterPublicKeyCredential {
@@ -478,7 +475,10 @@ pub fn run(
     let (auth_challenge, auth_state) = rp
         .generate_challenge_authenticate(auth_builder)
         .expect("authentication challenge");
-    let cdj = client_data("webauthn.get", auth_challenge.public_key.challenge.as_ref());
+    let cdj = client_data(
+        CeremonyType::Get,
+        auth_challenge.public_key.challenge.as_ref(),
+    );
     let assertion = match key.get_assertion(&AssertionRequest {
         client_data_hash: sha256(&cdj),
         rp_id: RP_ID.into(),
@@ -498,6 +498,7 @@ pub fn run(
             return Ok(finish(checks, trusted_by, maker_confirmed, is_virtual));
         }
     };
+    checks.webauthn.assertion = Some(crate::webauthn_export::assertion(&assertion, &cdj));
     let response = PublicKeyCredential {
         id: URL_SAFE_NO_PAD.encode(&assertion.credential_id),
         raw_id: assertion.credential_id.clone(),
@@ -578,18 +579,20 @@ pub fn run(
 }
 
 fn finish(
-    checks: Checks,
+    mut checks: Checks,
     trusted_by: Option<String>,
     maker_confirmed: Option<String>,
     is_virtual: bool,
 ) -> Report {
-    let checks = checks.into_sorted();
+    let webauthn = std::mem::take(&mut checks.webauthn);
+    let checks = checks.take_sorted();
     Report {
         ok: !checks.iter().any(|c| c.status == Status::Fail),
         checks,
         trusted_by,
         maker_confirmed,
         is_virtual,
+        webauthn,
     }
 }
 
@@ -683,7 +686,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
         let mut desc = virtual_key::create(&path, Profile::Ctap21, 25).unwrap();
-        let mut genuine_virtual = virtual_key::VirtualKey::open(&path).unwrap();
+        let mut genuine_virtual = virtual_key::open(&path).unwrap();
         let root = genuine_virtual.virtual_attestation_root();
         assert!(root.is_some());
         // Even a caller that hands over the virtual CA for this key gets no trust from it.
@@ -701,7 +704,7 @@ mod tests {
         assert!(report.is_virtual);
         drop(genuine_virtual);
 
-        let inner = virtual_key::VirtualKey::open(&path).unwrap();
+        let inner = virtual_key::open(&path).unwrap();
         desc.backend = Backend::Hid;
         desc.spec = "hid:/dev/hidraw9".into();
         let mut posing = PosingAsHid { inner, desc };

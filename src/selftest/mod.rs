@@ -111,6 +111,8 @@ pub struct Report {
     pub maker_confirmed: Option<String>,
     /// The key is software (a virtual key), never a security key.
     pub is_virtual: bool,
+    /// What the key produced, as a browser would hand it to a website.
+    pub webauthn: crate::webauthn_export::Ceremony,
 }
 
 impl Report {
@@ -130,6 +132,7 @@ impl Report {
 #[derive(Default)]
 struct Checks {
     items: Vec<Check>,
+    webauthn: crate::webauthn_export::Ceremony,
 }
 
 impl Checks {
@@ -165,13 +168,13 @@ impl Checks {
         }
     }
 
-    fn into_sorted(mut self) -> Vec<Check> {
+    fn take_sorted(&mut self) -> Vec<Check> {
         self.items.sort_by_key(|c| {
             CheckId::ALL
                 .iter()
                 .position(|x| *x == c.id)
                 .unwrap_or(usize::MAX)
         });
-        self.items
+        std::mem::take(&mut self.items)
     }
 }

@@ -1,16 +1,25 @@
-//! Real keys over USB HID: discovery with `hidapi`, CTAP commands with `ctap-hid-fido2`, and our
-//! own small CTAPHID exchange for what that library lacks or cannot bound in time (reset,
-//! selection, wink, makeCredential and getAssertion with an exact clientDataHash).
+//! Real keys over USB HID: finding them with `hidapi` and telling a person why one cannot be
+//! used (udev rules, Windows without administrator rights). Talking to them is the CTAP host's
+//! job ([`crate::device::ctap2::CtapKey`] over [`crate::device::transport::HidTransport`]).
 
-mod ctap2;
-mod ctaphid;
 mod diagnose;
 mod discovery;
-mod key;
-mod quiet;
-mod status;
-mod u2f;
 
 pub use diagnose::{access_problem, diagnose_hidraw, diagnose_no_key};
 pub use discovery::{discover, FIDO_USAGE_PAGE};
-pub use key::HidKey;
+
+use super::transport::HidTransport;
+use super::{Authenticator, CtapKey, DeviceDescriptor, DeviceError};
+
+/// Open a key that discovery listed.
+pub fn open(desc: &DeviceDescriptor) -> Result<Box<dyn Authenticator>, DeviceError> {
+    let path = desc
+        .spec
+        .strip_prefix("hid:")
+        .ok_or_else(|| DeviceError::NotFound {
+            spec: desc.spec.clone(),
+            reason: "not a hid: device".into(),
+        })?;
+    let transport = HidTransport::open(path)?;
+    Ok(Box::new(CtapKey::open(Box::new(transport), desc.clone())?))
+}

@@ -264,38 +264,3 @@ pub fn packed_statement(
         ("x5c", Value::Array(vec![Value::Bytes(leaf_cert.to_vec())])),
     ]))
 }
-
-/// `fido-u2f` attStmt: sig over 0x00 || rpIdHash || clientDataHash || credentialId || publicKey.
-pub fn u2f_statement(
-    leaf_key: &[u8],
-    leaf_cert: &[u8],
-    rp_id_hash: &[u8; 32],
-    client_data_hash: &[u8; 32],
-    credential_id: &[u8],
-    credential_public_key: &[u8],
-) -> Result<Value, String> {
-    let mut signed = vec![0x00];
-    signed.extend_from_slice(rp_id_hash);
-    signed.extend_from_slice(client_data_hash);
-    signed.extend_from_slice(credential_id);
-    signed.extend_from_slice(credential_public_key);
-    let sig = sign(leaf_key, &signed)?;
-    Ok(text_map(vec![
-        ("sig", Value::Bytes(sig)),
-        ("x5c", Value::Array(vec![Value::Bytes(leaf_cert.to_vec())])),
-    ]))
-}
-
-/// The attestationObject: {fmt, attStmt, authData}.
-pub fn attestation_object(
-    fmt: &str,
-    auth_data: &[u8],
-    statement: Value,
-) -> Result<Vec<u8>, String> {
-    let obj = text_map(vec![
-        ("fmt", Value::Text(fmt.to_string())),
-        ("attStmt", statement),
-        ("authData", Value::Bytes(auth_data.to_vec())),
-    ]);
-    serde_cbor_2::to_vec(&obj).map_err(|e| format!("encoding the attestation failed: {e}"))
-}

@@ -21,11 +21,17 @@ fn cipher(wrap_key: &[u8]) -> Option<Aes256Gcm> {
     Some(Aes256Gcm::new(&key))
 }
 
-/// A credential ID carrying `private_key`, readable only by this key and only for `rp_id`.
-pub fn wrap(wrap_key: &[u8], rp_id: &str, private_key: &[u8]) -> Result<Vec<u8>, String> {
+/// A credential ID carrying `private_key` and its credProtect `level`, readable only by this
+/// key and only for the RP whose SHA-256 is `rp_id_hash` (which is all a U2F request names).
+pub fn wrap(
+    wrap_key: &[u8],
+    rp_id_hash: &[u8; 32],
+    level: u8,
+    private_key: &[u8],
+) -> Result<Vec<u8>, String> {
     let cipher = cipher(wrap_key).ok_or("the key's wrap secret is damaged")?;
     let nonce = crypto_glue::aes256gcm::new_nonce();
-    let aad = sha256(rp_id.as_bytes());
+    let aad = [&rp_id_hash[..], &[level]].concat();
     let sealed = cipher
         .encrypt(
             &nonce,
@@ -35,28 +41,31 @@ pub fn wrap(wrap_key: &[u8], rp_id: &str, private_key: &[u8]) -> Result<Vec<u8>,
             },
         )
         .map_err(|_| "wrapping the credential failed".to_string())?;
-    let mut id = vec![WRAPPED];
+    let mut id = vec![WRAPPED, level];
     id.extend_from_slice(&nonce);
     id.extend_from_slice(&sealed);
     Ok(id)
 }
 
-/// The private key inside a wrapped credential ID, when it was made by this key for `rp_id`.
-pub fn unwrap(wrap_key: &[u8], rp_id: &str, id: &[u8]) -> Option<Vec<u8>> {
-    if id.len() <= 1 + NONCE_LEN || id[0] != WRAPPED {
+/// The private key and credProtect level inside a wrapped credential ID, when it was made by
+/// this key for this RP.
+pub fn unwrap(wrap_key: &[u8], rp_id_hash: &[u8; 32], id: &[u8]) -> Option<(Vec<u8>, u8)> {
+    if id.len() <= 2 + NONCE_LEN || id[0] != WRAPPED {
         return None;
     }
-    let nonce = Aes256GcmNonce::try_from(&id[1..1 + NONCE_LEN]).ok()?;
-    let aad = sha256(rp_id.as_bytes());
+    let level = id[1];
+    let nonce = Aes256GcmNonce::try_from(&id[2..2 + NONCE_LEN]).ok()?;
+    let aad = [&rp_id_hash[..], &[level]].concat();
     cipher(wrap_key)?
         .decrypt(
             &nonce,
             Payload {
-                msg: &id[1 + NONCE_LEN..],
+                msg: &id[2 + NONCE_LEN..],
                 aad: &aad,
             },
         )
         .ok()
+        .map(|k| (k, level))
 }
 
 pub fn new_resident_id() -> Vec<u8> {
@@ -78,10 +87,18 @@ mod tests {
     fn wrapped_ids_open_only_for_their_key_and_rp() {
         let k1 = [7u8; 32];
         let k2 = [8u8; 32];
-        let id = wrap(&k1, "example.com", b"secret-scalar").unwrap();
-        assert_eq!(unwrap(&k1, "example.com", &id).unwrap(), b"secret-scalar");
-        assert!(unwrap(&k1, "evil.example", &id).is_none());
-        assert!(unwrap(&k2, "example.com", &id).is_none());
-        assert!(unwrap(&k1, "example.com", &new_resident_id()).is_none());
+        let (rp, evil) = (sha256(b"example.com"), sha256(b"evil.example"));
+        let id = wrap(&k1, &rp, 2, b"secret-scalar").unwrap();
+        assert_eq!(
+            unwrap(&k1, &rp, &id).unwrap(),
+            (b"secret-scalar".to_vec(), 2)
+        );
+        assert!(unwrap(&k1, &evil, &id).is_none());
+        assert!(unwrap(&k2, &rp, &id).is_none());
+        assert!(unwrap(&k1, &rp, &new_resident_id()).is_none());
+        // The level cannot be lowered by editing the ID.
+        let mut lowered = id.clone();
+        lowered[1] = 1;
+        assert!(unwrap(&k1, &rp, &lowered).is_none());
     }
 }

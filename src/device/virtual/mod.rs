@@ -1,21 +1,26 @@
-//! The virtual key: a software CTAP 2.1 key whose whole state lives in one file.
+//! The virtual key: a software CTAP 2.1 authenticator whose whole state lives in one file.
 //!
 //! It is for tests, demos and help-desk training, never for protecting an account: its
 //! secrets sit in the file in the clear, and everything it shows says "virtual: not a security
-//! key". It behaves as CTAP 2.1 says a key behaves (PIN retries, power cycles, slots, the
-//! reset window, real P-256 credentials and packed attestation), and can misbehave on demand
-//! through [`Knobs`] stored in the file.
+//! key". It is reached only on the wire: it receives the CTAPHID reports a USB key would and
+//! answers with bytes ([`wire`]), through the same CTAP host as real keys. It behaves as
+//! CTAP 2.1 says a key behaves (PIN/UV auth protocols 1 and 2, tokens with permissions, PIN
+//! retries, power cycles, slots, the reset window, credProtect, real P-256 credentials and
+//! packed attestation), and can misbehave on demand through [`Knobs`] stored in the file.
 
 mod attestation;
 mod credential;
 mod ctap;
 mod profile;
 mod state;
+mod u2f;
+mod wire;
 
 pub use profile::Profile;
 pub use state::{Knobs, TouchOutcome, DEFAULT_SLOTS, MARKER};
+pub use wire::{VirtualServer, VirtualTransport};
 
-use super::{Authenticator, Backend, DeviceDescriptor, DeviceError};
+use super::{Authenticator, Backend, CtapKey, DeviceDescriptor, DeviceError};
 use state::{state_error, AttestationMaterial, KeyState, LockedFile};
 use std::path::{Path, PathBuf};
 
@@ -213,33 +218,32 @@ pub fn status(path: &Path) -> Result<VirtualStatus, DeviceError> {
     })
 }
 
-/// One open session with a virtual key: the file stays locked until it is dropped.
-pub struct VirtualKey {
-    desc: DeviceDescriptor,
-    file: LockedFile,
-    state: KeyState,
-    /// A PIN/UV auth token was obtained in this session (`unlock`).
-    unlocked: bool,
+/// Power up the key in `path` and hold its file locked: the authenticator, not yet on a wire.
+fn power_up(path: &Path) -> Result<(VirtualServer, DeviceDescriptor, Vec<u8>), DeviceError> {
+    let (file, state) = LockedFile::open(path)?;
+    if !state.plugged_in {
+        return Err(unplugged(path));
+    }
+    let desc = descriptor_of(path, &state);
+    let auth = ctap::VirtualAuthenticator::new(path.to_path_buf(), file, state);
+    let root = auth.attestation_root();
+    Ok((VirtualServer::new(auth), desc, root))
 }
 
-impl VirtualKey {
-    pub fn open(path: impl AsRef<Path>) -> Result<Box<dyn Authenticator>, DeviceError> {
-        Ok(Box::new(Self::open_session(path.as_ref())?))
-    }
+/// Open the key in `path` as a host sees it: our CTAP host speaking CTAPHID to it in process.
+/// The file stays locked until the returned key is dropped.
+pub fn open(path: &Path) -> Result<Box<dyn Authenticator>, DeviceError> {
+    let (server, desc, root) = power_up(path)?;
+    let transport = VirtualTransport::new(server);
+    Ok(Box::new(
+        CtapKey::open(Box::new(transport), desc)?.with_virtual_root(root),
+    ))
+}
 
-    /// Like [`VirtualKey::open`], without boxing.
-    pub fn open_session(path: &Path) -> Result<VirtualKey, DeviceError> {
-        let (file, state) = LockedFile::open(path)?;
-        if !state.plugged_in {
-            return Err(unplugged(path));
-        }
-        Ok(VirtualKey {
-            desc: descriptor_of(path, &state),
-            file,
-            state,
-            unlocked: false,
-        })
-    }
+/// `keyward virtual serve FILE --stdio`: answer raw CTAPHID reports on stdin/stdout.
+pub fn serve_stdio(path: &Path) -> Result<(), DeviceError> {
+    let (server, _, _) = power_up(path)?;
+    wire::serve_stdio(server)
 }
 
 #[cfg(test)]

@@ -64,8 +64,8 @@ impl Profile {
 
     pub fn extensions(self) -> Vec<String> {
         let v: &[&str] = match self {
-            Profile::Ctap21 => &["credProtect", "hmac-secret", "minPinLength"],
-            Profile::Ctap20 => &["hmac-secret"],
+            Profile::Ctap21 => &["credProtect", "minPinLength"],
+            Profile::Ctap20 => &[],
             Profile::U2f => &[],
         };
         v.iter().map(|s| s.to_string()).collect()

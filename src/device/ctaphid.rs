@@ -1,20 +1,23 @@
-//! Our own CTAPHID exchange, for what `ctap-hid-fido2` lacks or cannot bound in time:
-//! authenticatorReset, selection with a timeout, wink, and makeCredential / getAssertion with
-//! the caller's exact clientDataHash.
+//! CTAPHID framing (CTAP 2.1 §11.2): channels, message fragmentation, keep-alive and cancel,
+//! over any [`Transport`]. Both sides use it: the host's [`Channel`] and the virtual key's
+//! server share [`frame`] and [`Assembler`], so they cannot disagree about the layout.
 //!
-//! Framing (CTAP 2.1 §11.2.4): 64-byte reports; an initialisation packet is
-//! `cid(4) cmd|0x80(1) bcnt(2) data(57)`, a continuation packet `cid(4) seq(1) data(59)`.
-//! Every read is bounded by a deadline: a key that stops answering yields an error, never a hang.
+//! An initialisation packet is `cid(4) cmd|0x80(1) bcnt(2) data(57)`, a continuation packet
+//! `cid(4) seq(1) data(59)`. Every read is bounded by a deadline: a key that stops answering
+//! yields an error, never a hang.
 
-use super::super::DeviceError;
+use super::transport::{Transport, PACKET};
+use super::DeviceError;
 use std::time::{Duration, Instant};
 
-pub const PACKET: usize = 64;
 const INIT_DATA: usize = PACKET - 7;
 const CONT_DATA: usize = PACKET - 5;
-const MAX_PAYLOAD: usize = INIT_DATA + 128 * CONT_DATA;
+/// The largest message CTAPHID can carry: one initialisation and 128 continuation packets.
+pub const MAX_PAYLOAD: usize = INIT_DATA + 128 * CONT_DATA;
 
 pub const BROADCAST_CID: [u8; 4] = [0xFF; 4];
+/// CTAPHID command bytes (CTAP 2.1 §11.2.9), with the initialisation-packet bit set.
+pub const CMD_PING: u8 = 0x81;
 pub const CMD_MSG: u8 = 0x83;
 pub const CMD_INIT: u8 = 0x86;
 pub const CMD_WINK: u8 = 0x88;
@@ -23,91 +26,25 @@ pub const CMD_CANCEL: u8 = 0x91;
 pub const CMD_KEEPALIVE: u8 = 0xBB;
 pub const CMD_ERROR: u8 = 0xBF;
 
-/// CTAP2 command bytes we send ourselves.
-pub const CTAP_MAKE_CREDENTIAL: u8 = 0x01;
-pub const CTAP_GET_ASSERTION: u8 = 0x02;
-pub const CTAP_RESET: u8 = 0x07;
-pub const CTAP_SELECTION: u8 = 0x0B;
+/// CTAPHID_KEEPALIVE status (§11.2.9.2.1): the key waits for a touch.
+pub const KEEPALIVE_PROCESSING: u8 = 0x01;
+pub const KEEPALIVE_UPNEEDED: u8 = 0x02;
+
+/// CTAPHID_ERROR codes (§11.2.9.1.6).
+pub const ERR_INVALID_CMD: u8 = 0x01;
+pub const ERR_INVALID_PAR: u8 = 0x02;
+pub const ERR_INVALID_LEN: u8 = 0x03;
+pub const ERR_INVALID_SEQ: u8 = 0x04;
+pub const ERR_CHANNEL_BUSY: u8 = 0x06;
+pub const ERR_INVALID_CHANNEL: u8 = 0x0B;
 
 /// How long a command that needs no touch may take before we call the key unresponsive.
 pub const QUICK: Duration = Duration::from_secs(5);
 /// How long to wait for a cancelled request's last word.
 const DRAIN: Duration = Duration::from_millis(100);
 
-/// One HID report in each direction. The report-ID byte is the transport's business.
-pub trait Transport {
-    fn send(&mut self, packet: &[u8; PACKET]) -> Result<(), DeviceError>;
-    /// One report, or `None` when nothing arrived within `timeout`.
-    fn receive(&mut self, timeout: Duration) -> Result<Option<[u8; PACKET]>, DeviceError>;
-}
-
-/// The real transport: one opened `hidapi` device.
-pub struct HidTransport {
-    device: hidapi::HidDevice,
-}
-
-impl HidTransport {
-    pub fn open(path: &str) -> Result<HidTransport, DeviceError> {
-        let api = hidapi::HidApi::new().map_err(|e| DeviceError::Environment {
-            message: format!("cannot use USB HID: {e}"),
-        })?;
-        let c_path = std::ffi::CString::new(path).map_err(|_| DeviceError::NotFound {
-            spec: format!("hid:{path}"),
-            reason: "the path contains a NUL byte".into(),
-        })?;
-        let device = api.open_path(&c_path).map_err(|e| open_failure(path, e))?;
-        Ok(HidTransport { device })
-    }
-}
-
-/// Why a listed key cannot be opened, in words a person can act on. On Linux a key is listed
-/// from sysfs even when its /dev node is closed to this user: that is the udev case.
-pub fn open_failure(path: &str, e: impl std::fmt::Display) -> DeviceError {
-    #[cfg(target_os = "linux")]
-    if let Err(io) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-    {
-        if io.kind() == std::io::ErrorKind::PermissionDenied {
-            return DeviceError::Environment {
-                message: format!(
-                    "the security key at {path} is present but this user may not open it \
-                     (permission denied): the udev rules for security keys are missing; \
-                     see docs/linux-udev.md"
-                ),
-            };
-        }
-    }
-    DeviceError::NotFound {
-        spec: format!("hid:{path}"),
-        reason: format!("cannot open it ({e}); is it still plugged in?"),
-    }
-}
-
-impl Transport for HidTransport {
-    fn send(&mut self, packet: &[u8; PACKET]) -> Result<(), DeviceError> {
-        // hidapi wants the report ID first; FIDO keys use a single unnumbered report (0).
-        let mut report = [0u8; PACKET + 1];
-        report[1..].copy_from_slice(packet);
-        match self.device.write(&report) {
-            Ok(_) => Ok(()),
-            Err(_) => Err(DeviceError::Disconnected),
-        }
-    }
-
-    fn receive(&mut self, timeout: Duration) -> Result<Option<[u8; PACKET]>, DeviceError> {
-        let mut buf = [0u8; PACKET];
-        let ms = i32::try_from(timeout.as_millis())
-            .unwrap_or(i32::MAX)
-            .max(1);
-        match self.device.read_timeout(&mut buf, ms) {
-            Ok(0) => Ok(None),
-            Ok(_) => Ok(Some(buf)),
-            Err(_) => Err(DeviceError::Disconnected),
-        }
-    }
-}
+/// Called once per request when the key first says it waits for a touch.
+pub type OnKeepalive = Box<dyn FnMut() + Send>;
 
 /// Split a message into the packets that carry it.
 pub fn frame(cid: [u8; 4], cmd: u8, payload: &[u8]) -> Result<Vec<[u8; PACKET]>, DeviceError> {
@@ -149,11 +86,15 @@ pub struct Channel<T: Transport> {
     transport: T,
     cid: [u8; 4],
     capabilities: u8,
+    /// Tells the person to touch the key when it sends UPNEEDED.
+    on_touch: Option<OnKeepalive>,
 }
 
 /// CTAPHID_INIT capability flags.
 pub const CAP_WINK: u8 = 0x01;
 pub const CAP_CBOR: u8 = 0x04;
+/// The key does not implement CTAPHID_MSG (no CTAP1/U2F).
+pub const CAP_NMSG: u8 = 0x08;
 
 /// Parse a CTAPHID_INIT response for `nonce`: the channel ID the key gave us and its
 /// capability flags.
@@ -178,10 +119,11 @@ impl<T: Transport> Channel<T> {
             transport,
             cid: BROADCAST_CID,
             capabilities: 0,
+            on_touch: None,
         };
         let deadline = Instant::now() + QUICK;
         for p in frame(BROADCAST_CID, CMD_INIT, &nonce)? {
-            ch.transport.send(&p)?;
+            ch.transport.write_packet(&p)?;
         }
         // Other programs may be talking to the key: skip answers that are not to our nonce.
         loop {
@@ -203,6 +145,11 @@ impl<T: Transport> Channel<T> {
         self.cid
     }
 
+    /// Who to tell when the key waits for a touch.
+    pub fn set_on_touch(&mut self, on_touch: OnKeepalive) {
+        self.on_touch = Some(on_touch);
+    }
+
     pub fn capabilities(&self) -> u8 {
         self.capabilities
     }
@@ -216,9 +163,10 @@ impl<T: Transport> Channel<T> {
         timeout: Duration,
     ) -> Result<Response, DeviceError> {
         for p in frame(self.cid, cmd, payload)? {
-            self.transport.send(&p)?;
+            self.transport.write_packet(&p)?;
         }
         let deadline = Instant::now() + timeout;
+        let mut told = false;
         loop {
             let r = match self.read_message(deadline) {
                 Err(DeviceError::Timeout) => {
@@ -229,7 +177,15 @@ impl<T: Transport> Channel<T> {
                 other => other?,
             };
             match r.cmd {
-                CMD_KEEPALIVE => continue,
+                CMD_KEEPALIVE => {
+                    if r.payload.first() == Some(&KEEPALIVE_UPNEEDED) && !told {
+                        told = true;
+                        if let Some(tell) = self.on_touch.as_mut() {
+                            tell();
+                        }
+                    }
+                    continue;
+                }
                 CMD_ERROR => return Err(hid_error(&r.payload)),
                 c if c == cmd => return Ok(r),
                 other => {
@@ -255,7 +211,7 @@ impl<T: Transport> Channel<T> {
         let r = self.transact(CMD_CBOR, &msg, timeout)?;
         match r.payload.split_first() {
             Some((0, rest)) => Ok(rest.to_vec()),
-            Some((&status, _)) => Err(DeviceError::from_ctap_status(status)),
+            Some((&status, _)) => Err(super::ctap2::CtapStatus::error_from_byte(status)),
             None => Err(DeviceError::Transport {
                 message: "empty CTAP2 response".into(),
             }),
@@ -267,7 +223,7 @@ impl<T: Transport> Channel<T> {
     fn drain(&mut self, quiet: Duration) {
         let until = Instant::now() + quiet * 4;
         while Instant::now() < until {
-            match self.transport.receive(quiet) {
+            match self.transport.read_packet(Instant::now() + quiet) {
                 Ok(Some(p)) if p[..4] == self.cid && p[4] & 0x80 != 0 && p[4] != CMD_KEEPALIVE => {
                     return
                 }
@@ -281,7 +237,7 @@ impl<T: Transport> Channel<T> {
     pub fn cancel(&mut self) {
         if let Ok(packets) = frame(self.cid, CMD_CANCEL, &[]) {
             for p in packets {
-                let _ = self.transport.send(&p);
+                let _ = self.transport.write_packet(&p);
             }
         }
     }
@@ -327,13 +283,106 @@ impl<T: Transport> Channel<T> {
 
     fn receive_until(&mut self, deadline: Instant) -> Result<[u8; PACKET], DeviceError> {
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if Instant::now() >= deadline {
                 return Err(DeviceError::Timeout);
             }
-            if let Some(p) = self.transport.receive(left)? {
+            if let Some(p) = self.transport.read_packet(deadline)? {
                 return Ok(p);
             }
+        }
+    }
+}
+
+/// One message put back together on the authenticator side.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Assembled {
+    /// More packets are needed.
+    Pending,
+    Message {
+        cid: [u8; 4],
+        cmd: u8,
+        payload: Vec<u8>,
+    },
+    /// Answer this channel with CTAPHID_ERROR `code`.
+    Error { cid: [u8; 4], code: u8 },
+}
+
+/// Reassembles the requests a host sends, one at a time (a key serves one transaction at a
+/// time; another channel starting one meanwhile is told the key is busy).
+#[derive(Default)]
+pub struct Assembler {
+    current: Option<Partial>,
+}
+
+struct Partial {
+    cid: [u8; 4],
+    cmd: u8,
+    total: usize,
+    payload: Vec<u8>,
+    seq: u8,
+}
+
+impl Assembler {
+    pub fn push(&mut self, p: &[u8; PACKET]) -> Assembled {
+        let mut cid = [0u8; 4];
+        cid.copy_from_slice(&p[..4]);
+        if p[4] & 0x80 != 0 {
+            if let Some(cur) = &self.current {
+                if cur.cid != cid {
+                    return Assembled::Error {
+                        cid,
+                        code: ERR_CHANNEL_BUSY,
+                    };
+                }
+            }
+            let total = u16::from_be_bytes([p[5], p[6]]) as usize;
+            if total > MAX_PAYLOAD {
+                self.current = None;
+                return Assembled::Error {
+                    cid,
+                    code: ERR_INVALID_LEN,
+                };
+            }
+            let payload = p[7..7 + total.min(INIT_DATA)].to_vec();
+            self.current = Some(Partial {
+                cid,
+                cmd: p[4],
+                total,
+                payload,
+                seq: 0,
+            });
+        } else {
+            let Some(cur) = self.current.as_mut() else {
+                // A stray continuation is ignored, as keys do.
+                return Assembled::Pending;
+            };
+            if cur.cid != cid {
+                return Assembled::Error {
+                    cid,
+                    code: ERR_CHANNEL_BUSY,
+                };
+            }
+            if p[4] != cur.seq {
+                self.current = None;
+                return Assembled::Error {
+                    cid,
+                    code: ERR_INVALID_SEQ,
+                };
+            }
+            let n = (cur.total - cur.payload.len()).min(CONT_DATA);
+            cur.payload.extend_from_slice(&p[5..5 + n]);
+            cur.seq = cur.seq.wrapping_add(1);
+        }
+        match &self.current {
+            Some(cur) if cur.payload.len() >= cur.total => {
+                let cur = self.current.take().expect("checked just above");
+                Assembled::Message {
+                    cid: cur.cid,
+                    cmd: cur.cmd,
+                    payload: cur.payload,
+                }
+            }
+            _ => Assembled::Pending,
         }
     }
 }
@@ -364,15 +413,16 @@ pub(crate) mod tests {
     }
 
     impl Transport for FakeTransport {
-        fn send(&mut self, packet: &[u8; PACKET]) -> Result<(), DeviceError> {
+        fn write_packet(&mut self, packet: &[u8; PACKET]) -> Result<(), DeviceError> {
             self.sent.push(*packet);
             Ok(())
         }
-        fn receive(&mut self, timeout: Duration) -> Result<Option<[u8; PACKET]>, DeviceError> {
+        fn read_packet(&mut self, deadline: Instant) -> Result<Option<[u8; PACKET]>, DeviceError> {
             match self.script.pop_front() {
                 Some(Some(p)) => Ok(Some(p)),
                 Some(None) => {
-                    std::thread::sleep(timeout.min(Duration::from_millis(20)));
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    std::thread::sleep(left.min(Duration::from_millis(20)));
                     Ok(None)
                 }
                 // An unplugged key: reads fail.
@@ -381,6 +431,8 @@ pub(crate) mod tests {
         }
     }
 
+    const CTAP_RESET: u8 = 0x07;
+    const CTAP_SELECTION: u8 = 0x0B;
     const NONCE: [u8; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
     const CID: [u8; 4] = [0xCA, 0xFE, 0x00, 0x01];
 
@@ -540,6 +592,40 @@ pub(crate) mod tests {
             .cbor(CTAP_RESET, None, Duration::from_secs(1))
             .unwrap_err();
         assert!(e.to_string().contains("busy"), "{e}");
+    }
+
+    #[test]
+    fn the_key_side_reassembles_what_the_host_side_frames() {
+        let payload: Vec<u8> = (0..300u16).map(|i| (i * 7) as u8).collect();
+        let mut asm = Assembler::default();
+        let packets = frame(CID, CMD_CBOR, &payload).unwrap();
+        let (last, first) = packets.split_last().unwrap();
+        for p in first {
+            assert_eq!(asm.push(p), Assembled::Pending);
+        }
+        assert_eq!(
+            asm.push(last),
+            Assembled::Message {
+                cid: CID,
+                cmd: CMD_CBOR,
+                payload
+            }
+        );
+    }
+
+    #[test]
+    fn another_channel_interrupting_a_request_is_told_the_key_is_busy() {
+        let mut asm = Assembler::default();
+        let long = frame(CID, CMD_CBOR, &[1; 100]).unwrap();
+        assert_eq!(asm.push(&long[0]), Assembled::Pending);
+        let other = frame([9, 9, 9, 9], CMD_PING, &[1]).unwrap();
+        assert_eq!(
+            asm.push(&other[0]),
+            Assembled::Error {
+                cid: [9, 9, 9, 9],
+                code: ERR_CHANNEL_BUSY
+            }
+        );
     }
 
     #[test]

@@ -1,23 +1,28 @@
 //! U2F (CTAP1) register and authenticate over CTAPHID_MSG, for U2F-only keys, turned into
 //! the WebAuthn shapes a browser would build (`fido-u2f` attestation, authenticatorData).
 
-use super::super::{
+use crate::device::ctaphid::{Channel, CMD_MSG, QUICK};
+use crate::device::transport::Transport;
+use crate::device::{
     Assertion, AssertionRequest, DeviceError, MadeCredential, MakeCredentialRequest,
 };
-use super::ctaphid::{Channel, Transport, CMD_MSG, QUICK};
 use crypto_glue::s256::Sha256;
 use crypto_glue::traits::Digest;
 use serde_cbor_2::Value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-const INS_REGISTER: u8 = 0x01;
-const INS_AUTHENTICATE: u8 = 0x02;
-const P1_ENFORCE_UP: u8 = 0x03;
-const P1_CHECK_ONLY: u8 = 0x07;
-const SW_OK: u16 = 0x9000;
-const SW_CONDITIONS_NOT_SATISFIED: u16 = 0x6985;
-const SW_WRONG_DATA: u16 = 0x6A80;
+pub const INS_REGISTER: u8 = 0x01;
+pub const INS_AUTHENTICATE: u8 = 0x02;
+pub const P1_ENFORCE_UP: u8 = 0x03;
+pub const P1_CHECK_ONLY: u8 = 0x07;
+pub const INS_VERSION: u8 = 0x03;
+pub const SW_OK: u16 = 0x9000;
+/// The key refused the touch (keyward's virtual key uses it for "deny"; some keys too).
+pub const SW_SECURITY_STATUS_NOT_SATISFIED: u16 = 0x6982;
+pub const SW_INS_NOT_SUPPORTED: u16 = 0x6D00;
+pub const SW_CONDITIONS_NOT_SATISFIED: u16 = 0x6985;
+pub const SW_WRONG_DATA: u16 = 0x6A80;
 /// How often to ask again while the key waits for a touch (U2F has no keep-alive).
 const POLL: Duration = Duration::from_millis(150);
 
@@ -176,6 +181,7 @@ fn until_touched<T: Transport>(
             SW_CONDITIONS_NOT_SATISFIED if Instant::now() < deadline => std::thread::sleep(POLL),
             SW_CONDITIONS_NOT_SATISFIED => return Err(DeviceError::Timeout),
             SW_WRONG_DATA => return Err(DeviceError::NoCredentials),
+            SW_SECURITY_STATUS_NOT_SATISFIED => return Err(DeviceError::OperationDenied),
             other => {
                 return Err(DeviceError::Transport {
                     message: format!("the key answered U2F status 0x{other:04X}"),
@@ -271,9 +277,9 @@ pub fn authenticate<T: Transport>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::ctaphid::tests::{init_answer, FakeTransport};
-    use super::super::ctaphid::{frame, Channel};
     use super::*;
+    use crate::device::ctaphid::tests::{init_answer, FakeTransport};
+    use crate::device::ctaphid::{frame, Channel};
 
     const CID: [u8; 4] = [0, 0, 0, 9];
 
