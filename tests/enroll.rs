@@ -1430,3 +1430,40 @@ fn a_replacement_key_gets_apples_real_steps_for_itself() {
     );
     assert_eq!(status["needs_replacement"], serde_json::json!([]));
 }
+
+#[test]
+fn no_key_after_ready_says_still_no_key_seen_with_the_usb_and_udev_hint() {
+    let sb = Sandbox::new();
+    let empty = sb.path("no-keys");
+    std::fs::create_dir_all(&empty).unwrap();
+    let answers = sb.path("a.toml");
+    std::fs::write(
+        &answers,
+        "\"person.new\" = true\n\"accounts.which\" = [\"google\"]\n\
+         \"account.google.identifier\" = \"ada@example.com\"\n\
+         \"account.google-advanced-protection.add\" = false\n\
+         \"keys.count\" = \"2\"\n\"keys.a.plugged\" = true\n",
+    )
+    .unwrap();
+    let dev = format!("virtual-dir:{}", empty.display());
+    let run = sb
+        .run_with(
+            &[
+                "enroll",
+                "--person",
+                "Ada Lovelace",
+                "--answers",
+                path_str(&answers),
+                "--device",
+                &dev,
+            ],
+            None,
+            &pins(),
+        )
+        .expect_code(3);
+    assert!(run.stderr.contains("Still no key seen."), "{}", run.stderr);
+    assert!(run.stderr.contains("docs/linux-udev.md"), "{}", run.stderr);
+    // What was answered is kept: the account, so a rerun does not ask again.
+    let status = status_json(&sb, "Ada Lovelace");
+    assert_eq!(status["accounts"].as_array().unwrap().len(), 1);
+}

@@ -467,10 +467,20 @@ fn the_fleet_report_in_every_format() {
         "{text}"
     );
     assert!(text.contains("Bob Builder: nothing left to do"), "{text}");
+    // For the help desk: provider and method names and where to remove each, no ids.
     let md = sb.run(&["report", "--format", "md"]).ok().stdout;
     assert!(
-        md.contains("| Ada Lovelace | google:ada@example.com sms (still on)"),
+        md.contains("| Ada Lovelace | Text message codes (2-Step Verification phone) on Google Account (ada@example.com) (still on): https://myaccount.google.com/two-step-verification/phone-numbers"),
         "{md}"
+    );
+    assert!(!md.contains("google:"), "{md}");
+    let html = sb.run(&["report", "--format", "html"]).ok().stdout;
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("<td>Ada Lovelace</td>"), "{html}");
+    assert!(
+        html.contains("on Apple Account (ada@icloud.com)")
+            || html.contains("Apple Account (ada@icloud.com)"),
+        "{html}"
     );
     let json = sb.run(&["report", "--json"]).ok().json();
     assert_eq!(json["people_with_methods_to_disable"], 1);

@@ -23,6 +23,8 @@ pub enum ReportFormat {
     Md,
     Json,
     Csv,
+    /// A printable page for the help desk.
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -367,7 +369,8 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
             return Ok(());
         }
         ReportFormat::Text => fleet_text(&report, false),
-        ReportFormat::Md => fleet_markdown(&report),
+        ReportFormat::Md => fleet_markdown(&report, &HowToBook::load(ctx)),
+        ReportFormat::Html => fleet_html(&report, &HowToBook::load(ctx)),
         ReportFormat::Csv => fleet_csv(&report)?,
     };
     if format == ReportFormat::Text {
@@ -477,7 +480,71 @@ fn md_cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn fleet_markdown(r: &FleetReport) -> String {
+/// The help desk's table: one row per person, in the playbooks' words (provider and method
+/// names, where to remove each), never internal ids.
+const REPORT_COLUMNS: [&str; 6] = [
+    "Person",
+    "Still to disable (where)",
+    "Waiting or unfinished",
+    "Fewer than two keys",
+    "Lost or retired keys in accounts",
+    "Keys lost or retired",
+];
+
+fn report_rows(r: &FleetReport, book: &HowToBook) -> Vec<[String; 6]> {
+    let account = |pb: &str, id: &str| format!("{} ({id})", book.provider(pb));
+    r.people
+        .iter()
+        .map(|p| {
+            let todo: Vec<String> = p
+                .to_disable
+                .iter()
+                .map(|m| {
+                    let how = book.get(&m.playbook, &m.method);
+                    let name = how
+                        .as_ref()
+                        .and_then(|h| h.name.clone())
+                        .unwrap_or_else(|| m.method.clone());
+                    let mut cell = format!(
+                        "{name} on {} ({})",
+                        account(&m.playbook, &m.identifier),
+                        method_state(m.status)
+                    );
+                    if let Some(url) = how.and_then(|h| h.url) {
+                        cell.push_str(&format!(": {url}"));
+                    }
+                    cell
+                })
+                .collect();
+            let mut waiting: Vec<String> = Vec::new();
+            if let Some(at) = &p.unfinished {
+                waiting.push(format!("enrollment unfinished ({at})"));
+            }
+            let mut accounts: Vec<String> = p
+                .waiting
+                .iter()
+                .map(|m| account(&m.playbook, &m.identifier))
+                .collect();
+            accounts.dedup();
+            waiting.extend(accounts.into_iter().map(|a| format!("{a}: {WAITING}")));
+            let single: Vec<String> = p
+                .single_key_accounts
+                .iter()
+                .map(|a| account(&a.playbook, &a.identifier))
+                .collect();
+            [
+                p.person.name.clone(),
+                todo.join("; "),
+                waiting.join("; "),
+                single.join("; "),
+                p.replacement_tasks.join("; "),
+                lost_list(p),
+            ]
+        })
+        .collect()
+}
+
+fn fleet_markdown(r: &FleetReport, book: &HowToBook) -> String {
     let mut s = String::from("# keyward report\n\n");
     let _ = writeln!(
         s,
@@ -487,26 +554,52 @@ fn fleet_markdown(r: &FleetReport) -> String {
         r.accounts_with_single_key,
         r.keys_lost_or_retired
     );
+    let _ = writeln!(s, "| {} |", REPORT_COLUMNS.join(" | "));
+    let _ = writeln!(s, "|{}", "---|".repeat(REPORT_COLUMNS.len()));
+    for row in report_rows(r, book) {
+        let cells: Vec<String> = row.iter().map(|c| md_cell(c)).collect();
+        let _ = writeln!(s, "| {} |", cells.join(" | "));
+    }
+    s
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A page that prints: plain HTML, no script, nothing fetched from elsewhere.
+fn fleet_html(r: &FleetReport, book: &HowToBook) -> String {
+    let mut s = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>keyward report</title>\n\
+         <style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}\
+         td,th{border:1px solid #999;padding:.3em .5em;vertical-align:top;text-align:left}\
+         </style></head><body>\n<h1>keyward report</h1>\n",
+    );
     let _ = writeln!(
         s,
-        "| Person | Still to disable | Fewer than two keys | Needs replacement | Keys lost or retired |\n|---|---|---|---|---|"
+        "<p>People: {}. With weaker methods still to disable: {}. Accounts with fewer than two \
+         keys: {}. Keys lost or retired: {}.</p>",
+        r.people.len(),
+        r.people_with_methods_to_disable,
+        r.accounts_with_single_key,
+        r.keys_lost_or_retired
     );
-    for p in &r.people {
-        let single: Vec<_> = p
-            .single_key_accounts
-            .iter()
-            .map(|a| format!("{}:{}", a.playbook, a.identifier))
-            .collect();
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} |",
-            md_cell(&p.person.name),
-            md_cell(&remaining_list(&p.to_disable)),
-            md_cell(&single.join("; ")),
-            md_cell(&p.needs_replacement.join("; ")),
-            md_cell(&lost_list(p))
-        );
+    s.push_str("<table>\n<tr>");
+    for c in REPORT_COLUMNS {
+        let _ = write!(s, "<th>{}</th>", html_escape(c));
     }
+    s.push_str("</tr>\n");
+    for row in report_rows(r, book) {
+        s.push_str("<tr>");
+        for c in row {
+            let _ = write!(s, "<td>{}</td>", html_escape(&c));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table>\n</body></html>\n");
     s
 }
 

@@ -219,6 +219,13 @@ impl Guide<'_> {
                 });
             }
             attempts += 1;
+            if attempts >= 2 {
+                self.prompter.warn(&format!(
+                    "Still no key seen. Push {label} fully into a USB port (or try another port, \
+                     without a hub). On Linux, keyward can only see keys the udev rules allow: \
+                     see docs/linux-udev.md."
+                ));
+            }
             if attempts >= 3 {
                 return Err(DeviceError::NoKey {
                     diagnosis: Some(format!(

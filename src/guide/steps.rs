@@ -287,6 +287,7 @@ impl Guide<'_> {
                 continue;
             }
             self.stand_in_act(person, playbook, path, account, k, opened)?;
+            opened.clear();
             let yes = self.prompter.confirm(
                 &format!("confirm.{}.{}.enrolled", playbook.id, label_id(&k.label)),
                 &format!(

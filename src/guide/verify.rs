@@ -132,6 +132,9 @@ impl Guide<'_> {
             if tries >= 3 {
                 choices.remove(0);
             }
+            // Let go of the key while the person is away: another program (the website's
+            // stand-in in training, `keyward virtual register`) may need it before "look again".
+            opened.clear();
             let what = self.prompter.choose(
                 &format!("verify.{}.not_found", playbook.id),
                 "What now?",
