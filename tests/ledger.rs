@@ -342,7 +342,11 @@ fn a_lost_key_marks_its_accounts_for_replacement() {
         run.stdout
     );
     let status = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
-    assert!(status.contains("Needs a replacement key"), "{status}");
+    // Key B still works there, but one key is not enough: a replacement is needed.
+    assert!(
+        status.contains("google:ada@example.com needs a replacement for lost Key A"),
+        "{status}"
+    );
     assert!(status.contains("lost: left in a taxi"), "{status}");
     // By serial, another key can be retired without naming the person.
     sb.run(&["key", "retire", "11110001"]).ok();
@@ -463,10 +467,20 @@ fn the_fleet_report_in_every_format() {
         "{text}"
     );
     assert!(text.contains("Bob Builder: nothing left to do"), "{text}");
+    // For the help desk: provider and method names and where to remove each, no ids.
     let md = sb.run(&["report", "--format", "md"]).ok().stdout;
     assert!(
-        md.contains("| Ada Lovelace | google:ada@example.com sms (still on)"),
+        md.contains("| Ada Lovelace | Text message codes (2-Step Verification phone) on Google Account (ada@example.com) (still on): https://myaccount.google.com/two-step-verification/phone-numbers"),
         "{md}"
+    );
+    assert!(!md.contains("google:"), "{md}");
+    let html = sb.run(&["report", "--format", "html"]).ok().stdout;
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("<td>Ada Lovelace</td>"), "{html}");
+    assert!(
+        html.contains("on Apple Account (ada@icloud.com)")
+            || html.contains("Apple Account (ada@icloud.com)"),
+        "{html}"
     );
     let json = sb.run(&["report", "--json"]).ok().json();
     assert_eq!(json["people_with_methods_to_disable"], 1);
@@ -912,6 +926,122 @@ fn an_export_with_a_tampered_trail_is_not_imported() {
     let run = import(&sb, &file, &copy).expect_code(12);
     assert!(run.stderr.contains("line 2, column"), "{}", run.stderr);
     assert!(!copy.exists());
+}
+
+#[test]
+fn status_never_overstates_what_was_done() {
+    let sb = seeded();
+    let google = ["--account", "ada@example.com"];
+    // Off because it was never set up is not "removed"; who removed a method is said.
+    sb.run(&["method", "set", "totp", "absent", google[0], google[1]])
+        .ok();
+    sb.run(&[
+        "method",
+        "set",
+        "sms",
+        "removed",
+        google[0],
+        google[1],
+        "--operator",
+        "Helpdesk Hana",
+    ])
+    .ok();
+    let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
+    assert!(
+        text.contains("totp: was never set up / already off"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sms: removed by operator Helpdesk Hana"),
+        "{text}"
+    );
+    assert!(text.contains("Nothing left to disable."), "{text}");
+
+    // Apple's only key is lost: its weaker methods wait for a key, never "still to disable".
+    sb.run(&[
+        "method",
+        "set",
+        "trusted_device",
+        "present",
+        "--account",
+        "ada@icloud.com",
+    ])
+    .ok();
+    sb.run(&["key", "lost", "Key A", "--person", "Ada Lovelace"])
+        .ok();
+    let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
+    assert!(!text.contains("Still to disable"), "{text}");
+    assert!(!text.contains("Nothing left to disable"), "{text}");
+    assert!(text.contains("Waiting: add a key first"), "{text}");
+    assert!(
+        text.contains("trusted_device: waiting: add a key first"),
+        "{text}"
+    );
+    let json = sb.run(&["status", "Ada Lovelace", "--json"]).ok().json();
+    assert_eq!(json["remaining"], serde_json::json!([]));
+    assert_eq!(json["waiting"][0]["method"], "trusted_device");
+    let fleet = sb.run(&["status"]).ok().stdout;
+    assert!(fleet.contains("waiting: add a key first"), "{fleet}");
+    assert!(
+        fleet.contains("google:ada@example.com needs a replacement for lost Key A"),
+        "{fleet}"
+    );
+
+    // A replacement works at Google: what is left there is removing the lost key.
+    {
+        let mut l = Ledger::open(&sb.ledger()).unwrap();
+        let ada = l.find_person("Ada Lovelace").unwrap();
+        let kc = l
+            .register_key(
+                &op(),
+                ada.id,
+                &NewKey {
+                    label: "Key C".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let g = l
+            .find_account("google", "ada@example.com")
+            .unwrap()
+            .unwrap();
+        l.record_enrollment(
+            &op(),
+            &NewEnrollment {
+                account_id: g.id,
+                key_id: kc.id,
+                evidence: Evidence::ConfirmedByOperator,
+                detail: EvidenceDetail::default(),
+            },
+        )
+        .unwrap();
+    }
+    let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
+    assert!(
+        text.contains("remove lost Key A from google:ada@example.com"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("google:ada@example.com needs a replacement"),
+        "{text}"
+    );
+    // `key removed` says how many working keys remain, also when there are enough.
+    let out = sb
+        .run(&[
+            "key",
+            "removed",
+            "Key A",
+            "--account",
+            "google:ada@example.com",
+            "--person",
+            "Ada Lovelace",
+        ])
+        .ok()
+        .stdout;
+    assert!(
+        out.contains("The account has 2 working keys left."),
+        "{out}"
+    );
 }
 
 /// Run keyward on `ledger` as someone who may read it but not write to its folder: a folder

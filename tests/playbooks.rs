@@ -877,6 +877,29 @@ fn status_says_what_to_keep_and_protect_and_what_cannot_sign_in_here() {
         let ap = l
             .add_account(&a, ada.id, "apple", "ada@icloud.com")
             .unwrap();
+        // A working key in each account: until then its methods only wait for one.
+        let key = l
+            .register_key(
+                &a,
+                ada.id,
+                &keyward::ledger::NewKey {
+                    label: "Key A".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        for account in [&g, &ap] {
+            l.record_enrollment(
+                &a,
+                &keyward::ledger::NewEnrollment {
+                    account_id: account.id,
+                    key_id: key.id,
+                    evidence: keyward::ledger::Evidence::ConfirmedByOperator,
+                    detail: Default::default(),
+                },
+            )
+            .unwrap();
+        }
         l.set_method_status(&a, g.id, "sms", MethodStatus::Present, None)
             .unwrap();
         l.set_method_status(&a, g.id, "recovery_phone", MethodStatus::Unknown, None)

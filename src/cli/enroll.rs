@@ -29,6 +29,10 @@ pub struct EnrollArgs {
     // Not named `playbooks`: clap would take it for the global `--playbooks DIR`.
     #[arg(long = "playbook", value_name = "ID")]
     pub playbook_ids: Vec<String>,
+    /// At the end, write the person's one-page summary to this file (printable HTML when it
+    /// ends in `.html`, Markdown otherwise). See `keyward summary`.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +79,8 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
     let mut keys = DeviceKeys {
         spec: ctx.global.device.clone(),
     };
+    // From here on, Ctrl-C or SIGTERM says how to continue and gives the terminal back.
+    crate::guide::stop::install();
     let outcome = Guide {
         prompter: prompter.as_mut(),
         record: &mut ledger,
@@ -84,8 +90,8 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
         actor: ctx.actor(),
         pins: Default::default(),
         options: Options {
-            person: args.person,
-            playbooks: args.playbook_ids,
+            person: args.person.clone(),
+            playbooks: args.playbook_ids.clone(),
             allow_low_retries: ctx.global.allow_low_retries,
         },
     }
@@ -94,6 +100,14 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
         ctx.out.warn(format!(
             "answers file entries no question used: {} (typos, or steps done in an earlier session)",
             outcome.unused_answers.join(", ")
+        ));
+    }
+    if let Some(path) = &args.summary {
+        let status = ledger.person_status(outcome.person.id)?;
+        super::summary::write(ctx, &status, path)?;
+        ctx.out.note(format!(
+            "Your summary (keep it; no PIN is in it): {}",
+            path.display()
         ));
     }
     drop(ledger);
@@ -242,7 +256,6 @@ fn demo_answers(key_specs: &[String]) -> BTreeMap<String, Answer> {
     a.insert("keys.count".into(), t("2"));
     a.insert("keys.a.device".into(), t(&key_specs[0]));
     a.insert("keys.b.device".into(), t(&key_specs[1]));
-    a.insert("key.*.set_pin".into(), Answer::Bool(true));
     for (playbook, id) in DEMO_ACCOUNTS {
         a.insert(format!("account.{playbook}.identifier"), t(id));
     }

@@ -26,6 +26,8 @@ pub enum StatusArg {
     Kept,
     /// Not checked.
     Unknown,
+    /// Never set up, or already off when someone looked (nothing was removed).
+    Absent,
 }
 
 impl From<StatusArg> for MethodStatus {
@@ -35,6 +37,7 @@ impl From<StatusArg> for MethodStatus {
             StatusArg::Removed => MethodStatus::Removed,
             StatusArg::Kept => MethodStatus::Kept,
             StatusArg::Unknown => MethodStatus::Unknown,
+            StatusArg::Absent => MethodStatus::Absent,
         }
     }
 }
@@ -352,14 +355,19 @@ pub fn key_removed(ctx: &Context, args: KeyRemovedArgs) -> Result<()> {
                 account.playbook,
                 account.identifier
             );
+            let _ = write!(
+                s,
+                "The account has {working} working key{} left",
+                if working == 1 { "" } else { "s" }
+            );
             if working < 2 {
-                let _ = writeln!(
+                let _ = write!(
                     s,
-                    "The account has {working} working key{} left: enroll another \
-                     (`keyward enroll`) so that losing one does not lock the person out.",
-                    if working == 1 { "" } else { "s" }
+                    ": enroll another (`keyward enroll`) so that losing one does not lock the \
+                     person out"
                 );
             }
+            s.push_str(".\n");
             s
         },
     );

@@ -20,6 +20,7 @@ mod provision_entra;
 mod readiness;
 mod records;
 mod selftest;
+mod summary;
 mod version;
 mod virtual_cmd;
 
@@ -106,6 +107,9 @@ pub enum Command {
     Status(records::StatusArgs),
     /// One person or the whole fleet, as text, Markdown, JSON or CSV.
     Report(records::ReportArgs),
+    /// The one page a person keeps: which key is which, what is still to do, what if a key is
+    /// lost (Markdown, or printable HTML with --output FILE.html).
+    Summary(summary::SummaryArgs),
     /// Record a later change to a weaker sign-in method (e.g. SMS removed a week later).
     Method(ledger_cmd::MethodArgs),
     /// List the security keys present.
@@ -162,6 +166,7 @@ where
         Command::Virtual(args) => virtual_cmd::run(&ctx, args),
         Command::Status(args) => records::status(&ctx, args),
         Command::Report(args) => records::report(&ctx, args),
+        Command::Summary(args) => summary::run(&ctx, args),
         Command::Method(args) => ledger_cmd::method(&ctx, args),
         Command::Audit(args) => ledger_cmd::audit(&ctx, args),
         Command::Ledger(args) => ledger_cmd::ledger(&ctx, args),

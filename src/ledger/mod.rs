@@ -32,7 +32,8 @@ mod writer;
 pub use audit::{AuditProblem, AuditReport};
 pub use model::*;
 pub use query::{
-    AccountStatus, EnrollmentView, FleetReport, PersonStatus, PersonSummary, Remaining,
+    unfinished_from, AccountStatus, EnrollmentView, FleetReport, PersonStatus, PersonSummary,
+    Remaining, PROGRESS_FINISHED, PROGRESS_PREFIX,
 };
 pub use schema::SCHEMA_VERSION;
 pub use transfer::LedgerExport;

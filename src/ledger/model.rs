@@ -281,6 +281,9 @@ pub enum MethodStatus {
     Kept,
     /// Nobody has checked yet.
     Unknown,
+    /// Was never set up on the account, or was already off when someone looked: nothing was
+    /// removed, and nothing remains.
+    Absent,
 }
 
 impl MethodStatus {
@@ -290,6 +293,7 @@ impl MethodStatus {
             MethodStatus::Removed => "removed",
             MethodStatus::Kept => "kept",
             MethodStatus::Unknown => "unknown",
+            MethodStatus::Absent => "absent",
         }
     }
     pub fn parse(s: &str) -> Option<MethodStatus> {
@@ -298,6 +302,7 @@ impl MethodStatus {
             "removed" => Some(MethodStatus::Removed),
             "kept" => Some(MethodStatus::Kept),
             "unknown" => Some(MethodStatus::Unknown),
+            "absent" => Some(MethodStatus::Absent),
             _ => None,
         }
     }

@@ -117,6 +117,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX enrollments_by_key ON enrollments(key_id);
     CREATE INDEX slots_by_person ON provision_slots(person_id);
     "#,
+    // 3 -> 4: a method that was never set up (or already off) is told apart from one removed.
+    // SQLite cannot change a CHECK in place: the table is rebuilt with the same rows.
+    r#"
+    CREATE TABLE methods_v2 (
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        method     TEXT NOT NULL,
+        status     TEXT NOT NULL CHECK (status IN ('present', 'removed', 'kept', 'unknown', 'absent')),
+        reason     TEXT,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT NOT NULL,
+        PRIMARY KEY (account_id, method)
+    );
+    INSERT INTO methods_v2 (account_id, method, status, reason, updated_at, updated_by)
+        SELECT account_id, method, status, reason, updated_at, updated_by FROM methods;
+    DROP TABLE methods;
+    ALTER TABLE methods_v2 RENAME TO methods;
+    "#,
 ];
 
 /// The first schema whose audit entries carry row images.

@@ -601,10 +601,11 @@ fn as_schema_1(l: &Ledger) {
             .unwrap();
         prev = hash;
     }
-    // Schema 1 had neither the key_changes table nor the per-person indexes of schema 3.
+    // Schema 1 had neither the key-change table nor the per-person indexes (schema 3), and
+    // its methods table knew no `absent` (schema 4 rebuilds it).
     l.conn
         .execute_batch(
-            "DROP TABLE key_changes; DROP INDEX accounts_by_person;
+            "DROP TABLE key_changes; DROP INDEX accounts_by_person; \
              DROP INDEX enrollments_by_key; DROP INDEX slots_by_person;",
         )
         .unwrap();
