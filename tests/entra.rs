@@ -271,8 +271,16 @@ fn status_reads_graph_again_when_connected_and_shows_the_date() {
         r.stdout
     );
     assert!(
+        r.stdout.contains(
+            "push: waiting: add a key first: Microsoft Graph lists Microsoft Authenticator"
+        ),
+        "no key works in the account yet, so nothing is to be removed: {}",
         r.stdout
-            .contains("push: still on: Microsoft Graph lists Microsoft Authenticator"),
+    );
+    // Graph never listed app codes: never set up, not "removed" by anyone.
+    assert!(
+        r.stdout
+            .contains("totp: was never set up / already off: Microsoft Graph does not list it"),
         "{}",
         r.stdout
     );
