@@ -5,6 +5,7 @@
 //! [`device`] (the one seam to hardware), [`playbook`] (what each provider needs),
 //! [`ledger`] (the record), [`guide`] (the guided flow) and [`cli`] (commands and output).
 
+pub mod admin;
 pub mod catalog;
 pub mod cli;
 pub mod device;

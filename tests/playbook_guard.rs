@@ -423,3 +423,103 @@ fn every_fact_in_a_shipped_playbook_says_how_sure_it_is_and_where_it_comes_from(
     }
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }
+
+/// Every text a shipped playbook shows the person (not the administrator's `admin` fields,
+/// RP IDs or source titles), with where it is.
+fn person_texts(pb: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut add = |wher: String, v: &Value| {
+        if let Some(t) = v.as_str() {
+            out.push((wher, t.to_string()));
+        }
+    };
+    let req = &pb["requirements"];
+    for k in [
+        "keys",
+        "fido2",
+        "u2f",
+        "user_verification",
+        "discoverable",
+        "fido_certified",
+    ] {
+        add(format!("requirements.{k}.reason"), &req[k]["reason"]);
+        add(
+            format!("requirements.{k}.not_certain"),
+            &req[k]["not_certain"],
+        );
+    }
+    for (i, c) in req["preconditions"].as_array().unwrap().iter().enumerate() {
+        add(format!("preconditions[{i}]"), &c["text"]);
+        add(format!("preconditions[{i}].not_certain"), &c["not_certain"]);
+    }
+    for path in pb["paths"].as_array().unwrap() {
+        let id = path["id"].as_str().unwrap();
+        add(format!("paths.{id}.summary"), &path["summary"]);
+        add(
+            format!("paths.{id}.verification.tell_apart"),
+            &path["verification"]["tell_apart"],
+        );
+        if path["verification"]["evidence"] == "person_confirms" {
+            add(
+                format!("paths.{id}.verification.explanation"),
+                &path["verification"]["explanation"],
+            );
+        }
+        for (si, step) in path["steps"].as_array().unwrap().iter().enumerate() {
+            add(format!("paths.{id}.steps[{si}]"), &step["instruction"]);
+        }
+    }
+    for m in pb["weaker_methods"].as_array().unwrap() {
+        let id = m["method"].as_str().unwrap();
+        for k in [
+            "label",
+            "why_weaker",
+            "condition",
+            "keep_reason",
+            "why_not_usable",
+            "not_certain",
+        ] {
+            add(format!("{id}.{k}"), &m[k]);
+        }
+        for part in ["remove", "protect"] {
+            for (i, s) in m[part]["steps"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
+                add(format!("{id}.{part}.steps[{i}]"), s);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn what_the_person_reads_has_no_help_desk_jargon() {
+    // Words a help desk knows and a person does not; they belong in `admin` fields.
+    let words = [
+        "OATH", "AAGUID", "UPN", "Graph", "SSPR", "API", "ASP", "ASPs",
+    ];
+    let sb = Sandbox::new();
+    let mut problems = Vec::new();
+    let mut read = 0;
+    for id in shipped(&sb) {
+        let pb = playbook(&sb, &id);
+        for (wher, text) in person_texts(&pb) {
+            read += 1;
+            let tokens: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
+            for w in words {
+                if tokens.contains(&w) {
+                    problems.push(format!("{id} {wher}: `{w}` in \"{text}\""));
+                }
+            }
+            if text.contains("RP ID") {
+                problems.push(format!("{id} {wher}: `RP ID` in \"{text}\""));
+            }
+        }
+    }
+    assert!(read > 200, "only {read} texts found in the JSON");
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}

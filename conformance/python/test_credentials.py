@@ -59,6 +59,12 @@ def test_discoverable_credential_with_pin_uv_auth_param(ctap, protocol):
     auth = with_pin(ctap, protocol, P.MAKE_CREDENTIAL | P.GET_ASSERTION)
     att = make_credential(ctap, rk=True, auth=auth)
     assert att.auth_data.flags & FLAG.UV
+    # The touch spent the token's mc/ga permissions (CTAP 2.1 §6.1.2 step 14,
+    # clearPinUvAuthTokenPermissionsExceptLbw): the same token no longer signs in.
+    with pytest.raises(CtapError) as e:
+        get_assertion(ctap, auth=auth)
+    assert e.value.code == E.PIN_AUTH_INVALID
+    auth = (protocol, token(ctap, protocol, P.GET_ASSERTION, "example.com"))
     resp, cdh = get_assertion(ctap, auth=auth)
     verify(resp, cdh, att)
     assert resp.auth_data.flags & FLAG.UV
@@ -151,6 +157,7 @@ def test_cred_protect_uv_required(ctap, protocol):
     auth = with_pin(ctap, protocol, P.MAKE_CREDENTIAL | P.GET_ASSERTION)
     att = make_credential(ctap, rk=True, auth=auth, extensions={"credProtect": 3})
     assert att.auth_data.extensions == {"credProtect": 3}
+    auth = (protocol, token(ctap, protocol, P.GET_ASSERTION, "example.com"))
     # Without user verification the credential does not exist, with or without allow list.
     for allow in (None, [descriptor(att)]):
         with pytest.raises(CtapError) as e:

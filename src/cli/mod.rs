@@ -7,6 +7,7 @@
 mod context;
 mod devices;
 mod enroll;
+mod entra;
 mod generate;
 mod howto;
 mod key;
@@ -15,6 +16,7 @@ mod mds;
 mod output;
 mod playbooks;
 mod provision;
+mod provision_entra;
 mod readiness;
 mod records;
 mod selftest;
@@ -120,6 +122,8 @@ pub enum Command {
     Provision(provision::ProvisionArgs),
     /// FIDO Metadata Service: import the blob that lets `key test` confirm who made a key.
     Mds(mds::MdsArgs),
+    /// Microsoft Entra ID through Microsoft Graph: connect, see and remove methods, register keys.
+    Entra(entra::EntraArgs),
     /// Check the ledger's audit trail.
     Audit(ledger_cmd::AuditArgs),
     /// Export or import the whole ledger as JSON; where it is.
@@ -171,6 +175,7 @@ where
         Command::Enroll(args) => enroll::enroll(&ctx, args),
         Command::Demo(args) => enroll::demo(&ctx, args),
         Command::Mds(args) => mds::run(&ctx, args),
+        Command::Entra(args) => entra::run(&ctx, args),
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(&ctx, args),
     };

@@ -64,6 +64,14 @@ struct StatusOut<'a> {
 }
 
 pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
+    // With an Entra tenant connected, Graph's view of the person's Entra accounts is recorded
+    // first (the only write `status` makes); the report itself reads the ledger read-only.
+    if let (Some(who), Ok(Some(_))) = (&args.person, super::entra::connected()) {
+        let mut ledger = ctx.existing_ledger()?;
+        if let Ok(person) = ledger.find_person(who) {
+            super::entra::refresh_person(ctx, &mut ledger, person.id);
+        }
+    }
     let ledger = ctx.read_ledger()?;
     let Some(who) = args.person else {
         let report = ledger.fleet_report()?;

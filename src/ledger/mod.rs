@@ -461,6 +461,12 @@ impl Ledger {
         transfer::export(&self.conn, &self.path_str())
     }
 
+    /// Write the export as JSON to `out` without holding the audit trail in memory. Returns
+    /// the records (with an empty `audit`) and the number of audit entries written.
+    pub fn export_to(&self, out: &mut dyn std::io::Write) -> Result<(LedgerExport, usize)> {
+        transfer::export_to(&self.conn, &self.path_str(), out)
+    }
+
     /// Put an export back into this ledger, which must be empty. The export's audit trail must
     /// verify; nothing is imported otherwise.
     pub fn import(&mut self, data: &LedgerExport, source: &str) -> Result<()> {
