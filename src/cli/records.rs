@@ -122,6 +122,9 @@ fn method_state(status: MethodStatus) -> &'static str {
 fn method_line_state(m: &crate::ledger::MethodRecord, working_keys: usize) -> String {
     match m.status {
         s if s.remains() && working_keys == 0 => WAITING.to_string(),
+        // A reason says how it is known (Microsoft Graph no longer lists it): nobody is
+        // credited with removing it.
+        MethodStatus::Removed if m.reason.is_some() => method_state(m.status).to_string(),
         MethodStatus::Removed => {
             let by = crate::ledger::Actor::from_stored(&m.updated_by);
             if by.operator {
