@@ -270,6 +270,7 @@ fn status_reads_graph_again_when_connected_and_shows_the_date() {
         "{}",
         r.stdout
     );
+    // Still on, but no key is in the account yet: it waits for one (issue 12).
     assert!(
         r.stdout.contains(
             "push: waiting: add a key first: Microsoft Graph lists Microsoft Authenticator"
