@@ -33,19 +33,44 @@ pub fn hold_if_ending() {
 /// What SQLite may create beside a database file.
 pub const SQLITE_SIDE_FILES: &[&str] = &["-wal", "-shm", "-journal"];
 
+fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Remove `path` (a file, or a folder with everything in it) if the process is ended by a
 /// signal before [`forget`] is called.
 pub fn remember(path: &Path) {
-    if let Ok(mut live) = LIVE.lock() {
-        live.push(path.to_path_buf());
+    live().push(path.to_path_buf());
+}
+
+/// Create something on disk (`make`) so that a signal's clean-up cannot slip in between:
+/// either `make` runs first and what it made is removed with the rest (`path`, when given, is
+/// remembered), or the clean-up runs first and `make` never does (the clean-up holds the
+/// list until the process ends). Without this, a folder removed by the clean-up could be made
+/// again a moment later by the command still running (`create_dir_all` of a ledger's folder).
+pub fn create_guarded<T>(path: Option<&Path>, make: impl FnOnce() -> T) -> T {
+    let mut live = live();
+    if let Some(p) = path {
+        live.push(p.to_path_buf());
     }
+    make()
+}
+
+/// What a command does once a signal's clean-up is done, instead of ending as the signal
+/// would: it returns the exit code to end with (`keyward enroll` gives the terminal back, says
+/// how to continue, and ends with "cancelled").
+static ON_STOP: Mutex<Option<fn() -> i32>> = Mutex::new(None);
+
+/// Run `hook` after the clean-up when a signal ends the process (see [`ON_STOP`]).
+pub fn on_stop(hook: fn() -> i32) {
+    *ON_STOP
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(hook);
 }
 
 /// `path` is no longer ours to remove (it was renamed into place, or already removed).
 pub fn forget(path: &Path) {
-    if let Ok(mut live) = LIVE.lock() {
-        live.retain(|p| p != path);
-    }
+    live().retain(|p| p != path);
 }
 
 fn remove(path: &Path) {
@@ -74,12 +99,17 @@ pub fn remove_on_signals() {
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
                 ENDING.store(true, Ordering::SeqCst);
-                let paths = match LIVE.lock() {
-                    Ok(live) => live.clone(),
-                    Err(poisoned) => poisoned.into_inner().clone(),
-                };
-                for p in paths.iter().rev() {
+                // Held until the process ends: nothing made through `create_guarded` or
+                // `TempFile` can appear after the clean-up.
+                let live = live();
+                for p in live.iter().rev() {
                     remove(p);
+                }
+                let hook = *ON_STOP
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if let Some(hook) = hook {
+                    std::process::exit(hook());
                 }
                 let _ = signal_hook::low_level::emulate_default_handler(signal);
                 std::process::exit(128 + signal);
@@ -126,9 +156,9 @@ impl TempFile {
         o.read(true).write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        // Remembered before it exists: a signal between the two still removes it.
-        remember(&path);
-        match o.open(&path) {
+        // Remembered before it exists, under the clean-up's lock: a signal either removes it
+        // or comes before it is made.
+        match create_guarded(Some(&path), || o.open(&path)) {
             Ok(file) => Ok(TempFile {
                 path,
                 file: Some(file),

@@ -4,8 +4,8 @@
 //! The ledger is written the moment anything happens (each write its own transaction), so
 //! stopping between two writes loses nothing; an interrupted transaction is rolled back by
 //! SQLite. What must not happen is a silent exit that leaves the terminal without echo (a PIN
-//! prompt turns echo off) or without a cursor (a menu hides it). The handler does only
-//! async-signal-safe work: `write`, `tcsetattr` and `_exit`, on data prepared beforehand.
+//! prompt turns echo off) or without a cursor (a menu hides it). The signal itself is caught in
+//! one place, `temp_file`, which first removes the temporary files and then runs this hook.
 
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
@@ -39,31 +39,30 @@ fn set_line(line: &str) {
     LINE.store(new, Ordering::SeqCst);
 }
 
-/// Install the handlers for SIGINT and SIGTERM (once per process).
+/// From now on, a signal that ends the process (after its temporary files are removed, see
+/// `temp_file`) gives the terminal back and says how to continue (once per process).
 pub fn install() {
     if INSTALLED.swap(true, Ordering::SeqCst) {
         return;
     }
     set_line(&continue_line(None));
     #[cfg(unix)]
-    // SAFETY: tcgetattr writes into a local; the static is written once, before any handler
-    // that reads it is installed, and never again.
+    // SAFETY: tcgetattr writes into a local; the static is written once, before the hook
+    // that reads it is registered, and never again.
     unsafe {
         let mut t: libc::termios = std::mem::zeroed();
         if libc::isatty(0) == 1 && libc::tcgetattr(0, &mut t) == 0 {
             SAVED = Some(t);
             HAVE_SAVED.store(true, Ordering::SeqCst);
         }
-        let handler = on_signal as *const () as libc::sighandler_t;
-        libc::signal(libc::SIGINT, handler);
-        libc::signal(libc::SIGTERM, handler);
     }
+    crate::temp_file::on_stop(stopped);
 }
 
-#[cfg(unix)]
-extern "C" fn on_signal(_sig: libc::c_int) {
-    // SAFETY: only async-signal-safe calls on data written before the handler was installed
-    // (SAVED) or published atomically (LINE, never freed).
+/// Runs on the signal thread once the clean-up is done; returns the exit code.
+fn stopped() -> i32 {
+    #[cfg(unix)]
+    // SAFETY: SAVED was written once before this hook was registered and never again.
     unsafe {
         if HAVE_SAVED.load(Ordering::SeqCst) {
             #[allow(static_mut_refs)]
@@ -71,13 +70,15 @@ extern "C" fn on_signal(_sig: libc::c_int) {
                 libc::tcsetattr(0, libc::TCSANOW, t);
             }
         }
-        let line = LINE.load(Ordering::SeqCst);
-        if !line.is_null() {
-            let bytes: &Vec<u8> = &*line;
-            libc::write(2, bytes.as_ptr().cast(), bytes.len());
-        }
-        libc::_exit(crate::error::ExitCode::Cancelled.code() as libc::c_int);
     }
+    let line = LINE.load(Ordering::SeqCst);
+    if !line.is_null() {
+        // SAFETY: published atomically by `set_line` and never freed.
+        let bytes: &Vec<u8> = unsafe { &*line };
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(bytes);
+    }
+    i32::from(crate::error::ExitCode::Cancelled.code())
 }
 
 #[cfg(test)]

@@ -365,7 +365,7 @@ fn create(path: &Path) -> Result<(), LedgerError> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    std::fs::create_dir_all(&dir)
+    crate::temp_file::create_guarded(None, || std::fs::create_dir_all(&dir))
         .map_err(|e| LedgerError::io(&dir, "cannot create the folder", e))?;
     if folder_read_only(path) {
         return Err(LedgerError::read_only(path));
