@@ -606,7 +606,8 @@ fn as_schema_1(l: &Ledger) {
     l.conn
         .execute_batch(
             "DROP TABLE key_changes; DROP INDEX accounts_by_person; \
-             DROP INDEX enrollments_by_key; DROP INDEX slots_by_person;",
+             DROP INDEX enrollments_by_key; DROP INDEX slots_by_person; \
+             DROP INDEX keys_by_serial;",
         )
         .unwrap();
     l.conn.pragma_update(None, "user_version", 1).unwrap();
