@@ -115,7 +115,13 @@ fn version_names_the_version_and_the_built_in_parts() {
         Some(format!("keyward {}", env!("CARGO_PKG_VERSION")).as_str())
     );
     assert_eq!(lines.next(), Some("built in:"), "{long}");
-    for part in ["usb-hid", "virtual-keys", "playbooks", "ledger"] {
+    for part in [
+        "usb-hid",
+        "virtual-keys",
+        "playbooks",
+        "entra-graph",
+        "ledger",
+    ] {
         assert!(
             long.lines().any(|l| l.trim_start().starts_with(part)),
             "{part} missing:\n{long}"
@@ -132,4 +138,16 @@ fn version_names_the_version_and_the_built_in_parts() {
         short.trim(),
         format!("keyward {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+#[test]
+fn the_install_page_shows_what_version_prints() {
+    let page = read("docs/install.md");
+    let shown = page
+        .split("$ keyward --version\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/install.md shows `$ keyward --version` and its output");
+    let printed = Sandbox::new().run(&["--version"]).ok().stdout;
+    assert_eq!(shown, printed, "update the example in docs/install.md");
 }

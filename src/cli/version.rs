@@ -24,6 +24,12 @@ fn parts() -> Vec<(&'static str, String)> {
         ),
         ("playbooks", playbooks.join(", ")),
         (
+            "entra-graph",
+            "Microsoft Entra ID through Microsoft Graph (`keyward entra`), secrets in the OS \
+             credential store"
+                .into(),
+        ),
+        (
             "ledger",
             "SQLite (built in), with a tamper-evident audit trail".into(),
         ),
