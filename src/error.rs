@@ -29,6 +29,8 @@ pub enum ExitCode {
     CheckFailed = 15,
     KeyState = 16,
     Incomplete = 17,
+    Provider = 18,
+    Refused = 19,
 }
 
 impl ExitCode {
@@ -55,6 +57,8 @@ pub enum Error {
     Mds(#[from] crate::mds::MdsError),
     #[error(transparent)]
     Catalog(#[from] crate::catalog::CatalogError),
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
     /// A person (or a script without the override) declined.
     #[error("cancelled: {0}")]
     Cancelled(String),
@@ -116,6 +120,7 @@ impl Error {
             Error::Mds(e) if e.is_bad_input() => ExitCode::BadInput,
             Error::Mds(_) => ExitCode::Failure,
             Error::Catalog(_) => ExitCode::Failure,
+            Error::Admin(e) => e.exit_code(),
             Error::Cancelled(_) => ExitCode::Cancelled,
             Error::ConfirmationNeeded(_) => ExitCode::ConfirmationNeeded,
             Error::Usage(_) => ExitCode::Usage,

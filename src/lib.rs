@@ -5,6 +5,7 @@
 //! [`device`] (the one seam to hardware), [`playbook`] (what each provider needs),
 //! [`ledger`] (the record), [`guide`] (the guided flow) and [`cli`] (commands and output).
 
+pub mod admin;
 pub mod catalog;
 pub mod cli;
 pub mod device;
@@ -16,8 +17,10 @@ pub mod pin;
 pub mod playbook;
 pub mod provision;
 pub mod readiness;
+pub mod redact;
 pub mod selftest;
 pub mod style;
+pub mod temp_file;
 pub mod webauthn_export;
 
 pub use error::{Error, ExitCode, Result};

@@ -1,3 +1,6 @@
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::from(keyward::cli::run(std::env::args_os()))
+    keyward::temp_file::remove_on_signals();
+    let code = keyward::cli::run(std::env::args_os());
+    keyward::temp_file::hold_if_ending();
+    std::process::ExitCode::from(code)
 }

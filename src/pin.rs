@@ -112,6 +112,13 @@ impl PinReader {
         self.sources.stdin || self.sources.fd.is_some()
     }
 
+    /// Whether the next PIN of this kind is typed at the hidden prompt (not read from stdin, a
+    /// file descriptor or a variable).
+    pub fn prompts_for(&self, new: bool) -> bool {
+        let env = if new { ENV_NEW_PIN } else { ENV_PIN };
+        self.sources.interactive && !self.is_scripted() && std::env::var_os(env).is_none()
+    }
+
     fn next_line(&mut self, what: &'static str) -> Result<Option<Pin>, PinInputError> {
         if !self.is_scripted() {
             return Ok(None);
@@ -179,7 +186,10 @@ fn take_env(name: &str) -> Option<Pin> {
 fn prompt_hidden(prompt: &str, confirm: bool) -> Result<Pin, PinInputError> {
     let theme = dialoguer::theme::SimpleTheme;
     let term = dialoguer::console::Term::stderr();
-    let mut p = dialoguer::Password::with_theme(&theme).with_prompt(prompt);
+    // No report line ("PIN: [hidden]") afterwards: it reads like the question asked again.
+    let mut p = dialoguer::Password::with_theme(&theme)
+        .with_prompt(prompt)
+        .report(false);
     if confirm {
         p = p.with_confirmation("Type it again", "The two PINs do not match");
     }

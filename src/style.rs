@@ -8,10 +8,7 @@
 //! the codes again on a stream that must stay plain (stdout piped while stderr is a terminal).
 //! JSON never carries colour: serde_json escapes the ESC byte, so a code cannot survive into it.
 //!
-//! ```
-//! let line = format!("{}: the key is almost out of PIN attempts", keyward::style::warn("warning"));
-//! assert!(line.starts_with("warning")); // plain until `init` turns colour on
-//! ```
+//! Use: `format!("{}: {label} is not ready", style::warn("warning"))`.
 
 use anstyle::{AnsiColor, Style};
 use std::fmt;

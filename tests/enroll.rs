@@ -131,8 +131,43 @@ fn an_answers_file_missing_an_answer_names_the_prompt_and_the_file() {
             &pins(),
         )
         .expect_code(12);
-    assert!(run.stderr.contains("`keys.count`"), "{}", run.stderr);
+    assert!(run.stderr.contains("`accounts.which`"), "{}", run.stderr);
     assert!(run.stderr.contains("answers.toml"), "{}", run.stderr);
+}
+
+/// Issue 11, item 4: a secret-looking value given where a yes/no belongs is not repeated.
+#[test]
+fn a_wrong_answer_is_refused_without_echoing_its_value() {
+    let sb = Sandbox::new();
+    let (dir, _, _) = two_keys(&sb);
+    let answers = sb.path("answers.toml");
+    std::fs::write(&answers, "\"person.new\" = \"735901\"\n").unwrap();
+    for json in [false, true] {
+        let mut args = vec![
+            "enroll",
+            "--person",
+            "Ada",
+            "--answers",
+            path_str(&answers),
+            "--device",
+            &dir,
+        ];
+        if json {
+            args.push("--json");
+        }
+        let run = sb.run_with(&args, None, &pins()).expect_code(12);
+        assert!(!run.all_output().contains("735901"), "{}", run.all_output());
+        assert!(
+            run.all_output().contains("`person.new`"),
+            "{}",
+            run.all_output()
+        );
+        assert!(
+            run.all_output().contains("true or false"),
+            "{}",
+            run.all_output()
+        );
+    }
 }
 
 #[test]
@@ -148,12 +183,11 @@ fn an_answers_file_holding_a_pin_is_refused_without_echoing_it() {
 }
 
 /// Answers for one account of `playbook`, removing every weaker method except `keep_on`.
-fn scripted_answers(playbook: &str, identifier: &str, a: &str, b: &str, keep_on: &str) -> String {
+fn scripted_answers(playbook: &str, identifier: &str, a: &str, keep_on: &str) -> String {
     format!(
         r#""person.new" = true
 "keys.count" = "2"
 "keys.a.device" = "{a}"
-"keys.b.device" = "{b}"
 "key.*.set_pin" = true
 "account.{playbook}.identifier" = "{identifier}"
 "account.{playbook}.platform" = "{platform}"
@@ -190,7 +224,7 @@ fn scripted_enrollment_covers_every_playbook() {
             .map(|m| m.method.as_str().to_string())
             .expect("a weaker method to remove");
         let answers = sb.path("answers.toml");
-        std::fs::write(&answers, scripted_answers(&pb.id, &user, &a, &b, &keep_on)).unwrap();
+        std::fs::write(&answers, scripted_answers(&pb.id, &user, &a, &keep_on)).unwrap();
         let run = sb
             .run_with(
                 &[
@@ -280,6 +314,12 @@ fn scripted_enrollment_covers_every_playbook() {
 
 /// `keyward ARGS` in a pseudo-terminal, with the sandbox's clean environment.
 fn spawn_pty(sb: &Sandbox, args: &[&str]) -> Session {
+    spawn_pty_env(sb, args, true)
+}
+
+/// The same, with the PINs typed at the hidden prompts (`typed_pins`) instead of coming from
+/// the environment.
+fn spawn_pty_env(sb: &Sandbox, args: &[&str], env_pins: bool) -> Session {
     let std_cmd = sb.cmd();
     let mut cmd = Command::new(std_cmd.get_program());
     for (k, v) in std_cmd.get_envs() {
@@ -292,9 +332,12 @@ fn spawn_pty(sb: &Sandbox, args: &[&str]) -> Session {
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
         .env("TERM", "dumb")
-        .env("KEYWARD_PIN", PIN)
-        .env("KEYWARD_NEW_PIN", PIN)
+        .env_remove("KEYWARD_PIN")
+        .env_remove("KEYWARD_NEW_PIN")
         .args(args);
+    if env_pins {
+        cmd.env("KEYWARD_PIN", PIN).env("KEYWARD_NEW_PIN", PIN);
+    }
     let mut p = Session::spawn(cmd).expect("spawn in a pty");
     p.set_expect_timeout(Some(Duration::from_secs(20)));
     p
@@ -311,13 +354,15 @@ struct Person {
     in_section: bool,
     /// Every question seen, in order.
     asked: Vec<String>,
+    /// PINs the person types at hidden prompts, in order.
+    pins: Vec<String>,
+    /// Stop answering (returns false) at the first question containing this.
+    interrupt_at: Option<&'static str>,
     /// Everything the terminal showed.
     transcript: String,
-    last_method: String,
 }
 
-const QUESTIONS: &str =
-    r"(?:[^\r\n]*\[[Yy]/[Nn]\] |[^\r\n]*\?:|[^\r\n]*\(full name\): |[^\r\n]*UPN\.\.\.\): )";
+const QUESTIONS: &str = r"(?:[^\r\n]*\[[Yy]/[Nn]\] |[^\r\n]*\?:|[^\r\n]*\(full name\): |[^\r\n]*sign in with: |(?:PIN of|New PIN for|Your new PIN for|Temporary PIN of)[^\r\n]*: |Type it again: )";
 
 /// Answer questions until the program ends (or `stop_at` is reached: returns false).
 fn converse(p: &mut Session, who: &mut Person) -> bool {
@@ -332,11 +377,22 @@ fn converse(p: &mut Session, who: &mut Person) -> bool {
         who.transcript
             .push_str(&String::from_utf8_lossy(found.before()));
         who.transcript.push_str(&raw);
-        let is_question = raw.ends_with("] ") || raw.ends_with("?:") || raw.ends_with("): ");
+        let is_question = raw.ends_with("] ") || raw.ends_with("?:") || raw.ends_with(": ");
         if !is_question {
             return true;
         }
+        // The match may carry earlier output: the question is its last line.
         let q = strip_ansi(&raw);
+        let q = q
+            .rsplit(['\r', '\n'])
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if who.interrupt_at.is_some_and(|w| q.contains(w)) {
+            who.asked.push(q);
+            return false;
+        }
         if let Some((section, at)) = who.stop_at {
             let before = strip_ansi(&String::from_utf8_lossy(found.before()));
             who.in_section |= before.contains(section);
@@ -345,9 +401,29 @@ fn converse(p: &mut Session, who: &mut Person) -> bool {
                 return false;
             }
         }
+        // The match may carry earlier output drawn with cursor moves: judge by its end.
+        let is_pin = q.ends_with(':')
+            && !q.ends_with("?:")
+            && ["PIN of", "New PIN for", "Type it again"]
+                .iter()
+                .any(|w| q.contains(w));
+        if is_pin {
+            // A hidden prompt: the next PIN the person types, no echo of it.
+            let pin = if who.pins.is_empty() {
+                panic!("asked for a PIN nobody has: {q}; asked: {:#?}", who.asked)
+            } else {
+                who.pins.remove(0)
+            };
+            who.asked.push(q);
+            // The hidden prompt turns echo off with TCSAFLUSH, which drops anything typed
+            // before it: a person never types that fast, a test must wait a moment.
+            std::thread::sleep(Duration::from_millis(400));
+            p.send(format!("{pin}\r")).unwrap();
+            continue;
+        }
         let answer: String = if q.contains("(full name)") {
             "Ada Lovelace\r".into()
-        } else if q.contains("UPN...") {
+        } else if q.contains("sign in with") {
             let id = if q.contains("Google") {
                 GOOGLE
             } else if q.contains("Microsoft") {
@@ -356,19 +432,23 @@ fn converse(p: &mut Session, who: &mut Person) -> bool {
                 APPLE
             };
             format!("{id}\r")
-        } else if q.contains("still on for") {
-            who.last_method = q.clone();
-            "\r".into()
-        } else if q.contains("And now?") {
-            let method = who.last_method.to_lowercase();
+        } else if q.contains("and now?") {
+            let method = q.to_lowercase();
             if who.leave_on.iter().any(|m| method.contains(m)) {
-                // The last choice: leave it on for now.
-                "k\r".into()
-            } else {
+                // The default: leave it on for now.
                 "\r".into()
+            } else {
+                // From the last choice down to the first, "I removed it just now".
+                "j\r".into()
             }
+        } else if q.contains("Did you mean") {
+            // The default is "someone else"; the first entry is the name meant.
+            "j\r".into()
+        } else if q.contains("[y/N]") {
+            // Evidence questions default to no; this person did what was asked.
+            "y\r".into()
         } else {
-            // Every other question: the default (yes, or the first choice).
+            // Every other question: the default (yes, the first choice, everything ticked).
             "\r".into()
         };
         who.asked.push(q);
@@ -436,13 +516,14 @@ fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
         stop_at: None,
         in_section: false,
         asked: Vec::new(),
+        pins: Vec::new(),
+        interrupt_at: None,
         transcript: String::new(),
-        last_method: String::new(),
     };
     assert!(converse(&mut p, &mut who));
     assert_eq!(exit_code(&p), 0, "questions: {:#?}", who.asked);
     assert!(who.asked.iter().any(|q| q.contains("How many keys")));
-    assert!(who.asked.iter().any(|q| q.contains("Does Apple")));
+    assert!(who.asked.iter().any(|q| q.contains("now list Key B")));
     assert!(
         who.transcript.contains("Verified on Key B"),
         "{}",
@@ -531,26 +612,26 @@ fn killed_mid_flow_then_rerun_resumes_without_doing_anything_twice() {
     args.extend(THREE);
     let mut p = spawn_pty(&sb, &args);
     // Killed half-way through the second key's round at Microsoft: Google is done with both
-    // keys, Microsoft with Key A, and Key B has done steps 1 and 2 of its round.
+    // keys, Microsoft with Key A, and Key B is at the website's steps (2 to 4) of its round.
     let mut who = Person {
         leave_on: vec![],
-        stop_at: Some(("ada@contoso.example): now Key B", "Step 3 of")),
+        stop_at: Some(("ada@contoso.example): now Key B", "Step 2 of")),
         in_section: false,
         asked: Vec::new(),
+        pins: Vec::new(),
+        interrupt_at: None,
         transcript: String::new(),
-        last_method: String::new(),
     };
     assert!(!converse(&mut p, &mut who), "stopped early");
     p.get_process_mut().kill(Signal::SIGKILL).unwrap();
     let _ = p.get_process().wait();
 
-    // The rest from an answers file with no answer for any Google question and none for
-    // Microsoft's first two steps: asking any of them again would fail the run.
+    // The rest from an answers file with no answer for any Google question, for how many
+    // keys or for Microsoft's platform: asking any of them again would fail the run.
     let answers = sb.path("rest.toml");
     std::fs::write(
         &answers,
         r#"[step.microsoft-entra]
-3.done = true
 4.done = true
 
 [step.apple]
@@ -563,7 +644,7 @@ platform = "iphone"
 "*.enrolled" = true
 
 [method]
-"*.*.status" = "off"
+"*.on" = []
 "#,
     )
     .unwrap();
@@ -610,7 +691,13 @@ platform = "iphone"
         run.stderr
     );
     assert!(run.stderr.contains("(done earlier)"), "{}", run.stderr);
-    // ...and steps 3 and 4 of Key B's round were asked (5 checks the key): every answer used.
+    assert!(
+        run.stderr
+            .contains("Resuming where the last session stopped: Microsoft"),
+        "{}",
+        run.stderr
+    );
+    // ...and Key B's visit to the website was asked (5 checks the key): every answer used.
     assert!(!run.stderr.contains("no question used"), "{}", run.stderr);
     assert_eq!(
         account(status, "microsoft-entra")["enrollments"][1]["evidence"],
@@ -709,7 +796,6 @@ fn each_key_pin_is_typed_once_per_session_however_many_accounts_are_verified() {
             r#""person.new" = true
 "keys.count" = "2"
 "keys.a.device" = "{a}"
-"keys.b.device" = "{b}"
 "key.*.set_pin" = true
 "account.google.identifier" = "{GOOGLE}"
 "account.microsoft-entra.identifier" = "{ENTRA}"
@@ -775,7 +861,7 @@ fn after_a_key_is_lost_enroll_adds_its_replacement_and_takes_the_lost_key_off_th
         website_registers(&sb, k, "google.com", user);
     }
     let answers = sb.path("answers.toml");
-    std::fs::write(&answers, scripted_answers("google", user, &a, &b, "sms")).unwrap();
+    std::fs::write(&answers, scripted_answers("google", user, &a, "sms")).unwrap();
     let enroll = |answers: &std::path::Path| {
         sb.run_with(
             &[
@@ -855,4 +941,529 @@ fn after_a_key_is_lost_enroll_adds_its_replacement_and_takes_the_lost_key_off_th
         .ok()
         .stdout
         .contains("Audit trail intact"));
+}
+
+// ------------------------------------------------------- ordinary mistakes and stopping
+
+fn person(pins: &[&str], interrupt_at: Option<&'static str>) -> Person {
+    Person {
+        leave_on: vec![],
+        stop_at: None,
+        in_section: false,
+        asked: Vec::new(),
+        pins: pins.iter().map(|p| p.to_string()).collect(),
+        interrupt_at,
+        transcript: String::new(),
+    }
+}
+
+/// Two keys with the Google credential on them, and a PIN set on each beforehand.
+fn keys_with_pins(sb: &Sandbox) -> String {
+    let (dir, a, b) = two_keys(sb);
+    for k in [&a, &b] {
+        website_registers(sb, k, "google.com", GOOGLE);
+        sb.run_with(
+            &["--device", k, "key", "pin", "set"],
+            None,
+            &[("KEYWARD_NEW_PIN", PIN)],
+        )
+        .ok();
+    }
+    dir
+}
+
+const GOOGLE_ONLY: [&str; 2] = ["--playbook", "google"];
+
+/// The terminal shows a cursor at the end: no hide (`ESC[?25l`) without a show after it.
+fn cursor_visible(transcript: &str) -> bool {
+    match transcript.rfind("\x1b[?25l") {
+        None => true,
+        Some(hide) => transcript[hide..].contains("\x1b[?25h"),
+    }
+}
+
+/// Send Ctrl-C (or `signal`) and read to the end: what the terminal showed, and the exit code.
+fn stop_now(p: &mut Session, signal: Option<Signal>) -> (String, i32) {
+    match signal {
+        None => p.send("\x03").unwrap(),
+        Some(s) => p.get_process_mut().kill(s).unwrap(),
+    }
+    let rest = p.expect(Eof).expect("keyward ends");
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(rest.before()),
+        String::from_utf8_lossy(rest.as_bytes())
+    );
+    (shown, exit_code(p))
+}
+
+const CONTINUE: &str =
+    "Stopped. Nothing done so far is lost. To continue: keyward enroll --person \"Ada Lovelace\"";
+
+#[test]
+fn a_wrong_pin_is_asked_again_with_the_attempts_left_in_the_same_session() {
+    let sb = Sandbox::new();
+    let dir = keys_with_pins(&sb);
+    let mut args = vec!["enroll", "--person", "Ada Lovelace", "--device", &dir];
+    args.extend(GOOGLE_ONLY);
+    let mut p = spawn_pty_env(&sb, &args, false);
+    let wrong = "wrong-pin-31337";
+    let mut who = person(&[wrong, PIN, PIN], None);
+    assert!(converse(&mut p, &mut who));
+    assert_eq!(exit_code(&p), 0, "questions: {:#?}", who.asked);
+    assert!(
+        who.transcript.contains(
+            "That is not the PIN of Key A (7 attempts left before the key locks). Try again."
+        ),
+        "{}",
+        who.transcript
+    );
+    let pin_prompts = who
+        .asked
+        .iter()
+        .filter(|q| q.starts_with("PIN of Key A"))
+        .count();
+    assert_eq!(pin_prompts, 2, "asked again, once: {:#?}", who.asked);
+    assert!(who.transcript.contains("Verified on Key A"));
+    assert!(who.transcript.contains("Verified on Key B"));
+    assert!(
+        !who.transcript.contains(PIN) && !who.transcript.contains(wrong),
+        "PIN shown"
+    );
+    let status = status_json(&sb, "Ada Lovelace");
+    assert_eq!(evidences(account(&status, "google")).len(), 2);
+}
+
+#[test]
+fn a_new_pin_too_short_is_asked_again_naming_the_rule() {
+    let sb = Sandbox::new();
+    let (dir, a, b) = two_keys(&sb);
+    for k in [&a, &b] {
+        website_registers(&sb, k, "google.com", GOOGLE);
+    }
+    let mut args = vec!["enroll", "--person", "Ada Lovelace", "--device", &dir];
+    args.extend(GOOGLE_ONLY);
+    let mut p = spawn_pty_env(&sb, &args, false);
+    // Key A: too short (typed twice, as asked), then a good one. (Two entries that differ
+    // are asked again by the prompt itself.)
+    let mut who = person(&["12", "12", PIN, PIN, PIN, PIN], None);
+    assert!(converse(&mut p, &mut who));
+    assert_eq!(exit_code(&p), 0, "questions: {:#?}", who.asked);
+    assert!(
+        who.transcript
+            .contains("That PIN cannot be used: the PIN must have at least 4 characters"),
+        "{}",
+        who.transcript
+    );
+    assert!(!who.transcript.contains(PIN), "PIN shown");
+    // Both keys have the good PIN, and it was asked for nowhere else (kept for the session).
+    for k in [&a, &b] {
+        assert_eq!(
+            sb.run_pins(&["--device", k, "key", "credentials", "list"], &[PIN])
+                .code,
+            0
+        );
+    }
+    assert!(who.transcript.contains("Verified on Key B"));
+}
+
+#[test]
+fn ctrl_c_at_a_menu_says_how_to_continue_and_shows_the_cursor() {
+    let sb = Sandbox::new();
+    let (dir, _, _) = two_keys(&sb);
+    let mut args = vec!["enroll", "--person", "Ada Lovelace", "--device", &dir];
+    args.extend(GOOGLE_ONLY);
+    let mut p = spawn_pty(&sb, &args);
+    let mut who = person(&[], Some("How many keys"));
+    assert!(!converse(&mut p, &mut who), "stopped at the menu");
+    let (shown, code) = stop_now(&mut p, None);
+    assert_eq!(code, 8, "{shown:?} {:?}", who.transcript);
+    assert!(shown.contains(CONTINUE), "{shown}");
+    assert!(
+        cursor_visible(&format!("{}{shown}", who.transcript)),
+        "{shown:?}"
+    );
+    // What was answered stays: the person and the account.
+    let status = status_json(&sb, "Ada Lovelace");
+    assert_eq!(status["accounts"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn ctrl_c_at_a_pin_prompt_says_how_to_continue_and_gives_the_terminal_back() {
+    let sb = Sandbox::new();
+    let dir = keys_with_pins(&sb);
+    let mut args = vec!["enroll", "--person", "Ada Lovelace", "--device", &dir];
+    args.extend(GOOGLE_ONLY);
+    let mut p = spawn_pty_env(&sb, &args, false);
+    let mut who = person(&[], Some("PIN of Key A"));
+    assert!(!converse(&mut p, &mut who), "stopped at the PIN prompt");
+    let (shown, code) = stop_now(&mut p, None);
+    assert_eq!(code, 8, "{shown:?} {:?}", who.transcript);
+    assert!(shown.contains(CONTINUE), "{shown}");
+    assert!(cursor_visible(&format!("{}{shown}", who.transcript)));
+}
+
+#[test]
+fn stopped_mid_step_then_resumed_without_asking_anything_answered() {
+    let sb = Sandbox::new();
+    let dir = keys_with_pins(&sb);
+    let mut args = vec!["enroll", "--person", "Ada Lovelace", "--device", &dir];
+    args.extend(GOOGLE_ONLY);
+    let mut p = spawn_pty(&sb, &args);
+    let mut who = person(&[], Some("with Key B? [Y/n]"));
+    assert!(!converse(&mut p, &mut who), "stopped at Key B's step");
+    let (shown, code) = stop_now(&mut p, None);
+    assert_eq!(code, 8, "{shown:?} {:?}", who.transcript);
+    assert!(shown.contains(CONTINUE), "{shown}");
+    assert!(cursor_visible(&format!("{}{shown}", who.transcript)));
+    // The record says it is unfinished, and where.
+    let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
+    assert!(
+        text.contains("Enrollment unfinished (it stopped at: Google Account, Key B, step 2)"),
+        "{text}"
+    );
+    assert!(!text.contains("Nothing left to disable"), "{text}");
+    let fleet = sb.run(&["status"]).ok().stdout;
+    assert!(fleet.contains("enrollment unfinished"), "{fleet}");
+    assert!(!fleet.contains("nothing left to do"), "{fleet}");
+
+    // SIGTERM works the same way, and the rerun resumes where it stopped.
+    let mut p = spawn_pty(&sb, &args);
+    let mut again = person(&[], Some("Which of these does"));
+    assert!(!converse(&mut p, &mut again));
+    assert!(
+        again
+            .transcript
+            .contains("Resuming where the last session stopped: Google Account, Key B, step 2"),
+        "{}",
+        again.transcript
+    );
+    for answered in [
+        "How many keys",
+        "sign in with",
+        "Where will you add",
+        "Key A?",
+    ] {
+        assert!(
+            !again.asked.iter().any(|q| q.contains(answered)),
+            "asked again ({answered}): {:#?}",
+            again.asked
+        );
+    }
+    let (shown, code) = stop_now(&mut p, Some(Signal::SIGTERM));
+    assert_eq!(code, 8);
+    assert!(shown.contains(CONTINUE), "{shown}");
+}
+
+#[test]
+fn a_typed_name_is_looked_up_without_listing_anyone() {
+    let sb = Sandbox::new();
+    let (dir, _, _) = two_keys(&sb);
+    // Two people in the ledger (each stopped right after being added).
+    let answers = sb.path("only-person.toml");
+    std::fs::write(&answers, "\"person.new\" = true\n").unwrap();
+    for name in ["Ada Lovelace", "Grace Hopper"] {
+        sb.run_with(
+            &[
+                "enroll",
+                "--person",
+                name,
+                "--answers",
+                path_str(&answers),
+                "--device",
+                &dir,
+            ],
+            None,
+            &pins(),
+        )
+        .expect_code(12);
+    }
+    let mut p = spawn_pty(&sb, &["enroll", "--device", &dir, "--playbook", "google"]);
+    let mut who = person(&[], Some("How many keys"));
+    // The person misspells the name; keyward offers the close one only.
+    who.leave_on = vec![];
+    let found = p.expect(Regex(r"\(full name\): ")).unwrap();
+    who.transcript
+        .push_str(&String::from_utf8_lossy(found.before()));
+    p.send("Ada Lovelce\r").unwrap();
+    assert!(!converse(&mut p, &mut who));
+    let seen = strip_ansi(&who.transcript);
+    assert!(seen.contains("Did you mean Ada Lovelace?"), "{seen}");
+    assert!(
+        !seen.contains("Grace Hopper"),
+        "another person was shown: {seen}"
+    );
+    assert!(
+        seen.contains("Ada Lovelace is in the ledger already"),
+        "{seen}"
+    );
+    let _ = stop_now(&mut p, None);
+    let people = sb.run(&["status", "--json"]).ok().json();
+    assert_eq!(
+        people["people"].as_array().unwrap().len(),
+        2,
+        "nobody added"
+    );
+}
+
+// ------------------------------------------------------------------ fewer questions, plain words
+
+/// The clean scenario from an answers file: two keys, Google + Microsoft work + Apple, the
+/// person has a few weaker methods and removes most of them.
+fn clean_scenario(sb: &Sandbox) -> common::Run {
+    let (dir, a, b) = two_keys(sb);
+    websites(sb, &a, &b);
+    let answers = sb.path("clean.toml");
+    std::fs::write(
+        &answers,
+        format!(
+            r#""person.new" = true
+"accounts.which" = ["google", "microsoft-entra", "apple"]
+"account.google.identifier" = "{GOOGLE}"
+"account.google-advanced-protection.add" = false
+"account.microsoft-entra.identifier" = "{ENTRA}"
+"account.apple.identifier" = "{APPLE}"
+"keys.count" = "2"
+"keys.a.device" = "{a}"
+"account.google.platform" = "web"
+"account.apple.platform" = "iphone"
+"step.*.*.done" = true
+"confirm.apple.*.enrolled" = true
+"method.google.on" = ["sms", "totp", "backup_codes"]
+"method.microsoft-entra.on" = ["sms", "push"]
+"method.apple.on" = ["trusted_device"]
+"method.*.*.outcome" = "removed"
+"method.google.sms.outcome" = "later"
+"#
+        ),
+    )
+    .unwrap();
+    let page = sb.path("summary.html");
+    sb.run_with(
+        &[
+            "enroll",
+            "--answers",
+            path_str(&answers),
+            "--device",
+            &dir,
+            "--person",
+            "Ada Lovelace",
+            "--summary",
+            path_str(&page),
+        ],
+        None,
+        &[
+            ("KEYWARD_PIN", PIN),
+            ("KEYWARD_NEW_PIN", PIN),
+            ("KEYWARD_HELPDESK", "IT help desk, +1 555 0100"),
+        ],
+    )
+    .ok()
+}
+
+#[test]
+fn the_person_keeps_a_one_page_summary_without_any_secret() {
+    let sb = Sandbox::new();
+    let run = clean_scenario(&sb);
+    let page = std::fs::read_to_string(sb.path("summary.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(page.contains("Key A (marked A"), "{page}");
+    assert!(
+        page.contains("opens Apple Account (ada@icloud.example)"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Turn off Text message codes"),
+        "the SMS left on is on the list: {page}"
+    );
+    assert!(
+        page.contains("Call the help desk: IT help desk, +1 555 0100."),
+        "{page}"
+    );
+    // The same as Markdown from the ledger later.
+    let md = sb
+        .run_with(
+            &["summary", "Ada Lovelace"],
+            None,
+            &[("KEYWARD_HELPDESK", "IT help desk, +1 555 0100")],
+        )
+        .ok()
+        .stdout;
+    assert!(md.starts_with("# Your security keys: Ada Lovelace"), "{md}");
+    assert!(md.contains("## If a key is lost or stolen"), "{md}");
+    // No PIN, no credential id.
+    let status = status_json(&sb, "Ada Lovelace");
+    let cred = account(&status, "google")["enrollments"][0]["detail"]["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for text in [&page, &md, &run.all_output()] {
+        assert!(!text.contains(PIN), "PIN in the summary");
+    }
+    assert!(!page.contains(&cred[..16]) && !md.contains(&cred[..16]));
+}
+
+#[test]
+fn the_clean_scenario_needs_at_most_30_answers() {
+    let sb = Sandbox::new();
+    let run = clean_scenario(&sb);
+    // Each answer taken from the file is echoed once as `question [id] -> answer`.
+    let answers: Vec<&str> = run.stderr.lines().filter(|l| l.contains("] -> ")).collect();
+    assert!(
+        answers.len() <= 30,
+        "{} answers:\n{}",
+        answers.len(),
+        answers.join("\n")
+    );
+    eprintln!("the clean scenario took {} answers", answers.len());
+    assert!(!run.stderr.contains("no question used"), "{}", run.stderr);
+    assert!(!run.all_output().contains(PIN), "PIN shown");
+    let status = status_json(&sb, "Ada Lovelace");
+    for pb in ["google", "microsoft-entra", "apple"] {
+        assert_eq!(evidences(account(&status, pb)).len(), 2, "{pb}");
+    }
+    let google = account(&status, "google");
+    assert_eq!(method_status(google, "totp"), "removed");
+    assert_eq!(method_status(google, "sms"), "present");
+    assert_eq!(
+        method_status(google, "voice"),
+        "absent",
+        "unticked: never set up"
+    );
+    assert_eq!(status["unfinished"], Value::Null);
+}
+
+#[test]
+fn the_persons_session_carries_no_admin_jargon() {
+    let sb = Sandbox::new();
+    let run = clean_scenario(&sb);
+    // What the person reads (stderr); the help desk's detail stays in `status` (stdout).
+    let said = &run.stderr;
+    for word in ["UPN", "OATH", "RP ID", "Graph", "AAGUID"] {
+        assert!(!said.contains(word), "`{word}` in:\n{said}");
+    }
+    let guid = said
+        .split(|c: char| !c.is_ascii_hexdigit() && c != '-')
+        .any(|w| {
+            let parts: Vec<usize> = w.split('-').map(str::len).collect();
+            parts == [8, 4, 4, 4, 12]
+        });
+    assert!(!guid, "a GUID in:\n{said}");
+    assert!(!said.contains("a Apple"), "{said}");
+}
+
+#[test]
+fn a_replacement_key_gets_apples_real_steps_for_itself() {
+    let sb = Sandbox::new();
+    let (dir, a, _b) = two_keys(&sb);
+    let first = sb.path("first.toml");
+    std::fs::write(
+        &first,
+        format!(
+            r#""person.new" = true
+"keys.count" = "2"
+"keys.a.device" = "{a}"
+"account.apple.identifier" = "{APPLE}"
+"account.apple.platform" = "iphone"
+"step.*.*.done" = true
+"confirm.apple.*.enrolled" = true
+"method.apple.on" = []
+"#
+        ),
+    )
+    .unwrap();
+    let enroll = |answers: &std::path::Path| {
+        sb.run_with(
+            &[
+                "enroll",
+                "--person",
+                "Ada Lovelace",
+                "--playbook",
+                "apple",
+                "--answers",
+                path_str(answers),
+                "--device",
+                &dir,
+            ],
+            None,
+            &pins(),
+        )
+    };
+    enroll(&first).ok();
+    sb.run(&["key", "lost", "Key A", "--person", "Ada Lovelace"])
+        .ok();
+    let a_file = a.strip_prefix("virtual:").unwrap();
+    std::fs::rename(a_file, sb.path("lost.key")).unwrap();
+    sb.run(&[
+        "virtual",
+        "create",
+        path_str(&sb.path("keys").join("c.key")),
+    ])
+    .ok();
+    // No platform, no key count: both were answered in the first session.
+    let again = sb.path("again.toml");
+    std::fs::write(
+        &again,
+        r#""step.apple.*.done" = true
+"confirm.apple.c.enrolled" = true
+"replace.apple.a.removed" = true
+"#,
+    )
+    .unwrap();
+    let run = enroll(&again).ok();
+    let said = &run.stderr;
+    assert!(said.contains("Use Key C (the one marked C"), "{said}");
+    assert!(said.contains("Step 3 of 5: Add the keys"), "{said}");
+    assert!(
+        said.contains("Does your Apple Account now list Key C among its security keys?"),
+        "{said}"
+    );
+    assert!(!said.contains("no question used"), "{said}");
+    assert!(!run.all_output().contains(PIN), "PIN shown");
+    let status = status_json(&sb, "Ada Lovelace");
+    assert_eq!(
+        evidences(account(&status, "apple")),
+        vec![
+            ("Key B".into(), "confirmed_by_person".into()),
+            ("Key C".into(), "confirmed_by_person".into())
+        ]
+    );
+    assert_eq!(status["needs_replacement"], serde_json::json!([]));
+}
+
+#[test]
+fn no_key_after_ready_says_still_no_key_seen_with_the_usb_and_udev_hint() {
+    let sb = Sandbox::new();
+    let empty = sb.path("no-keys");
+    std::fs::create_dir_all(&empty).unwrap();
+    let answers = sb.path("a.toml");
+    std::fs::write(
+        &answers,
+        "\"person.new\" = true\n\"accounts.which\" = [\"google\"]\n\
+         \"account.google.identifier\" = \"ada@example.com\"\n\
+         \"account.google-advanced-protection.add\" = false\n\
+         \"keys.count\" = \"2\"\n\"keys.a.plugged\" = true\n",
+    )
+    .unwrap();
+    let dev = format!("virtual-dir:{}", empty.display());
+    let run = sb
+        .run_with(
+            &[
+                "enroll",
+                "--person",
+                "Ada Lovelace",
+                "--answers",
+                path_str(&answers),
+                "--device",
+                &dev,
+            ],
+            None,
+            &pins(),
+        )
+        .expect_code(3);
+    assert!(run.stderr.contains("Still no key seen."), "{}", run.stderr);
+    assert!(run.stderr.contains("docs/linux-udev.md"), "{}", run.stderr);
+    // What was answered is kept: the account, so a rerun does not ask again.
+    let status = status_json(&sb, "Ada Lovelace");
+    assert_eq!(status["accounts"].as_array().unwrap().len(), 1);
 }

@@ -342,7 +342,11 @@ fn a_lost_key_marks_its_accounts_for_replacement() {
         run.stdout
     );
     let status = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
-    assert!(status.contains("Needs a replacement key"), "{status}");
+    // Key B still works there, but one key is not enough: a replacement is needed.
+    assert!(
+        status.contains("google:ada@example.com needs a replacement for lost Key A"),
+        "{status}"
+    );
     assert!(status.contains("lost: left in a taxi"), "{status}");
     // By serial, another key can be retired without naming the person.
     sb.run(&["key", "retire", "11110001"]).ok();
@@ -463,10 +467,20 @@ fn the_fleet_report_in_every_format() {
         "{text}"
     );
     assert!(text.contains("Bob Builder: nothing left to do"), "{text}");
+    // For the help desk: provider and method names and where to remove each, no ids.
     let md = sb.run(&["report", "--format", "md"]).ok().stdout;
     assert!(
-        md.contains("| Ada Lovelace | google:ada@example.com sms (still on)"),
+        md.contains("| Ada Lovelace | Text message codes (2-Step Verification phone) on Google Account (ada@example.com) (still on): https://myaccount.google.com/two-step-verification/phone-numbers"),
         "{md}"
+    );
+    assert!(!md.contains("google:"), "{md}");
+    let html = sb.run(&["report", "--format", "html"]).ok().stdout;
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("<td>Ada Lovelace</td>"), "{html}");
+    assert!(
+        html.contains("on Apple Account (ada@icloud.com)")
+            || html.contains("Apple Account (ada@icloud.com)"),
+        "{html}"
     );
     let json = sb.run(&["report", "--json"]).ok().json();
     assert_eq!(json["people_with_methods_to_disable"], 1);
@@ -912,4 +926,222 @@ fn an_export_with_a_tampered_trail_is_not_imported() {
     let run = import(&sb, &file, &copy).expect_code(12);
     assert!(run.stderr.contains("line 2, column"), "{}", run.stderr);
     assert!(!copy.exists());
+}
+
+#[test]
+fn status_never_overstates_what_was_done() {
+    let sb = seeded();
+    let google = ["--account", "ada@example.com"];
+    // Off because it was never set up is not "removed"; who removed a method is said.
+    sb.run(&["method", "set", "totp", "absent", google[0], google[1]])
+        .ok();
+    sb.run(&[
+        "method",
+        "set",
+        "sms",
+        "removed",
+        google[0],
+        google[1],
+        "--operator",
+        "Helpdesk Hana",
+    ])
+    .ok();
+    let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
+    assert!(
+        text.contains("totp: was never set up / already off"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sms: removed by operator Helpdesk Hana"),
+        "{text}"
+    );
+    assert!(text.contains("Nothing left to disable."), "{text}");
+
+    // Apple's only key is lost: its weaker methods wait for a key, never "still to disable".
+    sb.run(&[
+        "method",
+        "set",
+        "trusted_device",
+        "present",
+        "--account",
+        "ada@icloud.com",
+    ])
+    .ok();
+    sb.run(&["key", "lost", "Key A", "--person", "Ada Lovelace"])
+        .ok();
+    let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
+    assert!(!text.contains("Still to disable"), "{text}");
+    assert!(!text.contains("Nothing left to disable"), "{text}");
+    assert!(text.contains("Waiting: add a key first"), "{text}");
+    assert!(
+        text.contains("trusted_device: waiting: add a key first"),
+        "{text}"
+    );
+    let json = sb.run(&["status", "Ada Lovelace", "--json"]).ok().json();
+    assert_eq!(json["remaining"], serde_json::json!([]));
+    assert_eq!(json["waiting"][0]["method"], "trusted_device");
+    let fleet = sb.run(&["status"]).ok().stdout;
+    assert!(fleet.contains("waiting: add a key first"), "{fleet}");
+    assert!(
+        fleet.contains("google:ada@example.com needs a replacement for lost Key A"),
+        "{fleet}"
+    );
+
+    // A replacement works at Google: what is left there is removing the lost key.
+    {
+        let mut l = Ledger::open(&sb.ledger()).unwrap();
+        let ada = l.find_person("Ada Lovelace").unwrap();
+        let kc = l
+            .register_key(
+                &op(),
+                ada.id,
+                &NewKey {
+                    label: "Key C".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let g = l
+            .find_account("google", "ada@example.com")
+            .unwrap()
+            .unwrap();
+        l.record_enrollment(
+            &op(),
+            &NewEnrollment {
+                account_id: g.id,
+                key_id: kc.id,
+                evidence: Evidence::ConfirmedByOperator,
+                detail: EvidenceDetail::default(),
+            },
+        )
+        .unwrap();
+    }
+    let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
+    assert!(
+        text.contains("remove lost Key A from google:ada@example.com"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("google:ada@example.com needs a replacement"),
+        "{text}"
+    );
+    // `key removed` says how many working keys remain, also when there are enough.
+    let out = sb
+        .run(&[
+            "key",
+            "removed",
+            "Key A",
+            "--account",
+            "google:ada@example.com",
+            "--person",
+            "Ada Lovelace",
+        ])
+        .ok()
+        .stdout;
+    assert!(
+        out.contains("The account has 2 working keys left."),
+        "{out}"
+    );
+}
+
+/// Run keyward on `ledger` as someone who may read it but not write to its folder: a folder
+/// mode 0555 does not stop root, so as root the command runs as `nobody`.
+fn run_as_reader(sb: &Sandbox, ledger: &std::path::Path, args: &[&str]) -> common::Run {
+    use std::os::unix::process::CommandExt;
+    let mut c = sb.cmd();
+    c.env("KEYWARD_LEDGER", ledger)
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        c.uid(65534).gid(65534);
+    }
+    let out = c.output().unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Issue 11, item 5: a ledger in a read-only folder is read; a write says the folder is
+/// read-only.
+#[test]
+fn read_commands_work_in_a_read_only_folder_and_a_write_says_the_folder_is_read_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = seeded();
+    let dir = sb.path("readonly");
+    std::fs::create_dir(&dir).unwrap();
+    let ledger = dir.join("ledger.sqlite");
+    std::fs::copy(sb.ledger(), &ledger).unwrap();
+    let perm = |p: &std::path::Path, m| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    perm(sb.dir.path(), 0o755);
+    std::fs::create_dir_all(sb.path("home")).unwrap();
+    perm(&sb.path("home"), 0o777);
+    perm(&ledger, 0o644);
+    perm(&dir, 0o555);
+    let before: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    for args in [
+        &["status", "Ada Lovelace"][..],
+        &["report", "--json"][..],
+        &["audit", "verify"][..],
+        &["ledger", "export"][..],
+    ] {
+        let run = run_as_reader(&sb, &ledger, args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("readonly database"), "{}", run.stderr);
+    }
+    let run = run_as_reader(
+        &sb,
+        &ledger,
+        &[
+            "method",
+            "set",
+            "sms",
+            "removed",
+            "--account",
+            "ada@example.com",
+        ],
+    );
+    assert_eq!(run.code, 13, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("is read-only, so nothing can be recorded there"),
+        "{}",
+        run.stderr
+    );
+    let after: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after, "nothing was created beside the ledger");
+    perm(&dir, 0o755);
+}
+
+/// Issue 11, item 7: reading never deletes a `-wal` file it does not understand (it may be
+/// the only copy of someone's last changes, for a person or a tool to look at).
+#[test]
+fn a_read_command_leaves_a_garbage_wal_file_alone() {
+    let sb = seeded();
+    let wal = sb.path("ledger.sqlite-wal");
+    let garbage = b"not a write-ahead log, but not ours to delete".repeat(20);
+    std::fs::write(&wal, &garbage).unwrap();
+    for args in [
+        &["status"][..],
+        &["report"][..],
+        &["audit", "verify"][..],
+        &["ledger", "export"][..],
+    ] {
+        sb.run(args).ok();
+        assert_eq!(
+            std::fs::read(&wal).unwrap(),
+            garbage,
+            "{args:?} changed the -wal file"
+        );
+    }
 }

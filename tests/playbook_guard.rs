@@ -69,19 +69,54 @@ fn dataset_methods(file: &str) -> Vec<String> {
     out
 }
 
+/// The playbooks in effect: the shipped ones, or (for the tests that show a guard failing)
+/// the shipped ones with some replaced from a folder.
+struct Books<'a> {
+    sb: &'a Sandbox,
+    folder: Option<String>,
+}
+
+impl<'a> Books<'a> {
+    fn shipped(sb: &'a Sandbox) -> Self {
+        Books { sb, folder: None }
+    }
+
+    fn with_folder(sb: &'a Sandbox, folder: &Path) -> Self {
+        Books {
+            sb,
+            folder: Some(folder.to_str().unwrap().to_string()),
+        }
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all: Vec<&str> = Vec::new();
+        if let Some(f) = &self.folder {
+            all.extend(["--playbooks", f.as_str()]);
+        }
+        all.extend(args);
+        self.sb.run(&all).ok().json()
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.json(&["playbooks", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn playbook(&self, id: &str) -> Value {
+        self.json(&["playbooks", "show", id, "--json"])["playbook"].clone()
+    }
+}
+
 fn shipped(sb: &Sandbox) -> Vec<String> {
-    sb.run(&["playbooks", "list", "--json"])
-        .ok()
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap().to_string())
-        .collect()
+    Books::shipped(sb).ids()
 }
 
 fn playbook(sb: &Sandbox, id: &str) -> Value {
-    sb.run(&["playbooks", "show", id, "--json"]).ok().json()["playbook"].clone()
+    Books::shipped(sb).playbook(id)
 }
 
 fn methods_of(pb: &Value) -> Vec<String> {
@@ -93,11 +128,10 @@ fn methods_of(pb: &Value) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn every_method_the_2factorauth_dataset_lists_is_in_the_playbook_or_excluded_with_a_reason() {
-    let sb = Sandbox::new();
+/// Every method the dataset lists that a playbook neither has nor excludes with a reason.
+fn dataset_gaps(books: &Books) -> Vec<String> {
     let map = mapping();
-    let ids = shipped(&sb);
+    let ids = books.ids();
     let mut problems = Vec::new();
     let mut covered: Vec<&str> = Vec::new();
     for entry in &map.entries {
@@ -106,8 +140,7 @@ fn every_method_the_2factorauth_dataset_lists_is_in_the_playbook_or_excluded_wit
         for id in &entry.playbooks {
             assert!(ids.contains(id), "mapping.toml names unknown playbook {id}");
             covered.push(id);
-            let pb = playbook(&sb, id);
-            let has = methods_of(&pb);
+            let has = methods_of(&books.playbook(id));
             for method in &listed {
                 if let Some(reason) = map.excluded.get(method) {
                     assert!(
@@ -132,13 +165,70 @@ fn every_method_the_2factorauth_dataset_lists_is_in_the_playbook_or_excluded_wit
             }
         }
     }
-    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
     for id in &ids {
-        assert!(
-            covered.contains(&id.as_str()),
-            "shipped playbook `{id}` is held against no 2factorauth entry: add one to tests/data/twofactorauth/mapping.toml"
-        );
+        if !covered.contains(&id.as_str()) {
+            problems.push(format!(
+                "shipped playbook `{id}` is held against no 2factorauth entry: add one to tests/data/twofactorauth/mapping.toml"
+            ));
+        }
     }
+    problems
+}
+
+#[test]
+fn every_method_the_2factorauth_dataset_lists_is_in_the_playbook_or_excluded_with_a_reason() {
+    let sb = Sandbox::new();
+    let problems = dataset_gaps(&Books::shipped(&sb));
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+/// A shipped playbook's text with one `[[weaker_methods]]` entry cut out.
+fn without_method(file: &str, method: &str) -> String {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("providers")
+            .join(file),
+    )
+    .unwrap();
+    let head = format!("[[weaker_methods]]\nmethod = \"{method}\"\n");
+    let start = text
+        .find(&head)
+        .unwrap_or_else(|| panic!("{file}: no {method}"));
+    let rest = &text[start + head.len()..];
+    let end = rest
+        .find("\n[[")
+        .map_or(text.len(), |i| start + head.len() + i + 1);
+    format!("{}{}", &text[..start], &text[end..])
+}
+
+#[test]
+fn the_dataset_guard_names_the_method_a_playbook_drops() {
+    let sb = Sandbox::new();
+    let dir = sb.path("changed");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("google.toml"),
+        without_method("google.toml", "push"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("apple.toml"),
+        without_method("apple.toml", "trusted_phone"),
+    )
+    .unwrap();
+    let problems = dataset_gaps(&Books::with_folder(&sb, &dir));
+    assert_eq!(
+        problems,
+        [
+            "playbook `google` has no weaker method `push`, but 2factorauth (mail.google.com.json) lists `custom-software:Google Prompts`",
+            "playbook `google` has no weaker method `push`, but 2factorauth (mail.google.com.json) lists `custom-software:Google Smart Lock`",
+            "playbook `apple` has no weaker method `trusted_phone`, but 2factorauth (appleid.apple.com.json) lists `sms`",
+            "playbook `apple` has no weaker method `trusted_phone`, but 2factorauth (appleid.apple.com.json) lists `call`",
+            "playbook `apple` has no weaker method `trusted_phone`, but 2factorauth (icloud.com.json) lists `sms`",
+            "playbook `apple` has no weaker method `trusted_phone`, but 2factorauth (icloud.com.json) lists `call`",
+        ],
+        "{problems:#?}"
+    );
 }
 
 /// Every URL anywhere in a playbook, with where it is.
@@ -331,5 +421,105 @@ fn every_fact_in_a_shipped_playbook_says_how_sure_it_is_and_where_it_comes_from(
         }
         assert!(listed >= 3, "{id}: {listed} sources");
     }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+/// Every text a shipped playbook shows the person (not the administrator's `admin` fields,
+/// RP IDs or source titles), with where it is.
+fn person_texts(pb: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut add = |wher: String, v: &Value| {
+        if let Some(t) = v.as_str() {
+            out.push((wher, t.to_string()));
+        }
+    };
+    let req = &pb["requirements"];
+    for k in [
+        "keys",
+        "fido2",
+        "u2f",
+        "user_verification",
+        "discoverable",
+        "fido_certified",
+    ] {
+        add(format!("requirements.{k}.reason"), &req[k]["reason"]);
+        add(
+            format!("requirements.{k}.not_certain"),
+            &req[k]["not_certain"],
+        );
+    }
+    for (i, c) in req["preconditions"].as_array().unwrap().iter().enumerate() {
+        add(format!("preconditions[{i}]"), &c["text"]);
+        add(format!("preconditions[{i}].not_certain"), &c["not_certain"]);
+    }
+    for path in pb["paths"].as_array().unwrap() {
+        let id = path["id"].as_str().unwrap();
+        add(format!("paths.{id}.summary"), &path["summary"]);
+        add(
+            format!("paths.{id}.verification.tell_apart"),
+            &path["verification"]["tell_apart"],
+        );
+        if path["verification"]["evidence"] == "person_confirms" {
+            add(
+                format!("paths.{id}.verification.explanation"),
+                &path["verification"]["explanation"],
+            );
+        }
+        for (si, step) in path["steps"].as_array().unwrap().iter().enumerate() {
+            add(format!("paths.{id}.steps[{si}]"), &step["instruction"]);
+        }
+    }
+    for m in pb["weaker_methods"].as_array().unwrap() {
+        let id = m["method"].as_str().unwrap();
+        for k in [
+            "label",
+            "why_weaker",
+            "condition",
+            "keep_reason",
+            "why_not_usable",
+            "not_certain",
+        ] {
+            add(format!("{id}.{k}"), &m[k]);
+        }
+        for part in ["remove", "protect"] {
+            for (i, s) in m[part]["steps"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
+                add(format!("{id}.{part}.steps[{i}]"), s);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn what_the_person_reads_has_no_help_desk_jargon() {
+    // Words a help desk knows and a person does not; they belong in `admin` fields.
+    let words = [
+        "OATH", "AAGUID", "UPN", "Graph", "SSPR", "API", "ASP", "ASPs",
+    ];
+    let sb = Sandbox::new();
+    let mut problems = Vec::new();
+    let mut read = 0;
+    for id in shipped(&sb) {
+        let pb = playbook(&sb, &id);
+        for (wher, text) in person_texts(&pb) {
+            read += 1;
+            let tokens: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).collect();
+            for w in words {
+                if tokens.contains(&w) {
+                    problems.push(format!("{id} {wher}: `{w}` in \"{text}\""));
+                }
+            }
+            if text.contains("RP ID") {
+                problems.push(format!("{id} {wher}: `RP ID` in \"{text}\""));
+            }
+        }
+    }
+    assert!(read > 200, "only {read} texts found in the JSON");
     assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }

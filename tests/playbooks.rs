@@ -262,7 +262,9 @@ fn show_gives_each_fact_its_confidence_and_sources_in_text_and_json() {
         .find(|f| f["what"] == "Email one-time code [email_code]")
         .unwrap();
     assert_eq!(email["confidence"], "uncertain");
-    assert!(email["not_certain"].as_str().unwrap().contains("SSPR"));
+    // What is unknown, in the person's words (not "SSPR").
+    let doubt = email["not_certain"].as_str().unwrap();
+    assert!(doubt.contains("or only reset your password"), "{doubt}");
 }
 
 #[test]
@@ -875,6 +877,29 @@ fn status_says_what_to_keep_and_protect_and_what_cannot_sign_in_here() {
         let ap = l
             .add_account(&a, ada.id, "apple", "ada@icloud.com")
             .unwrap();
+        // A working key in each account: until then its methods only wait for one.
+        let key = l
+            .register_key(
+                &a,
+                ada.id,
+                &keyward::ledger::NewKey {
+                    label: "Key A".into(),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        for account in [&g, &ap] {
+            l.record_enrollment(
+                &a,
+                &keyward::ledger::NewEnrollment {
+                    account_id: account.id,
+                    key_id: key.id,
+                    evidence: keyward::ledger::Evidence::ConfirmedByOperator,
+                    detail: Default::default(),
+                },
+            )
+            .unwrap();
+        }
         l.set_method_status(&a, g.id, "sms", MethodStatus::Present, None)
             .unwrap();
         l.set_method_status(&a, g.id, "recovery_phone", MethodStatus::Unknown, None)

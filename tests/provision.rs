@@ -373,8 +373,7 @@ fn a_malformed_roster_is_reported_exactly_and_nothing_is_touched() {
     assert_eq!(
         run.stderr.trim(),
         format!(
-            "error: roster {roster}, line 3, column 3: `keys` is `lots`; it must be a whole \
-             number from 1 to 10"
+            "error: roster {roster}, line 3, column 3: `keys` must be a whole number from 1 to 10"
         )
     );
     assert!(!sb.ledger().exists(), "no ledger created for a bad roster");
@@ -390,6 +389,77 @@ fn a_malformed_roster_is_reported_exactly_and_nothing_is_touched() {
         .ok()
         .json();
     assert_eq!(info["pin_set"], false, "{info}");
+}
+
+/// Issue 11, item 4: a PIN typed into the wrong place of a policy or roster is never echoed,
+/// neither on stderr nor in the `--json` error; the error names file, line, column and the
+/// allowed values.
+#[test]
+fn a_secret_looking_value_in_a_policy_or_roster_is_never_echoed() {
+    let sb = Sandbox::new();
+    let roster = write(&sb, "team.csv", "name\nAda\n");
+    let mailer = sb.path("pins.csv");
+    for (file, text) in [
+        ("p1.toml", "first_pin = \"735901\"\n"),
+        ("p2.toml", "min_pin_length = \"735901\"\n"),
+        ("p3.toml", "always_uv = 735901\n"),
+    ] {
+        let policy = write(&sb, file, text);
+        for json in [false, true] {
+            let mut args = vec![
+                "provision",
+                "--roster",
+                &roster,
+                "--policy",
+                &policy,
+                "--pin-mailer",
+                path_str(&mailer),
+            ];
+            if json {
+                args.push("--json");
+            }
+            let run = sb.run(&args).expect_code(12);
+            let all = run.all_output();
+            assert!(!all.contains("735901"), "{file} echoed:\n{all}");
+            assert!(
+                all.contains(&format!("policy {policy}, line 1, column ")),
+                "{all}"
+            );
+        }
+    }
+    let run = sb
+        .run(&[
+            "provision",
+            "--roster",
+            &roster,
+            "--policy",
+            &write(&sb, "p4.toml", "first_pin = \"735901\"\n"),
+            "--pin-mailer",
+            path_str(&mailer),
+        ])
+        .expect_code(12);
+    assert!(
+        run.stderr.contains("`random` or `set-at-enrollment`"),
+        "{}",
+        run.stderr
+    );
+    let roster = write(&sb, "bad.csv", "name,keys\nAda,735901x\n");
+    let run = sb
+        .run(&[
+            "provision",
+            "--roster",
+            &roster,
+            "--pin-mailer",
+            path_str(&mailer),
+            "--json",
+        ])
+        .expect_code(12);
+    assert!(!run.all_output().contains("735901"), "{}", run.all_output());
+    assert!(
+        run.all_output().contains("line 2, column 2"),
+        "{}",
+        run.all_output()
+    );
 }
 
 #[test]

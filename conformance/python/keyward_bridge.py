@@ -50,8 +50,12 @@ class StdioConnection(CtapHidConnection):
     def __init__(self, key_file: Path, env: dict[str, str]):
         self._stderr_path = key_file.with_suffix(".serve.log")
         self._stderr = open(self._stderr_path, "wb")
+        # CONFORMANCE_SERVE_CMD swaps in another authenticator behind the same bridge (the
+        # fido_stdio example) to cross-check what these tests expect.
+        override = os.environ.get("CONFORMANCE_SERVE_CMD")
+        command = [override] if override else [keyward_bin(), "virtual", "serve", str(key_file), "--stdio"]
         self._proc = subprocess.Popen(
-            [keyward_bin(), "virtual", "serve", str(key_file), "--stdio"],
+            command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

@@ -2,7 +2,8 @@
 //!
 //! keyward's host drives fido-authenticator, the CTAP application of Nitrokey 3 and Solo 2
 //! keys, in process: [`fido::FidoKey`] runs it on trussed's virtual platform behind CTAPHID
-//! reports ([`ctaphid_device`]).
+//! reports ([`ctaphid_device`]), and [`host::FidoTransport`] is keyward's `Transport` to it.
 
 pub mod ctaphid_device;
 pub mod fido;
+pub mod host;

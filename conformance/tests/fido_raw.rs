@@ -6,14 +6,14 @@ use keyward_conformance::fido::{FidoKey, AAGUID};
 use serde_cbor_2::Value;
 use std::time::{Duration, Instant};
 
-fn read(key: &FidoKey) -> [u8; PACKET] {
+fn read(key: &mut FidoKey) -> [u8; PACKET] {
     key.read_packet(Instant::now() + Duration::from_secs(10))
         .expect("key running")
         .expect("a report within 10 s")
 }
 
 /// Send one message and reassemble the answer: (command, payload).
-fn exchange(key: &FidoKey, cid: u32, cmd: u8, payload: &[u8]) -> (u8, Vec<u8>) {
+fn exchange(key: &mut FidoKey, cid: u32, cmd: u8, payload: &[u8]) -> (u8, Vec<u8>) {
     let mut p = [0u8; PACKET];
     p[..4].copy_from_slice(&cid.to_be_bytes());
     p[4] = 0x80 | cmd;
@@ -47,7 +47,7 @@ fn exchange(key: &FidoKey, cid: u32, cmd: u8, payload: &[u8]) -> (u8, Vec<u8>) {
     (r[4] & 0x7F, data)
 }
 
-fn init(key: &FidoKey) -> u32 {
+fn init(key: &mut FidoKey) -> u32 {
     let nonce = *b"kwnonce!";
     let (cmd, body) = exchange(key, 0xFFFF_FFFF, 0x06, &nonce);
     assert_eq!(cmd, 0x06);
@@ -59,9 +59,9 @@ fn init(key: &FidoKey) -> u32 {
 
 #[test]
 fn get_info_over_raw_reports() {
-    let key = FidoKey::start();
-    let cid = init(&key);
-    let (cmd, body) = exchange(&key, cid, 0x10, &[0x04]);
+    let mut key = FidoKey::start();
+    let cid = init(&mut key);
+    let (cmd, body) = exchange(&mut key, cid, 0x10, &[0x04]);
     assert_eq!(cmd, 0x10);
     assert_eq!(body[0], 0x00, "CTAP2_OK");
     let Value::Map(info) = serde_cbor_2::from_slice::<Value>(&body[1..]).unwrap() else {
@@ -80,12 +80,12 @@ fn get_info_over_raw_reports() {
 
 #[test]
 fn ping_echoes_across_packets_and_unknown_channels_are_refused() {
-    let key = FidoKey::start();
-    let cid = init(&key);
+    let mut key = FidoKey::start();
+    let cid = init(&mut key);
     let payload: Vec<u8> = (0..=255u8).cycle().take(500).collect();
-    assert_eq!(exchange(&key, cid, 0x01, &payload), (0x01, payload));
+    assert_eq!(exchange(&mut key, cid, 0x01, &payload), (0x01, payload));
     assert_eq!(
-        exchange(&key, cid + 100, 0x10, &[0x04]),
+        exchange(&mut key, cid + 100, 0x10, &[0x04]),
         (0x3F, vec![0x0B]),
         "ERR_INVALID_CHANNEL"
     );

@@ -52,12 +52,18 @@ impl Context {
         }
     }
 
-    fn open_ledger(&self, create: bool) -> Result<Ledger> {
+    /// The ledger, for commands that only read: opened read-only, so that it can be read in a
+    /// read-only folder and nothing beside it is created or removed.
+    pub fn read_ledger(&self) -> Result<Ledger> {
+        self.open_ledger(None)
+    }
+
+    fn open_ledger(&self, create: impl Into<Option<bool>>) -> Result<Ledger> {
         let path = self.ledger_path()?;
-        let ledger = if create {
-            Ledger::open(&path)?
-        } else {
-            Ledger::open_existing(&path)?
+        let ledger = match create.into() {
+            Some(true) => Ledger::open(&path)?,
+            Some(false) => Ledger::open_existing(&path)?,
+            None => Ledger::open_read_only(&path)?,
         };
         #[cfg(unix)]
         if let Ok(meta) = std::fs::metadata(&path) {

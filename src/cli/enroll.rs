@@ -29,6 +29,10 @@ pub struct EnrollArgs {
     // Not named `playbooks`: clap would take it for the global `--playbooks DIR`.
     #[arg(long = "playbook", value_name = "ID")]
     pub playbook_ids: Vec<String>,
+    /// At the end, write the person's one-page summary to this file (printable HTML when it
+    /// ends in `.html`, Markdown otherwise). See `keyward summary`.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +79,8 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
     let mut keys = DeviceKeys {
         spec: ctx.global.device.clone(),
     };
+    // From here on, Ctrl-C or SIGTERM says how to continue and gives the terminal back.
+    crate::guide::stop::install();
     let outcome = Guide {
         prompter: prompter.as_mut(),
         record: &mut ledger,
@@ -84,8 +90,8 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
         actor: ctx.actor(),
         pins: Default::default(),
         options: Options {
-            person: args.person,
-            playbooks: args.playbook_ids,
+            person: args.person.clone(),
+            playbooks: args.playbook_ids.clone(),
             allow_low_retries: ctx.global.allow_low_retries,
         },
     }
@@ -94,6 +100,14 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
         ctx.out.warn(format!(
             "answers file entries no question used: {} (typos, or steps done in an earlier session)",
             outcome.unused_answers.join(", ")
+        ));
+    }
+    if let Some(path) = &args.summary {
+        let status = ledger.person_status(outcome.person.id)?;
+        super::summary::write(ctx, &status, path)?;
+        ctx.out.note(format!(
+            "Your summary (keep it; no PIN is in it): {}",
+            path.display()
         ));
     }
     drop(ledger);
@@ -177,7 +191,11 @@ fn random_32() -> [u8; 32] {
     out
 }
 
-/// A fresh folder for the demo, removed on drop unless the person asked to keep it.
+/// How the demo's scratch folders in the temporary folder are named: `{prefix}{pid}-{nanos}`.
+const DEMO_PREFIX: &str = "keyward-demo-";
+
+/// A fresh folder for the demo (mode 0700), removed on drop and on Ctrl-C, SIGTERM or SIGHUP,
+/// unless the person asked to keep it.
 struct DemoDir {
     path: PathBuf,
     keep: bool,
@@ -187,6 +205,7 @@ impl Drop for DemoDir {
     fn drop(&mut self) {
         if !self.keep {
             let _ = std::fs::remove_dir_all(&self.path);
+            crate::temp_file::forget(&self.path);
         }
     }
 }
@@ -207,13 +226,26 @@ fn demo_dir(keep: Option<PathBuf>) -> Result<DemoDir> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos())
                 .unwrap_or_default();
-            let name = format!("keyward-demo-{}-{nanos}", std::process::id());
+            // Scratch folders of demos killed outright (SIGKILL) go first.
+            crate::temp_file::remove_stale_folders(&std::env::temp_dir(), DEMO_PREFIX);
+            let name = format!("{DEMO_PREFIX}{}-{nanos}", std::process::id());
             (std::env::temp_dir().join(name), false)
         }
     };
-    std::fs::create_dir_all(path.join("keys"))
-        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-    Ok(DemoDir { path, keep })
+    if !keep {
+        // Before it exists: Ctrl-C, SIGTERM or SIGHUP from here on removes it.
+        crate::temp_file::remember(&path);
+    }
+    // Only its owner may look in: it holds the keys' secrets and the ledger.
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    let dir = DemoDir { path, keep };
+    builder
+        .create(dir.path.join("keys"))
+        .map_err(|e| Error::io(format!("creating {}", dir.path.display()), e))?;
+    Ok(dir)
 }
 
 /// The answers a person would give in the demo, keyed by prompt id.
@@ -224,7 +256,6 @@ fn demo_answers(key_specs: &[String]) -> BTreeMap<String, Answer> {
     a.insert("keys.count".into(), t("2"));
     a.insert("keys.a.device".into(), t(&key_specs[0]));
     a.insert("keys.b.device".into(), t(&key_specs[1]));
-    a.insert("key.*.set_pin".into(), Answer::Bool(true));
     for (playbook, id) in DEMO_ACCOUNTS {
         a.insert(format!("account.{playbook}.identifier"), t(id));
     }

@@ -9,7 +9,6 @@ use crate::style;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -27,6 +26,8 @@ pub enum StatusArg {
     Kept,
     /// Not checked.
     Unknown,
+    /// Never set up, or already off when someone looked (nothing was removed).
+    Absent,
 }
 
 impl From<StatusArg> for MethodStatus {
@@ -36,6 +37,7 @@ impl From<StatusArg> for MethodStatus {
             StatusArg::Removed => MethodStatus::Removed,
             StatusArg::Kept => MethodStatus::Kept,
             StatusArg::Unknown => MethodStatus::Unknown,
+            StatusArg::Absent => MethodStatus::Absent,
         }
     }
 }
@@ -353,14 +355,19 @@ pub fn key_removed(ctx: &Context, args: KeyRemovedArgs) -> Result<()> {
                 account.playbook,
                 account.identifier
             );
+            let _ = write!(
+                s,
+                "The account has {working} working key{} left",
+                if working == 1 { "" } else { "s" }
+            );
             if working < 2 {
-                let _ = writeln!(
+                let _ = write!(
                     s,
-                    "The account has {working} working key{} left: enroll another \
-                     (`keyward enroll`) so that losing one does not lock the person out.",
-                    if working == 1 { "" } else { "s" }
+                    ": enroll another (`keyward enroll`) so that losing one does not lock the \
+                     person out"
                 );
             }
+            s.push_str(".\n");
             s
         },
     );
@@ -369,7 +376,7 @@ pub fn key_removed(ctx: &Context, args: KeyRemovedArgs) -> Result<()> {
 
 pub fn audit(ctx: &Context, args: AuditArgs) -> Result<()> {
     let AuditCommand::Verify = args.command;
-    let ledger = ctx.existing_ledger()?;
+    let ledger = ctx.read_ledger()?;
     let report = ledger.verify_audit()?;
     ctx.out.emit(&report, || {
         if report.ok {
@@ -448,17 +455,10 @@ pub fn ledger(ctx: &Context, args: LedgerArgs) -> Result<()> {
 }
 
 fn export(ctx: &Context, output: Option<PathBuf>) -> Result<()> {
-    let ledger = ctx.existing_ledger()?;
-    let data = ledger.export()?;
-    let mut text = serde_json::to_string_pretty(&data)
-        .map_err(|e| Error::io("encoding the export", std::io::Error::other(e)))?;
-    text.push('\n');
+    let ledger = ctx.read_ledger()?;
     let Some(path) = output else {
-        let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(text.as_bytes())
-            .and_then(|()| stdout.flush())
-            .map_err(|e| Error::io("writing the export to standard output", e))?;
+        let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+        ledger.export_to(&mut stdout)?;
         return Ok(());
     };
     // The export holds who has which key: private, like the ledger itself.
@@ -466,7 +466,7 @@ fn export(ctx: &Context, output: Option<PathBuf>) -> Result<()> {
     opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut file = opts.open(&path).map_err(|e| {
+    let file = opts.open(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             Error::BadInput(format!(
                 "{} already exists; it was not overwritten. Choose a new file name",
@@ -476,10 +476,28 @@ fn export(ctx: &Context, output: Option<PathBuf>) -> Result<()> {
             Error::io(format!("cannot create {}", path.display()), e)
         }
     })?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-    let counts = Counts::of(&data);
+    let mut out = std::io::BufWriter::new(file);
+    let written = ledger.export_to(&mut out).and_then(|(data, entries)| {
+        out.get_ref()
+            .sync_all()
+            .map_err(|e| crate::ledger::LedgerError::Sql {
+                path: path.display().to_string(),
+                message: format!("cannot write the export: {e}"),
+            })?;
+        Ok((data, entries))
+    });
+    let (data, entries) = match written {
+        Ok(v) => v,
+        Err(e) => {
+            // Half an export is worse than none: it would be refused on import anyway.
+            drop(out);
+            let _ = std::fs::remove_file(&path);
+            return Err(e.into());
+        }
+    };
+    let mut counts = Counts::of(&data);
+    counts.audit_entries = entries;
+
     #[derive(Serialize)]
     struct Out<'a> {
         ok: bool,
@@ -550,7 +568,7 @@ fn import(ctx: &Context, file: PathBuf) -> Result<()> {
 }
 
 fn info(ctx: &Context) -> Result<()> {
-    let ledger = ctx.existing_ledger()?;
+    let ledger = ctx.read_ledger()?;
     let data = ledger.export()?;
     let counts = Counts::of(&data);
     #[derive(Serialize)]

@@ -7,6 +7,8 @@
 mod context;
 mod devices;
 mod enroll;
+mod entra;
+mod generate;
 mod howto;
 mod key;
 mod ledger_cmd;
@@ -14,9 +16,12 @@ mod mds;
 mod output;
 mod playbooks;
 mod provision;
+mod provision_entra;
 mod readiness;
 mod records;
 mod selftest;
+mod summary;
+mod version;
 mod virtual_cmd;
 
 pub use context::{Context, LOW_RETRIES};
@@ -32,6 +37,7 @@ use std::path::PathBuf;
 #[command(
     name = "keyward",
     version,
+    long_version = version::long(),
     about = "Get FIDO2 security keys into accounts, and track the weaker sign-in methods still to disable",
     after_help = "Exit codes are listed in docs/exit-codes.md. PINs are never taken as flags: \
                   use the prompt, --pin-stdin, --pin-fd or KEYWARD_PIN / KEYWARD_NEW_PIN."
@@ -101,6 +107,9 @@ pub enum Command {
     Status(records::StatusArgs),
     /// One person or the whole fleet, as text, Markdown, JSON or CSV.
     Report(records::ReportArgs),
+    /// The one page a person keeps: which key is which, what is still to do, what if a key is
+    /// lost (Markdown, or printable HTML with --output FILE.html).
+    Summary(summary::SummaryArgs),
     /// Record a later change to a weaker sign-in method (e.g. SMS removed a week later).
     Method(ledger_cmd::MethodArgs),
     /// List the security keys present.
@@ -113,12 +122,19 @@ pub enum Command {
     Provision(provision::ProvisionArgs),
     /// FIDO Metadata Service: import the blob that lets `key test` confirm who made a key.
     Mds(mds::MdsArgs),
+    /// Microsoft Entra ID through Microsoft Graph: connect, see and remove methods, register keys.
+    Entra(entra::EntraArgs),
     /// Check the ledger's audit trail.
     Audit(ledger_cmd::AuditArgs),
     /// Export or import the whole ledger as JSON; where it is.
     Ledger(ledger_cmd::LedgerArgs),
     /// Create and drive virtual keys (software stand-ins for tests, demos and training).
     Virtual(virtual_cmd::VirtualArgs),
+    /// Print shell completions for bash, zsh, fish, powershell or elvish (see docs/install.md).
+    Completions(generate::CompletionsArgs),
+    /// Write the manual pages into a folder (for packaging).
+    #[command(hide = true)]
+    Man(generate::ManArgs),
 }
 
 /// Parse the arguments, run the command, print the result or the error, and return the exit
@@ -150,6 +166,7 @@ where
         Command::Virtual(args) => virtual_cmd::run(&ctx, args),
         Command::Status(args) => records::status(&ctx, args),
         Command::Report(args) => records::report(&ctx, args),
+        Command::Summary(args) => summary::run(&ctx, args),
         Command::Method(args) => ledger_cmd::method(&ctx, args),
         Command::Audit(args) => ledger_cmd::audit(&ctx, args),
         Command::Ledger(args) => ledger_cmd::ledger(&ctx, args),
@@ -158,6 +175,9 @@ where
         Command::Enroll(args) => enroll::enroll(&ctx, args),
         Command::Demo(args) => enroll::demo(&ctx, args),
         Command::Mds(args) => mds::run(&ctx, args),
+        Command::Entra(args) => entra::run(&ctx, args),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::Ok.code(),

@@ -28,6 +28,10 @@ pub struct ProvisionArgs {
     /// overwritten) instead of showing them on the terminal.
     #[arg(long, value_name = "FILE")]
     pub pin_mailer: Option<PathBuf>,
+    /// Also register each key as a passkey for its person's Microsoft Entra account through
+    /// Graph (the roster's email is the user principal name; see docs/entra.md).
+    #[arg(long)]
+    pub entra: bool,
 }
 
 pub fn run(ctx: &Context, args: ProvisionArgs) -> Result<()> {
@@ -57,9 +61,23 @@ pub fn run(ctx: &Context, args: ProvisionArgs) -> Result<()> {
              about 10 seconds of being plugged in and after a touch",
         );
     }
-    let journal_ledger = ctx.ledger()?;
-    let mut journal = LedgerJournal::new(journal_ledger, ctx.actor())?;
     let slots = roster.slots();
+    let mut entra = if args.entra {
+        let to_register: Vec<Slot> = slots.clone();
+        Some(super::provision_entra::prepare(
+            ctx,
+            &to_register,
+            policy.first_pin == FirstPin::Random,
+        )?)
+    } else {
+        None
+    };
+    let journal_ledger = ctx.ledger()?;
+    let ledger_journal = LedgerJournal::new(journal_ledger, ctx.actor())?;
+    let mut journal: Box<dyn Journal> = match &entra {
+        Some(e) => Box::new(e.journal(ledger_journal, ctx.ledger()?, ctx.actor())),
+        None => Box::new(ledger_journal),
+    };
     let mut to_do = 0;
     for slot in &slots {
         if !journal.is_done(slot)? {
@@ -75,22 +93,43 @@ pub fn run(ctx: &Context, args: ProvisionArgs) -> Result<()> {
     };
     let mut operator = CliOperator::new(ctx, stderr_terminal);
     let mut arrivals = device::arrivals(&ctx.global.device);
-    let mut test_hook = |key: &mut dyn Authenticator, pin: Option<&Pin>| self_test(ctx, key, pin);
+    let current = entra.as_ref().map(|e| e.current.clone());
+    let wants_test = policy.self_test;
+    let mut test_hook = |key: &mut dyn Authenticator, pin: Option<&Pin>| {
+        if wants_test {
+            self_test(ctx, key, pin)?;
+        }
+        match entra.as_mut() {
+            Some(e) => e.register(ctx, key, pin),
+            None => Ok(()),
+        }
+    };
     let options = RunOptions {
         policy: &policy,
         delivery,
-        self_test: policy
-            .self_test
-            .then_some(&mut test_hook as &mut SelfTest<'_>),
+        self_test: (policy.self_test || args.entra).then_some(&mut test_hook as &mut SelfTest<'_>),
     };
-    let summary = run::run(
-        &slots,
-        arrivals.as_mut(),
-        &device::open,
-        &mut journal,
-        options,
-        &mut operator,
-    )?;
+    let summary = match current {
+        Some(current) => run::run(
+            &slots,
+            arrivals.as_mut(),
+            &device::open,
+            journal.as_mut(),
+            options,
+            &mut super::provision_entra::SlotWatcher {
+                inner: &mut operator,
+                current,
+            },
+        )?,
+        None => run::run(
+            &slots,
+            arrivals.as_mut(),
+            &device::open,
+            journal.as_mut(),
+            options,
+            &mut operator,
+        )?,
+    };
     operator.finish();
     if summary.failed > 0 || summary.pending > 0 {
         return Err(ProvisionError::Incomplete {

@@ -23,6 +23,8 @@ pub enum ReportFormat {
     Md,
     Json,
     Csv,
+    /// A printable page for the help desk.
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -47,8 +49,14 @@ struct RemainingOut<'a> {
 struct StatusOut<'a> {
     person: &'a crate::ledger::Person,
     remaining: Vec<RemainingOut<'a>>,
+    /// Weaker methods of accounts with no working key: not to be removed before a key works.
+    waiting: &'a [Remaining],
+    /// Where the last guided session stopped, when it did not finish.
+    unfinished: Option<&'a str>,
     /// `playbook:identifier / key label` of enrollments whose key was lost or retired.
     needs_replacement: Vec<String>,
+    /// What to do about each of those: find a replacement, or remove the lost key.
+    replacement_tasks: Vec<String>,
     /// Accounts with fewer than two working keys.
     single_key_accounts: Vec<String>,
     accounts: &'a [AccountStatus],
@@ -56,7 +64,15 @@ struct StatusOut<'a> {
 }
 
 pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
-    let ledger = ctx.existing_ledger()?;
+    // With an Entra tenant connected, Graph's view of the person's Entra accounts is recorded
+    // first (the only write `status` makes); the report itself reads the ledger read-only.
+    if let (Some(who), Ok(Some(_))) = (&args.person, super::entra::connected()) {
+        let mut ledger = ctx.existing_ledger()?;
+        if let Ok(person) = ledger.find_person(who) {
+            super::entra::refresh_person(ctx, &mut ledger, person.id);
+        }
+    }
+    let ledger = ctx.read_ledger()?;
     let Some(who) = args.person else {
         let report = ledger.fleet_report()?;
         ctx.out.emit(&report, || fleet_text(&report, true));
@@ -75,7 +91,10 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
                 how: book.get(&r.playbook, &r.method),
             })
             .collect(),
+        waiting: &status.waiting,
+        unfinished: status.unfinished.as_deref(),
         needs_replacement: status.needs_replacement_names(),
+        replacement_tasks: status.replacement_tasks(),
         single_key_accounts: status
             .single_key_accounts()
             .iter()
@@ -94,8 +113,28 @@ fn method_state(status: MethodStatus) -> &'static str {
         MethodStatus::Unknown => "not checked yet",
         MethodStatus::Removed => "removed",
         MethodStatus::Kept => "kept",
+        MethodStatus::Absent => "was never set up / already off",
     }
 }
+
+/// A method's state as the help desk reads it: who removed it, and that nothing is to be done
+/// yet where no working key is in the account.
+fn method_line_state(m: &crate::ledger::MethodRecord, working_keys: usize) -> String {
+    match m.status {
+        s if s.remains() && working_keys == 0 => WAITING.to_string(),
+        MethodStatus::Removed => {
+            let by = crate::ledger::Actor::from_stored(&m.updated_by);
+            if by.operator {
+                format!("removed by operator {}", by.name)
+            } else {
+                "removed by the person".to_string()
+            }
+        }
+        s => method_state(s).to_string(),
+    }
+}
+
+const WAITING: &str = "waiting: add a key first";
 
 fn date(ts: &str) -> &str {
     ts.get(..10).unwrap_or(ts)
@@ -109,8 +148,17 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
         None => writeln!(s, "{}", p.name),
     };
     let _ = writeln!(s);
+    if let Some(at) = out.unfinished {
+        let _ = writeln!(
+            s,
+            "Enrollment unfinished (it stopped at: {at}). To continue: keyward enroll --person \"{}\"\n",
+            p.name
+        );
+    }
     if out.remaining.is_empty() {
-        let _ = writeln!(s, "{}", style::good("Nothing left to disable."));
+        if out.unfinished.is_none() && out.waiting.is_empty() {
+            let _ = writeln!(s, "{}", style::good("Nothing left to disable."));
+        }
     } else {
         let _ = writeln!(
             s,
@@ -146,15 +194,33 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
             }
         }
     }
-    if !out.needs_replacement.is_empty() {
+    if !out.waiting.is_empty() {
         let _ = writeln!(
             s,
-            "\n{} (a lost or retired key is still in the account): remove it \
-             there, then record it with `keyward key removed KEY --account ACCOUNT --person PERSON`; enroll another key \
-             in its place (`keyward enroll`):",
-            style::warn("Needs a replacement key")
+            "\n{} (removing these before a key works there could lock the person out):",
+            style::warn("Waiting: add a key first")
         );
-        for n in &out.needs_replacement {
+        for r in out.waiting {
+            let _ = writeln!(
+                s,
+                "  - {} {}: {} ({WAITING})",
+                book.provider(&r.playbook),
+                r.identifier,
+                book.get(&r.playbook, &r.method)
+                    .and_then(|h| h.name)
+                    .unwrap_or_else(|| r.method.clone())
+            );
+        }
+    }
+    if !out.replacement_tasks.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n{}: remove each there, then record it with \
+             `keyward key removed KEY --account ACCOUNT --person PERSON`; an account with fewer \
+             than two working keys needs another key too (`keyward enroll`):",
+            style::warn("Lost or retired keys still in an account")
+        );
+        for n in &out.replacement_tasks {
             let _ = writeln!(s, "  - {n}");
         }
     }
@@ -223,7 +289,7 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
                 s,
                 "    {}: {}{} ({}, {})",
                 m.method,
-                method_state(m.status),
+                method_line_state(m, a.working_keys),
                 m.reason
                     .as_deref()
                     .map(|r| format!(": {r}"))
@@ -284,7 +350,7 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
 }
 
 pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
-    let ledger = ctx.existing_ledger()?;
+    let ledger = ctx.read_ledger()?;
     let report = match &args.person {
         Some(who) => {
             let person = ledger.find_person(who)?;
@@ -311,7 +377,8 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
             return Ok(());
         }
         ReportFormat::Text => fleet_text(&report, false),
-        ReportFormat::Md => fleet_markdown(&report),
+        ReportFormat::Md => fleet_markdown(&report, &HowToBook::load(ctx)),
+        ReportFormat::Html => fleet_html(&report, &HowToBook::load(ctx)),
         ReportFormat::Csv => fleet_csv(&report)?,
     };
     if format == ReportFormat::Text {
@@ -374,6 +441,12 @@ fn fleet_text(r: &FleetReport, hint: bool) -> String {
             continue;
         }
         let _ = writeln!(s, "{}", p.person.name);
+        if let Some(at) = &p.unfinished {
+            let _ = writeln!(s, "  enrollment unfinished ({at})");
+        }
+        if !p.waiting.is_empty() {
+            let _ = writeln!(s, "  {WAITING}: {}", remaining_list(&p.waiting));
+        }
         if !p.to_disable.is_empty() {
             let _ = writeln!(
                 s,
@@ -395,12 +468,8 @@ fn fleet_text(r: &FleetReport, hint: bool) -> String {
                 accts.join("; ")
             );
         }
-        if !p.needs_replacement.is_empty() {
-            let _ = writeln!(
-                s,
-                "  needs a replacement key: {}",
-                p.needs_replacement.join("; ")
-            );
+        if !p.replacement_tasks.is_empty() {
+            let _ = writeln!(s, "  lost keys: {}", p.replacement_tasks.join("; "));
         }
         if !p.lost_or_retired_keys.is_empty() {
             let _ = writeln!(s, "  keys lost or retired: {}", lost_list(p));
@@ -419,7 +488,71 @@ fn md_cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn fleet_markdown(r: &FleetReport) -> String {
+/// The help desk's table: one row per person, in the playbooks' words (provider and method
+/// names, where to remove each), never internal ids.
+const REPORT_COLUMNS: [&str; 6] = [
+    "Person",
+    "Still to disable (where)",
+    "Waiting or unfinished",
+    "Fewer than two keys",
+    "Lost or retired keys in accounts",
+    "Keys lost or retired",
+];
+
+fn report_rows(r: &FleetReport, book: &HowToBook) -> Vec<[String; 6]> {
+    let account = |pb: &str, id: &str| format!("{} ({id})", book.provider(pb));
+    r.people
+        .iter()
+        .map(|p| {
+            let todo: Vec<String> = p
+                .to_disable
+                .iter()
+                .map(|m| {
+                    let how = book.get(&m.playbook, &m.method);
+                    let name = how
+                        .as_ref()
+                        .and_then(|h| h.name.clone())
+                        .unwrap_or_else(|| m.method.clone());
+                    let mut cell = format!(
+                        "{name} on {} ({})",
+                        account(&m.playbook, &m.identifier),
+                        method_state(m.status)
+                    );
+                    if let Some(url) = how.and_then(|h| h.url) {
+                        cell.push_str(&format!(": {url}"));
+                    }
+                    cell
+                })
+                .collect();
+            let mut waiting: Vec<String> = Vec::new();
+            if let Some(at) = &p.unfinished {
+                waiting.push(format!("enrollment unfinished ({at})"));
+            }
+            let mut accounts: Vec<String> = p
+                .waiting
+                .iter()
+                .map(|m| account(&m.playbook, &m.identifier))
+                .collect();
+            accounts.dedup();
+            waiting.extend(accounts.into_iter().map(|a| format!("{a}: {WAITING}")));
+            let single: Vec<String> = p
+                .single_key_accounts
+                .iter()
+                .map(|a| account(&a.playbook, &a.identifier))
+                .collect();
+            [
+                p.person.name.clone(),
+                todo.join("; "),
+                waiting.join("; "),
+                single.join("; "),
+                p.replacement_tasks.join("; "),
+                lost_list(p),
+            ]
+        })
+        .collect()
+}
+
+fn fleet_markdown(r: &FleetReport, book: &HowToBook) -> String {
     let mut s = String::from("# keyward report\n\n");
     let _ = writeln!(
         s,
@@ -429,26 +562,52 @@ fn fleet_markdown(r: &FleetReport) -> String {
         r.accounts_with_single_key,
         r.keys_lost_or_retired
     );
+    let _ = writeln!(s, "| {} |", REPORT_COLUMNS.join(" | "));
+    let _ = writeln!(s, "|{}", "---|".repeat(REPORT_COLUMNS.len()));
+    for row in report_rows(r, book) {
+        let cells: Vec<String> = row.iter().map(|c| md_cell(c)).collect();
+        let _ = writeln!(s, "| {} |", cells.join(" | "));
+    }
+    s
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A page that prints: plain HTML, no script, nothing fetched from elsewhere.
+fn fleet_html(r: &FleetReport, book: &HowToBook) -> String {
+    let mut s = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>keyward report</title>\n\
+         <style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}\
+         td,th{border:1px solid #999;padding:.3em .5em;vertical-align:top;text-align:left}\
+         </style></head><body>\n<h1>keyward report</h1>\n",
+    );
     let _ = writeln!(
         s,
-        "| Person | Still to disable | Fewer than two keys | Needs replacement | Keys lost or retired |\n|---|---|---|---|---|"
+        "<p>People: {}. With weaker methods still to disable: {}. Accounts with fewer than two \
+         keys: {}. Keys lost or retired: {}.</p>",
+        r.people.len(),
+        r.people_with_methods_to_disable,
+        r.accounts_with_single_key,
+        r.keys_lost_or_retired
     );
-    for p in &r.people {
-        let single: Vec<_> = p
-            .single_key_accounts
-            .iter()
-            .map(|a| format!("{}:{}", a.playbook, a.identifier))
-            .collect();
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} |",
-            md_cell(&p.person.name),
-            md_cell(&remaining_list(&p.to_disable)),
-            md_cell(&single.join("; ")),
-            md_cell(&p.needs_replacement.join("; ")),
-            md_cell(&lost_list(p))
-        );
+    s.push_str("<table>\n<tr>");
+    for c in REPORT_COLUMNS {
+        let _ = write!(s, "<th>{}</th>", html_escape(c));
     }
+    s.push_str("</tr>\n");
+    for row in report_rows(r, book) {
+        s.push_str("<tr>");
+        for c in row {
+            let _ = write!(s, "<td>{}</td>", html_escape(&c));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table>\n</body></html>\n");
     s
 }
 

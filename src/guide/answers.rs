@@ -19,14 +19,39 @@ pub enum Answer {
     Bool(bool),
     Text(String),
     Number(i64),
+    /// The ticked entries of a checklist.
+    List(Vec<String>),
 }
 
 impl Answer {
     fn describe(&self) -> String {
         match self {
             Answer::Bool(b) => b.to_string(),
+            Answer::Text(s) if crate::redact::looks_like_pin(s) => {
+                "(a value that looks like a PIN, not shown)".into()
+            }
             Answer::Text(s) => format!("\"{s}\""),
+            Answer::Number(n) if crate::redact::looks_like_pin(&n.to_string()) => {
+                "(a value that looks like a PIN, not shown)".into()
+            }
             Answer::Number(n) => n.to_string(),
+            Answer::List(l) => format!(
+                "[{}]",
+                l.iter()
+                    .map(|s| format!("\"{s}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    /// What kind of answer it is, for errors.
+    fn kind(&self) -> &'static str {
+        match self {
+            Answer::Bool(_) => "a true/false answer",
+            Answer::Text(_) => "a text answer",
+            Answer::Number(_) => "a number",
+            Answer::List(_) => "a list",
         }
     }
 }
@@ -181,13 +206,19 @@ fn flatten(
         V::String(s) => Answer::Text(s.clone()),
         V::Number(n) => match n.as_i64() {
             Some(i) => Answer::Number(i),
-            None => return Err(format!("`{prefix}`: {n} is not a whole number")),
+            None => return Err(format!("`{prefix}` is not a whole number")),
         },
-        V::Array(_) => {
-            return Err(format!(
-            "`{prefix}`: a list is not an answer; give one value (true/false, a word or a number)"
-        ))
-        }
+        V::Array(items) => Answer::List(
+            items
+                .iter()
+                .map(|v| match v {
+                    V::String(s) => Ok(s.clone()),
+                    other => Err(format!(
+                        "`{prefix}`: a list answers a checklist and holds words (ids), not {other}"
+                    )),
+                })
+                .collect::<std::result::Result<_, _>>()?,
+        ),
         V::Null => return Err(format!("`{prefix}`: null is not an answer")),
     };
     if out.insert(prefix.to_string(), answer).is_some() {
@@ -274,7 +305,8 @@ impl ScriptedPrompter {
         GuideError::BadAnswer {
             id: id.to_string(),
             path: self.file.path.clone(),
-            message: format!("{} is not {expected}", got.describe()),
+            // Which kind of value, never the value: it may be a misplaced secret.
+            message: format!("{} is not {expected}", got.kind()),
         }
         .into()
     }
@@ -297,8 +329,44 @@ impl Prompter for ScriptedPrompter {
                 "no" | "n" | "false" => Ok(false),
                 _ => Err(self.wrong(id, &got, expected)),
             },
-            Answer::Number(_) => Err(self.wrong(id, &got, expected)),
+            Answer::Number(_) | Answer::List(_) => Err(self.wrong(id, &got, expected)),
         }
+    }
+
+    fn checklist(
+        &mut self,
+        id: &str,
+        question: &str,
+        choices: &[Choice],
+        _ticked: &[bool],
+    ) -> Result<Vec<String>> {
+        let values = choices
+            .iter()
+            .map(|c| format!("\"{}\"", c.value))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let expected = format!("a list of any of {values} (`[]` for none)");
+        let got = self.answer(id, question, &expected)?;
+        let words: Vec<String> = match &got {
+            Answer::List(l) => l.clone(),
+            Answer::Text(t) if t.trim().is_empty() || t.trim() == "none" => Vec::new(),
+            Answer::Text(t) => t.split(',').map(|w| w.trim().to_string()).collect(),
+            _ => return Err(self.wrong(id, &got, &expected)),
+        };
+        words
+            .iter()
+            .map(|w| {
+                choices
+                    .iter()
+                    .find(|c| c.value.eq_ignore_ascii_case(w))
+                    .map(|c| c.value.clone())
+                    .ok_or_else(|| self.wrong(id, &Answer::Text(w.clone()), &expected))
+            })
+            .collect()
+    }
+
+    fn has_answer(&self, id: &str) -> bool {
+        self.file.lookup(id).is_some()
     }
 
     fn choose(
@@ -319,6 +387,7 @@ impl Prompter for ScriptedPrompter {
             Answer::Text(s) => s.clone(),
             Answer::Number(n) => n.to_string(),
             Answer::Bool(b) => b.to_string(),
+            Answer::List(_) => return Err(self.wrong(id, &got, &expected)),
         };
         choices
             .iter()
@@ -333,7 +402,7 @@ impl Prompter for ScriptedPrompter {
         let s = match &got {
             Answer::Text(s) => s.trim().to_string(),
             Answer::Number(n) => n.to_string(),
-            Answer::Bool(_) => return Err(self.wrong(id, &got, expected)),
+            Answer::Bool(_) | Answer::List(_) => return Err(self.wrong(id, &got, expected)),
         };
         match (s.is_empty(), default) {
             (true, Some(d)) => Ok(d.to_string()),

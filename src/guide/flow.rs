@@ -6,11 +6,14 @@
 //! it writes each result the moment it is known, so killing the process loses at most the
 //! question being asked.
 
+use super::prompt::Choice;
 use super::prompt::Prompter;
 use super::record::Record;
 use crate::device::{Authenticator, DeviceDescriptor};
 use crate::error::{Error, Result};
-use crate::ledger::{Account, Actor, Key, MethodStatus, Person};
+use crate::ledger::{
+    unfinished_from, Account, Actor, Key, Person, PROGRESS_FINISHED, PROGRESS_PREFIX,
+};
 use crate::playbook::{Catalog, EnrollmentPath, Playbook};
 
 /// Where keys come from: the keys plugged in now, and opening one.
@@ -143,22 +146,25 @@ impl Guide<'_> {
             ));
         }
         let person = self.person()?;
+        super::stop::set_person(&person.name);
         let candidates = self.candidate_playbooks()?;
-        let keys = self.keys(&person, &candidates)?;
         let accounts = self.accounts(&person, &candidates)?;
+        // Key readiness is judged only for the providers this person has.
+        let mine: Vec<Playbook> = accounts.iter().map(|(_, p)| p.clone()).collect();
+        self.progress(&person, "getting the keys ready")?;
+        let keys = self.keys(&person, &mine)?;
         for (account, playbook) in &accounts {
             if (keys.len() as u32) < playbook.requirements.keys.min {
                 let msg = format!(
-                    "{} needs at least {} keys ({}); {} has {}. Enroll more keys, then run \
-                     `keyward enroll --person \"{}\"` again.",
+                    "{} needs at least {} keys ({}); you have {}. Come back with another key and \
+                     run `keyward enroll --person \"{}\"` again.",
                     playbook.name,
                     playbook.requirements.keys.min,
                     playbook.requirements.keys.reason,
-                    person.name,
                     keys.len(),
                     person.name
                 );
-                self.prompter.info(&format!("\n{msg}"));
+                self.prompter.warn(&format!("\n{msg}"));
                 later.push(format!(
                     "{}: not enough keys",
                     account_name(playbook, account)
@@ -179,14 +185,17 @@ impl Guide<'_> {
                 .any(|e| !e.needs_replacement);
             if !working {
                 self.prompter.info(&format!(
-                    "\nThe weaker sign-in methods of {} wait until a key is enrolled there: \
-                     removing them first could lock {} out.",
+                    "\nThe weaker ways into {} wait until a key is in: removing them first \
+                     could lock you out.",
                     account_name(playbook, account),
-                    person.name
                 ));
                 continue;
             }
-            self.methods(playbook, account)?;
+            self.methods(&person, playbook, account)?;
+        }
+        match later.first() {
+            None => self.progress(&person, PROGRESS_FINISHED)?,
+            Some(first) => self.progress(&person, first)?,
         }
         let unused_answers = self.prompter.finish();
         Ok(Outcome {
@@ -199,26 +208,16 @@ impl Guide<'_> {
     pub(super) fn person(&mut self) -> Result<Person> {
         let name = match self.options.person.clone() {
             Some(n) if !n.trim().is_empty() => n.trim().to_string(),
-            _ => {
-                let people = self.record.people()?;
-                if !people.is_empty() {
-                    let names: Vec<&str> = people.iter().map(|p| p.name.as_str()).collect();
-                    self.prompter.info(&format!(
-                        "People already in the ledger: {}. Type one of them to continue their \
-                         enrollment, or a new name.",
-                        names.join(", ")
-                    ));
-                }
-                self.prompter
-                    .text("person.name", "Whose keys are these? (full name)", None)?
-            }
+            // Nobody is listed: whoever sits at the screen learns only about the name typed.
+            _ => self
+                .prompter
+                .text("person.name", "Whose keys are these? (full name)", None)?,
         };
         if let Some(p) = self.record.find_person(&name)? {
-            self.prompter.info(&format!(
-                "{} is in the ledger already: continuing where the last session stopped.",
-                p.name
-            ));
-            return Ok(p);
+            return self.resuming(p);
+        }
+        if let Some(p) = self.near_match(&name)? {
+            return self.resuming(p);
         }
         let add = self.prompter.confirm(
             "person.new",
@@ -229,6 +228,85 @@ impl Guide<'_> {
             return Err(Error::Cancelled(format!("{name} was not added")));
         }
         self.record.add_person(&name, &self.actor)
+    }
+
+    /// A person recorded under a name close to the one typed (a typo, another spelling): "did
+    /// you mean ...?", naming only those close names.
+    fn near_match(&mut self, typed: &str) -> Result<Option<Person>> {
+        let wanted = typed.to_lowercase();
+        let mut close: Vec<(f64, Person)> = self
+            .record
+            .people()?
+            .into_iter()
+            .map(|p| (strsim::jaro_winkler(&p.name.to_lowercase(), &wanted), p))
+            .filter(|(score, _)| *score >= 0.88)
+            .collect();
+        close.sort_by(|a, b| b.0.total_cmp(&a.0));
+        close.truncate(3);
+        if close.is_empty() {
+            return Ok(None);
+        }
+        let mut choices: Vec<Choice> = close
+            .iter()
+            .map(|(_, p)| Choice::new(p.name.clone(), format!("Yes, {}", p.name)))
+            .collect();
+        choices.push(Choice::new("new", format!("No: {typed} is someone else")));
+        let names: Vec<&str> = close.iter().map(|(_, p)| p.name.as_str()).collect();
+        let pick = self.prompter.choose(
+            "person.match",
+            &format!(
+                "{typed} is not in the ledger. Did you mean {}?",
+                names.join(" or ")
+            ),
+            &choices,
+            choices.len() - 1,
+        )?;
+        Ok(close.into_iter().map(|(_, p)| p).find(|p| p.name == pick))
+    }
+
+    fn resuming(&mut self, p: Person) -> Result<Person> {
+        let names = self.record.checkpoints(&p)?;
+        match unfinished_from(&names) {
+            Some(at) => self.prompter.info(&format!(
+                "{} is in the ledger already. Resuming where the last session stopped: {at}. \
+                 Nothing answered then is asked again.",
+                p.name
+            )),
+            None => self.prompter.info(&format!(
+                "{} is in the ledger already: continuing from what is recorded.",
+                p.name
+            )),
+        }
+        Ok(p)
+    }
+
+    /// Mark where the session is, so `status` can say where an unfinished one stopped and a
+    /// rerun can say where it resumes.
+    pub(super) fn progress(&mut self, person: &Person, at: &str) -> Result<()> {
+        let names = self.record.checkpoints(person)?;
+        if unfinished_from(&names).as_deref() == Some(at) {
+            return Ok(());
+        }
+        let n = names
+            .iter()
+            .filter(|c| c.starts_with(PROGRESS_PREFIX))
+            .count()
+            + 1;
+        self.record.add_checkpoint(
+            person,
+            &format!("{PROGRESS_PREFIX}{n:05}/{at}"),
+            &self.actor,
+        )
+    }
+
+    /// Whether a question of this session was answered in an earlier one (a checkpoint named
+    /// `prefix...`), and the rest of that checkpoint's name.
+    pub(super) fn answered(&mut self, person: &Person, prefix: &str) -> Result<Option<String>> {
+        Ok(self
+            .record
+            .checkpoints(person)?
+            .into_iter()
+            .find_map(|c| c.strip_prefix(prefix).map(str::to_string)))
     }
 
     pub(super) fn candidate_playbooks(&self) -> Result<Vec<Playbook>> {
@@ -247,56 +325,119 @@ impl Guide<'_> {
             .collect()
     }
 
+    /// The person's accounts: those recorded, and (the first time) the ones they say they
+    /// have, as one checklist. Advanced Protection is a question about the Google account, not
+    /// an account of its own. Answered once: a rerun does not ask again (`--playbook ID` adds
+    /// an account later).
     pub(super) fn accounts(
         &mut self,
         person: &Person,
         candidates: &[Playbook],
     ) -> Result<Vec<(Account, Playbook)>> {
         let existing = self.record.accounts(person)?;
-        let mut out = Vec::new();
-        for p in candidates {
-            let mine: Vec<&Account> = existing.iter().filter(|a| a.playbook == p.id).collect();
-            if !mine.is_empty() {
-                out.extend(mine.into_iter().map(|a| (a.clone(), p.clone())));
-                continue;
-            }
-            let wanted = !self.options.playbooks.is_empty()
-                || self.prompter.confirm(
+        let asked_before = self.answered(person, ACCOUNTS_ASKED)?.is_some();
+        let forced = !self.options.playbooks.is_empty();
+        let unasked: Vec<&Playbook> = candidates
+            .iter()
+            .filter(|p| !existing.iter().any(|a| a.playbook == p.id))
+            .filter(|p| !p.id.ends_with(ADVANCED_PROTECTION) || forced)
+            .collect();
+        let wanted: Vec<&Playbook> = if forced {
+            unasked
+        } else if asked_before || unasked.is_empty() {
+            Vec::new()
+        } else if self.prompter.has_answer("accounts.which")
+            || !self
+                .prompter
+                .has_answer(&format!("account.{}.add", unasked[0].id))
+        {
+            let choices: Vec<Choice> = unasked
+                .iter()
+                .map(|p| Choice::new(p.id.clone(), format!("{} ({})", p.name, p.applies_to)))
+                .collect();
+            self.prompter
+                .info("Tick each account you have (space ticks or unticks, Enter when done).");
+            let picked = self.prompter.checklist(
+                "accounts.which",
+                "Which of these accounts do you have?",
+                &choices,
+                &[],
+            )?;
+            unasked
+                .into_iter()
+                .filter(|p| picked.contains(&p.id))
+                .collect()
+        } else {
+            // An answers file written for one question per provider.
+            let mut v = Vec::new();
+            for p in unasked {
+                if self.prompter.confirm(
                     &format!("account.{}.add", p.id),
                     &format!(
-                        "Does {} have a {} to protect? ({})",
-                        person.name, p.name, p.applies_to
+                        "Do you have {} {} to protect? ({})",
+                        article(&p.name),
+                        p.name,
+                        p.applies_to
                     ),
                     false,
-                )?;
-            if !wanted {
-                continue;
+                )? {
+                    v.push(p);
+                }
             }
+            v
+        };
+        for p in &wanted {
             let identifier = self.prompter.text(
                 &format!("account.{}.identifier", p.id),
                 &format!(
-                    "{}: the name {} signs in with (email address, UPN...)",
-                    p.name, person.name
+                    "{}: the email address or user name you sign in with",
+                    p.name
                 ),
                 None,
             )?;
-            let account = self
-                .record
-                .add_account(person, &p.id, &identifier, &self.actor)?;
-            // Until someone looks, every weaker method the provider offers may be on: the
-            // record says "not checked yet" rather than nothing, so `status` never looks
-            // better than what is known.
-            for m in &p.weaker_methods {
-                self.record.set_method(
-                    &account,
-                    m.method.as_str(),
-                    MethodStatus::Unknown,
-                    None,
-                    &self.actor,
-                )?;
+            self.new_account(person, p, &identifier)?;
+            // Advanced Protection protects the Google account just named.
+            if p.id == "google" && !forced {
+                if let Some(ap) = candidates
+                    .iter()
+                    .find(|c| c.id == format!("google{ADVANCED_PROTECTION}"))
+                {
+                    if !existing.iter().any(|a| a.playbook == ap.id)
+                        && self.prompter.confirm(
+                            &format!("account.{}.add", ap.id),
+                            &format!(
+                                "Is {identifier} in Google's Advanced Protection Program, or \
+                                 should it be? (for people at high risk of targeted attacks)"
+                            ),
+                            false,
+                        )?
+                    {
+                        self.new_account(person, ap, &identifier)?;
+                    }
+                }
             }
-            out.push((account, p.clone()));
         }
+        if !forced && !asked_before {
+            self.record
+                .add_checkpoint(person, ACCOUNTS_ASKED, &self.actor)?;
+        }
+        // Recording an account again repairs one an older keyward recorded without its
+        // methods (nothing changes otherwise).
+        for a in self.record.accounts(person)? {
+            if let Some(p) = candidates.iter().find(|p| p.id == a.playbook) {
+                self.new_account(person, p, &a.identifier)?;
+            }
+        }
+        let all = self.record.accounts(person)?;
+        let out: Vec<(Account, Playbook)> = candidates
+            .iter()
+            .flat_map(|p| {
+                all.iter()
+                    .filter(|a| a.playbook == p.id)
+                    .map(|a| (a.clone(), p.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         if out.is_empty() {
             self.prompter
                 .info("No accounts chosen: nothing to enroll this time.");
@@ -304,12 +445,42 @@ impl Guide<'_> {
         Ok(out)
     }
 
+    fn new_account(&mut self, person: &Person, p: &Playbook, identifier: &str) -> Result<Account> {
+        // Until someone looks, every weaker method the provider offers may be on: the record
+        // says "not checked yet" rather than nothing, so `status` never looks better than what
+        // is known. The account and its methods are recorded together.
+        let methods: Vec<&str> = p.weaker_methods.iter().map(|m| m.method.as_str()).collect();
+        let account = self
+            .record
+            .add_account(person, &p.id, identifier, &methods, &self.actor)?;
+        Ok(account)
+    }
+
+    /// Part of an account left for later: say how to continue, and return where it stopped
+    /// (the last progress mark, e.g. "Google Account, Key A, step 2").
     pub(super) fn stopped(&mut self, person: &Person, what: &str) -> String {
         self.prompter.info(&format!(
             "{what}: left for later. Run `keyward enroll --person \"{}\"` again to continue from here.",
             person.name
         ));
-        format!("{what}: not finished")
+        self.record
+            .checkpoints(person)
+            .ok()
+            .and_then(|names| unfinished_from(&names))
+            .unwrap_or_else(|| format!("{what}: not finished"))
+    }
+}
+
+/// The checkpoint saying the person answered which accounts they have.
+const ACCOUNTS_ASKED: &str = "accounts/asked";
+/// Advanced Protection's playbook id is its account's playbook id with this suffix.
+const ADVANCED_PROTECTION: &str = "-advanced-protection";
+
+/// "a" or "an" before `word` ("an Apple Account").
+pub(super) fn article(word: &str) -> &'static str {
+    match word.chars().next().map(|c| c.to_ascii_lowercase()) {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
     }
 }
 

@@ -25,8 +25,14 @@ impl Guide<'_> {
                 k.state.as_str()
             ));
         }
+        let told = self
+            .answered(person, KEYS_COUNT)?
+            .and_then(|n| n.parse::<usize>().ok());
         let count = if recorded.len() >= 2 {
             recorded.len()
+        } else if let Some(n) = told {
+            // Answered in an earlier session that stopped before every key was in.
+            n.max(recorded.len())
         } else {
             let mut why = vec![
                 "Two keys are strongly recommended: if one is lost or broken, the other still \
@@ -63,6 +69,8 @@ impl Guide<'_> {
                     "come back with a second key and run `keyward enroll` again".into(),
                 ));
             }
+            self.record
+                .add_checkpoint(person, &format!("{KEYS_COUNT}{n}"), &self.actor)?;
             n.max(recorded.len())
         };
         let mut keys = Vec::new();
@@ -211,6 +219,13 @@ impl Guide<'_> {
                 });
             }
             attempts += 1;
+            if attempts >= 2 {
+                self.prompter.warn(&format!(
+                    "Still no key seen. Push {label} fully into a USB port (or try another port, \
+                     without a hub). On Linux, keyward can only see keys the udev rules allow: \
+                     see docs/linux-udev.md."
+                ));
+            }
             if attempts >= 3 {
                 return Err(DeviceError::NoKey {
                     diagnosis: Some(format!(
@@ -273,23 +288,32 @@ impl Guide<'_> {
         let label = key.record.label.clone();
         let lid = label_id(&label);
         let mut info: KeyInfo = key.handle.info()?;
+        if let Some(change) = self.record.pending_key_change(&key.record)? {
+            // The last run changed this key and was stopped before recording it: the key
+            // itself says what is true now.
+            let now = match info.pin_is_set() {
+                Some(true) if info.force_pin_change => Some(PinState::SetMustChange),
+                Some(true) => Some(PinState::Set),
+                Some(false) => Some(PinState::NotSetPersonSets),
+                None => None,
+            };
+            self.record
+                .settle_key_change(&key.record, now, true, &self.actor)?;
+            self.prompter.info(&format!(
+                "{label}: the last run was interrupted while changing it ({}); what the key \
+                 says now is recorded.",
+                change.replace('_', " ")
+            ));
+        }
         if info.pin_is_set() == Some(false) {
-            let wanted = playbooks
-                .iter()
-                .any(|p| p.requirements.user_verification.required);
-            let set = self.prompter.confirm(
-                &format!("key.{lid}.set_pin"),
-                &format!(
-                    "{label} has no PIN yet.{} Set one now?",
-                    if wanted {
-                        " Some of these providers require one."
-                    } else {
-                        ""
-                    }
-                ),
-                true,
-            )?;
-            if set {
+            // Every provider here wants the key's PIN: a key without one gets it now, no
+            // question asked.
+            self.prompter.info(&format!(
+                "{label} has no PIN yet. Choose one now (at least {} characters); you will type \
+                 it whenever you use the key. It stays on the key: keyward never records it.",
+                info.min_pin_length.max(4)
+            ));
+            loop {
                 let pin = self.prompter.secret(
                     &format!("key.{lid}.new_pin"),
                     &format!("New PIN for {label}"),
@@ -297,25 +321,43 @@ impl Guide<'_> {
                         min_code_points: info.min_pin_length,
                     },
                 )?;
-                key.handle.set_pin(&pin)?;
+                // Recorded as begun before the key is touched: a crash in between is settled
+                // at the next run by asking the key.
                 self.record
-                    .set_pin_state(&key.record, PinState::Set, &self.actor)?;
-                self.pins.remember(key.record.id, pin);
-                self.prompter.info(&format!("{label} now has a PIN."));
-                info = key.handle.info()?;
+                    .begin_key_change(&key.record, "set_pin", &self.actor)?;
+                let done = key.handle.set_pin(&pin);
+                // Refused: the key is as it was.
+                let now = done.is_ok().then_some(PinState::Set);
+                self.record
+                    .settle_key_change(&key.record, now, false, &self.actor)?;
+                match done {
+                    Ok(()) => {
+                        key.record.pin_state = Some(PinState::Set);
+                        self.pins.remember(key.record.id, pin);
+                        break;
+                    }
+                    Err(DeviceError::PinPolicyViolation { reason })
+                        if self.prompter.pin_is_typed(SecretKind::New {
+                            min_code_points: info.min_pin_length,
+                        }) =>
+                    {
+                        self.prompter.warn(&format!(
+                            "{label} refused that PIN ({reason}). Choose another."
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
+            self.prompter.info(&format!("{label} now has a PIN."));
+            info = key.handle.info()?;
         } else if info.pin_is_set() == Some(true) && info.force_pin_change {
             // A key prepared by IT with a temporary PIN: nothing works until the person has
             // chosen their own, so do it now rather than fail at the first verification.
-            let change = self.prompter.confirm(
-                &format!("key.{lid}.change_pin"),
-                &format!(
-                    "{label} was prepared with a temporary PIN and needs your own before it can \
-                     be used. Change it now?"
-                ),
-                true,
-            )?;
-            if change {
+            self.prompter.info(&format!(
+                "{label} was prepared with a temporary PIN and needs your own before it can be \
+                 used: type the temporary PIN, then the one you choose."
+            ));
+            loop {
                 self.guard_pin(&label, key.handle.as_mut())?;
                 let current = self.prompter.secret(
                     &format!("key.{lid}.current_pin"),
@@ -329,12 +371,50 @@ impl Guide<'_> {
                         min_code_points: info.min_pin_length,
                     },
                 )?;
-                key.handle.change_pin(&current, &new)?;
+                self.record
+                    .begin_key_change(&key.record, "change_pin", &self.actor)?;
+                let done = key.handle.change_pin(&current, &new);
+                let now = done.is_ok().then_some(PinState::Set);
+                self.record
+                    .settle_key_change(&key.record, now, false, &self.actor)?;
+                match done {
+                    Ok(()) => {
+                        key.record.pin_state = Some(PinState::Set);
+                        self.pins.remember(key.record.id, new);
+                        break;
+                    }
+                    Err(e) => {
+                        let e = e.with_retries_from(key.handle.as_mut());
+                        let again = self.prompter.pin_is_typed(SecretKind::Current);
+                        match e {
+                            DeviceError::PinInvalid { retries_left } if again => {
+                                self.prompter.warn(&format!(
+                                    "That is not the temporary PIN of {label}{}. Try again.",
+                                    retries_left
+                                        .map(|r| format!(" ({r} attempts left)"))
+                                        .unwrap_or_default()
+                                ));
+                            }
+                            DeviceError::PinPolicyViolation { reason } if again => {
+                                self.prompter.warn(&format!(
+                                    "{label} refused the new PIN ({reason}). Choose another."
+                                ));
+                            }
+                            e => return Err(e.into()),
+                        }
+                    }
+                }
+            }
+            self.prompter.info(&format!("{label} now has your PIN."));
+            info = key.handle.info()?;
+        }
+        if info.pin_is_set() == Some(true) && key.record.pin_state != Some(PinState::Set) {
+            // A PIN set elsewhere (by IT, by `keyward key pin set`): the step "set a PIN" is
+            // already true, and the record says so.
+            if !info.force_pin_change {
                 self.record
                     .set_pin_state(&key.record, PinState::Set, &self.actor)?;
-                self.pins.remember(key.record.id, new);
-                self.prompter.info(&format!("{label} now has your PIN."));
-                info = key.handle.info()?;
+                key.record.pin_state = Some(PinState::Set);
             }
         }
         // The same evaluation as `keyward key check`, so the two never disagree.
@@ -350,7 +430,7 @@ impl Guide<'_> {
         for p in playbooks {
             let verdict = readiness::check(&facts, p);
             for f in verdict.blocking() {
-                self.prompter.info(&format!(
+                self.prompter.warn(&format!(
                     "{}: {label} is not ready for {}: {} (what to do: {})",
                     crate::style::warn("warning"),
                     p.name,
@@ -410,6 +490,9 @@ impl Guide<'_> {
         Ok(())
     }
 }
+
+/// The checkpoint recording how many keys the person said they would enroll.
+const KEYS_COUNT: &str = "keys/count/";
 
 /// The label of each key of this session with its record: the active keys already recorded, in
 /// label order, then new labels no key of the person ever had (a lost "Key A" keeps its label;

@@ -13,6 +13,7 @@ mod prompt;
 mod record;
 mod replaced;
 mod steps;
+pub mod stop;
 mod terminal;
 mod verify;
 

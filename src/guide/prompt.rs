@@ -51,12 +51,41 @@ pub trait Prompter {
         default: usize,
     ) -> Result<String>;
 
+    /// Tick any of `choices` (`ticked`: which are ticked at first); returns the ticked values.
+    fn checklist(
+        &mut self,
+        id: &str,
+        question: &str,
+        choices: &[Choice],
+        ticked: &[bool],
+    ) -> Result<Vec<String>>;
+
+    /// Whether this prompter answers `id` (an answers file may answer an older, finer-grained
+    /// set of questions instead; a person always can).
+    fn has_answer(&self, id: &str) -> bool {
+        let _ = id;
+        true
+    }
+
     /// A line of text. An empty answer is allowed only when `default` is given (it is used).
     fn text(&mut self, id: &str, question: &str, default: Option<&str>) -> Result<String>;
 
     /// A PIN. Never from an answers file: implementations take it from the command's PIN
     /// sources (`--pin-stdin`, `--pin-fd`, `KEYWARD_PIN` / `KEYWARD_NEW_PIN`, or a hidden prompt).
     fn secret(&mut self, id: &str, question: &str, kind: SecretKind) -> Result<Pin>;
+
+    /// Something the person must not miss (a wrong PIN, a key that is not ready).
+    fn warn(&mut self, text: &str) {
+        self.info(text);
+    }
+
+    /// Whether a PIN of this kind is typed by a person right now, so a rejected one can be
+    /// asked again. A PIN from a variable, a file descriptor or stdin would only be rejected
+    /// again (spending the key's attempts), so those stop instead.
+    fn pin_is_typed(&self, kind: SecretKind) -> bool {
+        let _ = kind;
+        false
+    }
 
     /// Whether offering to open a web page makes sense (a person with a display).
     fn can_open_urls(&self) -> bool {

@@ -16,11 +16,16 @@ pub trait Record {
     fn add_person(&mut self, name: &str, actor: &Actor) -> Result<Person>;
 
     fn accounts(&mut self, person: &Person) -> Result<Vec<Account>>;
+    /// Add the account with each of `methods` "not checked yet" (unless already recorded), in
+    /// ONE transaction: an interruption never leaves an account without its weaker methods.
+    /// On an existing account, records the ones missing (how a half-written ledger of an
+    /// older keyward is repaired).
     fn add_account(
         &mut self,
         person: &Person,
         playbook: &str,
         identifier: &str,
+        methods: &[&str],
         actor: &Actor,
     ) -> Result<Account>;
 
@@ -30,6 +35,21 @@ pub trait Record {
     fn key_seen(&mut self, key: &Key, actor: &Actor) -> Result<()>;
     /// What is known about the key's PIN now (never the PIN itself).
     fn set_pin_state(&mut self, key: &Key, state: PinState, actor: &Actor) -> Result<()>;
+
+    /// Before keyward changes the key itself (`set_pin`, `change_pin`...): recorded first, so
+    /// that a crash before [`Record::settle_key_change`] is noticed at the next run.
+    fn begin_key_change(&mut self, key: &Key, change: &str, actor: &Actor) -> Result<()>;
+    /// What is true about the key's PIN now; `interrupted` when it was learnt by asking the
+    /// key after a change that never settled.
+    fn settle_key_change(
+        &mut self,
+        key: &Key,
+        pin: Option<PinState>,
+        interrupted: bool,
+        actor: &Actor,
+    ) -> Result<()>;
+    /// The change begun on the key and never settled, if any.
+    fn pending_key_change(&mut self, key: &Key) -> Result<Option<String>>;
 
     fn enrollments(&mut self, account: &Account) -> Result<Vec<Enrollment>>;
     /// `(key id, credential id)` of every credential seen on one of the person's keys, including
@@ -88,11 +108,14 @@ impl Record for Ledger {
         person: &Person,
         playbook: &str,
         identifier: &str,
+        methods: &[&str],
         actor: &Actor,
     ) -> Result<Account> {
-        Ok(Ledger::add_account(
-            self, actor, person.id, playbook, identifier,
-        )?)
+        Ok(self.write(actor, |w| {
+            let account = w.add_account(person.id, playbook, identifier)?;
+            w.add_methods_not_checked(account.id, methods)?;
+            Ok(account)
+        })?)
     }
     fn keys(&mut self, person: &Person) -> Result<Vec<Key>> {
         Ok(self.keys_of(person.id)?)
@@ -114,6 +137,22 @@ impl Record for Ledger {
     fn set_pin_state(&mut self, key: &Key, state: PinState, actor: &Actor) -> Result<()> {
         Ledger::set_pin_state(self, actor, key.id, state)?;
         Ok(())
+    }
+    fn begin_key_change(&mut self, key: &Key, change: &str, actor: &Actor) -> Result<()> {
+        Ok(self.write(actor, |w| w.begin_key_change(key.id, change))?)
+    }
+    fn settle_key_change(
+        &mut self,
+        key: &Key,
+        pin: Option<PinState>,
+        interrupted: bool,
+        actor: &Actor,
+    ) -> Result<()> {
+        self.write(actor, |w| w.settle_key_change(key.id, pin, interrupted))?;
+        Ok(())
+    }
+    fn pending_key_change(&mut self, key: &Key) -> Result<Option<String>> {
+        Ok(Ledger::pending_key_change(self, key.id)?)
     }
     fn enrollments(&mut self, account: &Account) -> Result<Vec<Enrollment>> {
         Ok(self.enrollments_of_account(account.id)?)

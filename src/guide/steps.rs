@@ -4,7 +4,7 @@ use super::browser;
 use super::flow::{account_name, label_id, Guide, Present};
 use super::prompt::Choice;
 use crate::error::Result;
-use crate::ledger::{Account, Key, Person};
+use crate::ledger::{Account, Key, Person, PinState};
 use crate::playbook::{
     EnrollmentPath, Evidence as PathEvidence, Expects, Platform, Playbook, Step,
 };
@@ -12,10 +12,12 @@ use crate::playbook::{
 impl Guide<'_> {
     /// Every key into one account. `Some(reason)` when part of it is left for a later run.
     ///
-    /// The playbook's steps are walked once for the account; each "verify on the key" step
-    /// checks the next key not yet enrolled (a playbook may add both keys in one pass). Keys
-    /// still missing afterwards get the steps again, one round per key. Each step done is a
-    /// checkpoint in the ledger, so a rerun skips it.
+    /// The steps come round once per key, naming the key to use; where the provider adds
+    /// several keys in one pass (Apple), one round covers every key still missing, and a key
+    /// added later (a replacement) gets the steps again for itself. Each step done is a
+    /// checkpoint per key in the ledger, so a rerun skips it. Consecutive steps that are one
+    /// visit to the website are shown together and answered once; a step that is already true
+    /// (the key has its PIN) is skipped; the person confirms each key the provider lists.
     pub(super) fn enroll_account(
         &mut self,
         person: &Person,
@@ -25,135 +27,221 @@ impl Guide<'_> {
     ) -> Result<Option<String>> {
         let name = account_name(playbook, account);
         let path = playbook.primary_path().clone();
+        let together = path.verification.evidence == PathEvidence::PersonConfirms;
         let mut opened: Vec<Present> = Vec::new();
         let mut platform = None;
-        for round in 0..=keys.len() {
+        for round_no in 0..=keys.len() {
             let pending = self.pending_keys(account, keys)?;
-            let Some(first) = pending.first().cloned() else {
-                if round == 0 {
+            if pending.is_empty() {
+                if round_no == 0 {
                     self.prompter.info(&format!(
                         "\n{name}: every key is enrolled already, nothing to do."
                     ));
                 }
                 return Ok(None);
-            };
-            if round > 0 && path.verification.evidence == PathEvidence::PersonConfirms {
-                break;
             }
-            let tag = if round == 0 {
-                self.prompter
-                    .info(&format!("\n== {name} ==\n{}: {}", path.title, path.summary));
-                "all".to_string()
+            let round: Vec<Key> = if together {
+                pending
             } else {
-                self.prompter.info(&format!(
-                    "\n== {name}: now {} ==\nThe same steps again, with {}.",
-                    first.label, first.label
-                ));
-                first.label.clone()
+                vec![pending[0].clone()]
             };
+            let labels = round
+                .iter()
+                .map(|k| k.label.as_str())
+                .collect::<Vec<_>>()
+                .join(" and ");
+            if round_no == 0 {
+                let mut s = format!("\n== {name} ==\n{}: {}", path.title, path.summary);
+                let pre = &playbook.requirements.preconditions;
+                if !pre.is_empty() {
+                    s.push_str("\nBefore you start, make sure that:");
+                    for p in pre {
+                        s.push_str(&format!("\n  - {}", p.text));
+                    }
+                }
+                self.prompter.info(&s);
+            } else {
+                self.prompter.info(&format!("\n== {name}: now {labels} =="));
+            }
+            self.prompter.info(&use_keys_line(&round));
             let platform = match platform {
                 Some(p) => p,
-                None => *platform.insert(self.platform(playbook, account, &path)?),
+                None => *platform.insert(self.platform(person, playbook, account, &path)?),
             };
             let steps: Vec<&Step> = path
                 .steps
                 .iter()
                 .filter(|s| s.applies_to(platform))
                 .collect();
+            let total = steps.len();
             let done = self.record.checkpoints(person)?;
-            for (i, step) in steps.iter().enumerate() {
+            // Sessions before per-key checkpoints marked the first round `all`.
+            let legacy = round_no == 0 && self.record.enrollments(account)?.is_empty();
+            let checkpoint =
+                |k: &str, n: usize| format!("enroll/{}/{}/{k}/{n}", account.id, path.id);
+            let is_done = |n: usize| {
+                round
+                    .iter()
+                    .all(|k| done.contains(&checkpoint(&k.label, n)))
+                    || (legacy && done.contains(&checkpoint("all", n)))
+            };
+            let pins_set = round
+                .iter()
+                .all(|k| k.pin_state == Some(PinState::Set) || self.pins.get(k.id).is_some());
+            let mut i = 0;
+            while i < total {
                 let n = i + 1;
-                let checkpoint = format!("enroll/{}/{}/{tag}/{n}", account.id, path.id);
-                if done.contains(&checkpoint) {
+                let step = steps[i];
+                if is_done(n) {
                     self.prompter.info(&format!(
-                        "Step {n} of {}: {} (done earlier)",
-                        steps.len(),
+                        "Step {n} of {total}: {} (done earlier)",
                         step.title
                     ));
+                    i += 1;
                     continue;
                 }
-                self.show_step(n, steps.len(), step, platform);
-                let open_id = format!("step.{}.{n}.open", playbook.id);
-                let url = step.location_for(platform).and_then(|(_, l)| l.url.clone());
-                self.offer_url(&open_id, url.as_deref())?;
+                if is_pin_step(step) && pins_set {
+                    self.mark_done(person, &round, &checkpoint, &[n])?;
+                    i += 1;
+                    continue;
+                }
                 match step.expects {
-                    Expects::Read => {}
-                    Expects::Act | Expects::Confirm => {
-                        if step.expects == Expects::Act {
-                            let target = self.pending_keys(account, keys)?.into_iter().next();
-                            if let Some(k) = target {
-                                self.stand_in_act(
-                                    person,
-                                    playbook,
-                                    &path,
-                                    account,
-                                    &k,
-                                    &mut opened,
-                                )?;
+                    Expects::Read => {
+                        self.show_step(n, total, step, platform);
+                        self.mark_done(person, &round, &checkpoint, &[n])?;
+                        i += 1;
+                    }
+                    Expects::Act => {
+                        // One visit: this step and the ones after it that need nothing else.
+                        let mut group = vec![n];
+                        while let Some(next) = steps.get(i + group.len()) {
+                            let m = i + group.len() + 1;
+                            if next.expects != Expects::Act || is_done(m) {
+                                break;
                             }
+                            group.push(m);
+                        }
+                        for &m in &group {
+                            self.show_step(m, total, steps[m - 1], platform);
+                        }
+                        let last = *group.last().expect("a group has a step");
+                        self.progress(person, &format!("{}, {labels}, step {n}", playbook.name))?;
+                        if let Some(url) = group.iter().find_map(|&m| {
+                            steps[m - 1]
+                                .location_for(platform)
+                                .and_then(|(_, l)| l.url.clone())
+                        }) {
+                            self.offer_url(&format!("step.{}.{n}.open", playbook.id), Some(&url))?;
+                        }
+                        for k in &round {
+                            self.stand_in_act(person, playbook, &path, account, k, &mut opened)?;
                         }
                         let ok = self.prompter.confirm(
-                            &format!("step.{}.{n}.done", playbook.id),
-                            if step.expects == Expects::Act {
-                                "Done?"
-                            } else {
-                                "Did it work?"
-                            },
+                            &format!("step.{}.{last}.done", playbook.id),
+                            &format!(
+                                "Done {} with {labels}?",
+                                if group.len() == 1 {
+                                    format!("step {n}")
+                                } else {
+                                    format!("steps {n} to {last}")
+                                }
+                            ),
                             true,
                         )?;
                         if !ok {
                             return Ok(Some(self.stopped(person, &name)));
                         }
+                        self.mark_done(person, &round, &checkpoint, &group)?;
+                        i += group.len();
+                    }
+                    Expects::Confirm if together => {
+                        // The question is the evidence itself, asked for each key.
+                        self.show_step(n, total, step, platform);
+                        self.progress(person, &format!("{}, {labels}, step {n}", playbook.name))?;
+                        if !self.confirm_listed(
+                            person,
+                            playbook,
+                            &path,
+                            account,
+                            &round,
+                            &mut opened,
+                        )? {
+                            return Ok(Some(self.stopped(person, &name)));
+                        }
+                        self.mark_done(person, &round, &checkpoint, &[n])?;
+                        i += 1;
+                    }
+                    Expects::Confirm => {
+                        self.show_step(n, total, step, platform);
+                        self.progress(person, &format!("{}, {labels}, step {n}", playbook.name))?;
+                        let ok = self.prompter.confirm(
+                            &format!("step.{}.{n}.done", playbook.id),
+                            "Did it work?",
+                            false,
+                        )?;
+                        if !ok {
+                            return Ok(Some(self.stopped(person, &name)));
+                        }
+                        self.mark_done(person, &round, &checkpoint, &[n])?;
+                        i += 1;
                     }
                     Expects::VerifyOnKey => {
-                        let target = self.pending_keys(account, keys)?.into_iter().next();
-                        if let (PathEvidence::OnKey, Some(k)) = (path.verification.evidence, target)
-                        {
-                            self.stand_in_act(person, playbook, &path, account, &k, &mut opened)?;
-                            if !self.verify(person, playbook, &path, account, &k, &mut opened)? {
-                                return Ok(Some(self.stopped(person, &name)));
+                        self.progress(person, &format!("{}, {labels}, step {n}", playbook.name))?;
+                        if path.verification.evidence == PathEvidence::OnKey {
+                            for k in &round {
+                                if !self
+                                    .pending_keys(account, std::slice::from_ref(k))?
+                                    .is_empty()
+                                {
+                                    self.show_check(n, total, k);
+                                    self.stand_in_act(
+                                        person,
+                                        playbook,
+                                        &path,
+                                        account,
+                                        k,
+                                        &mut opened,
+                                    )?;
+                                    if !self.verify(
+                                        person,
+                                        playbook,
+                                        &path,
+                                        account,
+                                        k,
+                                        &mut opened,
+                                    )? {
+                                        return Ok(Some(self.stopped(person, &name)));
+                                    }
+                                }
                             }
+                        }
+                        self.mark_done(person, &round, &checkpoint, &[n])?;
+                        i += 1;
+                    }
+                }
+            }
+            // A path with no step saying when to look (or to confirm).
+            let still: Vec<Key> = self.pending_keys(account, &round)?;
+            if !still.is_empty() {
+                if together {
+                    if !self.confirm_listed(
+                        person,
+                        playbook,
+                        &path,
+                        account,
+                        &still,
+                        &mut opened,
+                    )? {
+                        return Ok(Some(self.stopped(person, &name)));
+                    }
+                } else if path.verification.evidence == PathEvidence::OnKey {
+                    for k in &still {
+                        self.stand_in_act(person, playbook, &path, account, k, &mut opened)?;
+                        if !self.verify(person, playbook, &path, account, k, &mut opened)? {
+                            return Ok(Some(self.stopped(person, &name)));
                         }
                     }
                 }
-                self.record
-                    .add_checkpoint(person, &checkpoint, &self.actor)?;
-            }
-            // A path that proves itself on the key but has no step saying when to look.
-            let has_verify_step = steps.iter().any(|s| s.expects == Expects::VerifyOnKey);
-            if path.verification.evidence == PathEvidence::OnKey && !has_verify_step {
-                if let Some(k) = self.pending_keys(account, keys)?.into_iter().next() {
-                    self.stand_in_act(person, playbook, &path, account, &k, &mut opened)?;
-                    if !self.verify(person, playbook, &path, account, &k, &mut opened)? {
-                        return Ok(Some(self.stopped(person, &name)));
-                    }
-                }
-            }
-        }
-        if path.verification.evidence == PathEvidence::PersonConfirms {
-            let pending = self.pending_keys(account, keys)?;
-            if !pending.is_empty() {
-                self.prompter.info(&path.verification.explanation);
-            }
-            let mut missing = false;
-            for k in pending {
-                self.stand_in_act(person, playbook, &path, account, &k, &mut opened)?;
-                let yes = self.prompter.confirm(
-                    &format!("confirm.{}.{}.enrolled", playbook.id, label_id(&k.label)),
-                    &format!(
-                        "Does {} now list {} among its security keys?",
-                        playbook.name, k.label
-                    ),
-                    true,
-                )?;
-                if yes {
-                    self.confirmed(account, &k, "confirmed during keyward enroll")?;
-                } else {
-                    missing = true;
-                }
-            }
-            if missing {
-                return Ok(Some(self.stopped(person, &name)));
             }
         }
         if self.pending_keys(account, keys)?.is_empty() {
@@ -161,6 +249,72 @@ impl Guide<'_> {
         } else {
             Ok(Some(self.stopped(person, &name)))
         }
+    }
+
+    fn mark_done(
+        &mut self,
+        person: &Person,
+        round: &[Key],
+        checkpoint: &dyn Fn(&str, usize) -> String,
+        steps: &[usize],
+    ) -> Result<()> {
+        for k in round {
+            for &n in steps {
+                self.record
+                    .add_checkpoint(person, &checkpoint(&k.label, n), &self.actor)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// "Does the account list Key A?" for each key, defaulting to no: the answer is the
+    /// evidence. True when every key was confirmed.
+    fn confirm_listed(
+        &mut self,
+        person: &Person,
+        playbook: &Playbook,
+        path: &EnrollmentPath,
+        account: &Account,
+        round: &[Key],
+        opened: &mut Vec<Present>,
+    ) -> Result<bool> {
+        let mut all = true;
+        for k in round {
+            if self
+                .pending_keys(account, std::slice::from_ref(k))?
+                .is_empty()
+            {
+                continue;
+            }
+            self.stand_in_act(person, playbook, path, account, k, opened)?;
+            opened.clear();
+            let yes = self.prompter.confirm(
+                &format!("confirm.{}.{}.enrolled", playbook.id, label_id(&k.label)),
+                &format!(
+                    "Does your {} now list {} among its security keys?",
+                    playbook.name, k.label
+                ),
+                false,
+            )?;
+            if yes {
+                self.confirmed(account, k, "confirmed during keyward enroll")?;
+            } else {
+                all = false;
+            }
+        }
+        Ok(all)
+    }
+
+    fn show_check(&mut self, n: usize, of: usize, key: &Key) {
+        let how = if self.pins.get(key.id).is_some() {
+            "keyward looks for it now (it has the PIN from earlier)"
+        } else {
+            "keyward asks for its PIN now and looks for it"
+        };
+        self.prompter.info(&format!(
+            "\nStep {n} of {of}: keyward checks {}\nThe new passkey is stored on {}: {how}.",
+            key.label, key.label
+        ));
     }
 
     /// This session's keys not yet enrolled in `account`, in label order.
@@ -196,10 +350,15 @@ impl Guide<'_> {
     /// Which device the person does this account's steps on, when the steps differ.
     pub(super) fn platform(
         &mut self,
+        person: &Person,
         playbook: &Playbook,
         account: &Account,
         path: &EnrollmentPath,
     ) -> Result<Platform> {
+        let asked = format!("platform/{}/", account.id);
+        if let Some(p) = self.answered(person, &asked)?.and_then(|p| p.parse().ok()) {
+            return Ok(p);
+        }
         let mut named: Vec<Platform> = Vec::new();
         for s in &path.steps {
             for (p, _) in s.locations() {
@@ -218,11 +377,14 @@ impl Guide<'_> {
             .collect();
         let v = self.prompter.choose(
             &format!("account.{}.platform", playbook.id),
-            &format!("Where will you add the key to {}?", account.identifier),
+            &format!("Where will you add the keys to {}?", account.identifier),
             &choices,
             0,
         )?;
-        Ok(v.parse().unwrap_or(Platform::Web))
+        let p = v.parse().unwrap_or(Platform::Web);
+        self.record
+            .add_checkpoint(person, &format!("{asked}{}", p.as_str()), &self.actor)?;
+        Ok(p)
     }
 
     pub(super) fn show_step(&mut self, n: usize, of: usize, step: &Step, platform: Platform) {
@@ -261,4 +423,30 @@ impl Guide<'_> {
         }
         Ok(())
     }
+}
+
+/// The playbooks begin with "Set a PIN on the key"; keyward has done that by then (or the key
+/// had one), so the step is skipped when every key of the round has its PIN. Playbooks carry
+/// no marker for it, hence the title.
+fn is_pin_step(step: &Step) -> bool {
+    step.expects == Expects::Act && step.title.to_lowercase().starts_with("set a pin")
+}
+
+/// Which physical key to take now, and what to call it on the website.
+fn use_keys_line(round: &[Key]) -> String {
+    let one = |k: &Key| {
+        let letter = label_id(&k.label).to_uppercase();
+        match &k.serial {
+            Some(sn) => format!("{} (the one marked {letter}, serial {sn})", k.label),
+            None => format!("{} (the one marked {letter})", k.label),
+        }
+    };
+    let names: Vec<String> = round.iter().map(one).collect();
+    let call: Vec<String> = round.iter().map(|k| format!("\"{}\"", k.label)).collect();
+    format!(
+        "Use {} now. When the website asks for a name, call it {}: that is how you will tell \
+         the keys apart later.",
+        names.join(" and "),
+        call.join(" and ")
+    )
 }

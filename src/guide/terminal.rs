@@ -2,7 +2,7 @@
 
 use super::prompt::{Choice, Prompter, SecretKind};
 use crate::error::{Error, Result};
-use crate::pin::{Pin, PinReader};
+use crate::pin::{Pin, PinInputError, PinReader};
 use dialoguer::console::Term;
 
 pub struct TerminalPrompter {
@@ -74,6 +74,39 @@ impl Prompter for TerminalPrompter {
         Ok(choices[i].value.clone())
     }
 
+    fn checklist(
+        &mut self,
+        _id: &str,
+        question: &str,
+        choices: &[Choice],
+        ticked: &[bool],
+    ) -> Result<Vec<String>> {
+        let labels: Vec<&str> = choices.iter().map(|c| c.label.as_str()).collect();
+        let defaults: Vec<bool> = (0..choices.len())
+            .map(|i| ticked.get(i).copied().unwrap_or(false))
+            .collect();
+        let picked = dialoguer::MultiSelect::new()
+            .with_prompt(question)
+            .items(&labels)
+            .defaults(&defaults)
+            .report(false)
+            .interact_on(&self.term)
+            .map_err(cancelled)?;
+        let names: Vec<&str> = picked.iter().map(|&i| choices[i].label.as_str()).collect();
+        self.echo(
+            question,
+            &if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join("; ")
+            },
+        );
+        Ok(picked
+            .into_iter()
+            .map(|i| choices[i].value.clone())
+            .collect())
+    }
+
     fn text(&mut self, _id: &str, question: &str, default: Option<&str>) -> Result<String> {
         loop {
             let mut input = dialoguer::Input::<String>::new()
@@ -98,8 +131,33 @@ impl Prompter for TerminalPrompter {
     fn secret(&mut self, _id: &str, question: &str, kind: SecretKind) -> Result<Pin> {
         Ok(match kind {
             SecretKind::Current => self.pins.current(question)?,
-            SecretKind::New { min_code_points } => self.pins.new_pin(question, min_code_points)?,
+            SecretKind::New { min_code_points } => loop {
+                let typed = self.pins.prompts_for(true);
+                match self.pins.new_pin(question, min_code_points) {
+                    // A PIN the key would refuse costs nothing yet: say the rule, ask again.
+                    Err(PinInputError::Policy(rule)) if typed => {
+                        self.warn(&format!("That PIN cannot be used: {rule}. Choose another."));
+                    }
+                    other => break other?,
+                }
+            },
         })
+    }
+
+    fn warn(&mut self, text: &str) {
+        // Stands out on a terminal that shows colour; plain with NO_COLOR or --color never.
+        // Text styled already (a "warning:" prefix) keeps its own styling.
+        let line = if text.contains('\x1b') {
+            text.to_string()
+        } else {
+            crate::style::warn(text).to_string()
+        };
+        let _ = self.term.write_line(&line);
+    }
+
+    fn pin_is_typed(&self, kind: SecretKind) -> bool {
+        self.pins
+            .prompts_for(matches!(kind, SecretKind::New { .. }))
     }
 
     fn can_open_urls(&self) -> bool {

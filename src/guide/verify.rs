@@ -2,8 +2,8 @@
 
 use super::flow::{label_id, Guide, Present};
 use super::prompt::{Choice, SecretKind};
-use crate::device::RpCredentials;
-use crate::error::Result;
+use crate::device::{DeviceError, RpCredentials};
+use crate::error::{Error, Result};
 use crate::ledger::{Account, Evidence, EvidenceDetail, Key, KeyState, NewEnrollment, Person};
 use crate::playbook::{EnrollmentPath, Playbook};
 
@@ -22,27 +22,12 @@ impl Guide<'_> {
         loop {
             tries += 1;
             let i = self.present(person, key, opened)?;
-            if !opened[i].unlocked {
-                // A PIN this key accepted earlier in the session is used again without asking.
-                // It is kept only while the key keeps accepting it: any failure forgets it, and
-                // the error stops the session like any wrong PIN.
-                if self.pins.get(key.id).is_none() {
-                    self.guard_pin(&key.label, opened[i].handle.as_mut())?;
-                    let typed = self.prompter.secret(
-                        &format!("key.{}.pin", label_id(&key.label)),
-                        &format!("PIN of {} (to look at the credentials on it)", key.label),
-                        SecretKind::Current,
-                    )?;
-                    self.pins.remember(key.id, typed);
-                }
-                let p = &mut opened[i];
-                let pin = self.pins.get(key.id).expect("remembered just above");
-                if let Err(e) = p.handle.unlock(pin) {
-                    self.pins.forget(key.id);
-                    return Err(e.with_retries_from(p.handle.as_mut()).into());
-                }
-                p.unlocked = true;
+            if !opened[i].unlocked && !self.unlock(person, key, opened)? {
+                // Replugged: look for the key again, without counting it as a try.
+                tries -= 1;
+                continue;
             }
+            let i = self.present(person, key, opened)?;
             let listed = opened[i].handle.list_credentials()?;
             let found = listed.iter().find_map(|rp| {
                 let rp_ok = path
@@ -100,11 +85,11 @@ impl Guide<'_> {
                     &self.actor,
                 )?;
                 self.prompter.info(&format!(
-                    "{} on {}: a {} credential for {} ({rp_id}) is on the key.",
+                    "{} on {}: the passkey for {} ({}) is on the key.",
                     crate::style::good("Verified"),
                     key.label,
-                    playbook.name,
-                    account.identifier
+                    account.identifier,
+                    playbook.name
                 ));
                 return Ok(true);
             }
@@ -117,25 +102,20 @@ impl Guide<'_> {
                         .any(|r| r.eq_ignore_ascii_case(&rp.rp_id))
                 })
                 .flat_map(|rp| {
-                    rp.credentials.iter().map(move |c| {
-                        format!(
-                            "{} for {}",
-                            rp.rp_id,
-                            c.user_name.as_deref().unwrap_or("(no user name)")
-                        )
-                    })
+                    rp.credentials
+                        .iter()
+                        .map(move |c| c.user_name.as_deref().unwrap_or("(no name)").to_string())
                 })
                 .collect();
             self.prompter.info(&format!(
-                "No {} credential for {} is on {} yet (looked for {}{}).",
+                "No {} passkey for {} is on {} yet{}.",
                 playbook.name,
                 account.identifier,
                 key.label,
-                path.verification.rp_ids.join(", "),
                 if seen.is_empty() {
                     String::new()
                 } else {
-                    format!("; found {}", seen.join(", "))
+                    format!(" (it holds one for {} there)", seen.join(", "))
                 }
             ));
             if let Some(t) = &path.verification.tell_apart {
@@ -152,6 +132,9 @@ impl Guide<'_> {
             if tries >= 3 {
                 choices.remove(0);
             }
+            // Let go of the key while the person is away: another program (the website's
+            // stand-in in training, `keyward virtual register`) may need it before "look again".
+            opened.clear();
             let what = self.prompter.choose(
                 &format!("verify.{}.not_found", playbook.id),
                 "What now?",
@@ -174,6 +157,77 @@ impl Guide<'_> {
                 _ => return Ok(false),
             }
         }
+    }
+
+    /// Unlock `key` with its PIN: the one it accepted earlier in the session, else a PIN asked
+    /// now. A wrong PIN typed at the terminal is asked again with the attempts left (the guard
+    /// before the last attempts stays); after three wrong PINs in a row the key wants to be
+    /// unplugged, and the person is asked to do that. `false`: the key was replugged, look it
+    /// up again. A PIN from a variable, a file descriptor or stdin would only fail again, so a
+    /// wrong one stops the session as before.
+    fn unlock(&mut self, person: &Person, key: &Key, opened: &mut Vec<Present>) -> Result<bool> {
+        let i = self.present(person, key, opened)?;
+        loop {
+            let typed_now = self.pins.get(key.id).is_none();
+            if typed_now {
+                match self.guard_pin(&key.label, opened[i].handle.as_mut()) {
+                    Err(Error::Device(DeviceError::PinAuthBlocked)) => {
+                        self.replug(person, key, opened)?;
+                        return Ok(false);
+                    }
+                    other => other?,
+                }
+                let typed = self.prompter.secret(
+                    &format!("key.{}.pin", label_id(&key.label)),
+                    &format!("PIN of {} (to look at the credentials on it)", key.label),
+                    SecretKind::Current,
+                )?;
+                self.pins.remember(key.id, typed);
+            }
+            let p = &mut opened[i];
+            let pin = self.pins.get(key.id).expect("remembered just above");
+            match p.handle.unlock(pin) {
+                Ok(()) => {
+                    p.unlocked = true;
+                    return Ok(true);
+                }
+                Err(e) => {
+                    // Whatever PIN was kept is not this key's.
+                    self.pins.forget(key.id);
+                    let e = e.with_retries_from(p.handle.as_mut());
+                    let again = typed_now && self.prompter.pin_is_typed(SecretKind::Current);
+                    match e {
+                        DeviceError::PinInvalid { retries_left } if again => {
+                            self.prompter.warn(&format!(
+                                "That is not the PIN of {}{}. Try again.",
+                                key.label,
+                                retries_left
+                                    .map(|r| format!(
+                                        " ({r} attempt{} left before the key locks)",
+                                        if r == 1 { "" } else { "s" }
+                                    ))
+                                    .unwrap_or_default()
+                            ));
+                        }
+                        DeviceError::PinAuthBlocked if again => {
+                            self.replug(person, key, opened)?;
+                            return Ok(false);
+                        }
+                        e => return Err(e.into()),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Three wrong PINs in a row: the key takes no more until it is unplugged.
+    fn replug(&mut self, person: &Person, key: &Key, opened: &mut Vec<Present>) -> Result<()> {
+        self.prompter.warn(&format!(
+            "{} refuses PIN attempts after 3 wrong PINs in a row: unplug it and plug it back in.",
+            key.label
+        ));
+        opened.clear();
+        self.ask_plugged(person, &key.label)
     }
 
     /// The label of another of the person's keys that a credential on this key was recorded

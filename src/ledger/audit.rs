@@ -249,6 +249,18 @@ pub(crate) fn verify_ledger(
     path: &str,
 ) -> Result<AuditReport, LedgerError> {
     let sql = |e| LedgerError::sql_at(path, e);
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(sql)?;
+    if version < super::schema::ROW_IMAGES {
+        // Opened read-only before its upgrade: checked as keyward checked it then.
+        let entries = super::query::audit_entries(conn, path)?;
+        let mut report = verify(&entries, head(conn).map_err(sql)?.as_deref());
+        let data = super::transfer::export(conn, path)?;
+        report.record_problems = cross_check(&entries, &data.records());
+        report.ok = report.problems.is_empty() && report.record_problems.is_empty();
+        return Ok(report);
+    }
     let mut chain = Chain::default();
     let mut replay = super::trail::Replay::default();
     {

@@ -32,7 +32,8 @@ mod writer;
 pub use audit::{AuditProblem, AuditReport};
 pub use model::*;
 pub use query::{
-    AccountStatus, EnrollmentView, FleetReport, PersonStatus, PersonSummary, Remaining,
+    unfinished_from, AccountStatus, EnrollmentView, FleetReport, PersonStatus, PersonSummary,
+    Remaining, PROGRESS_FINISHED, PROGRESS_PREFIX,
 };
 pub use schema::SCHEMA_VERSION;
 pub use transfer::LedgerExport;
@@ -58,6 +59,8 @@ pub enum LedgerError {
     Missing { path: String },
     #[error("ledger {path} stayed locked by another keyward for too long; try again when it has finished")]
     Busy { path: String },
+    #[error("ledger {path}: its folder {folder} is read-only, so nothing can be recorded there. Reading (`status`, `report`, `audit verify`, `ledger export`) still works; to record, copy the ledger to a folder you can write to, or ask for write access")]
+    ReadOnly { path: String, folder: String },
     #[error("ledger {path}: {doing}: {source}")]
     Io {
         path: String,
@@ -90,12 +93,24 @@ impl LedgerError {
             | LedgerError::Io { .. }
             | LedgerError::Sql { .. }
             | LedgerError::NotEmpty { .. }
-            | LedgerError::Missing { .. } => ExitCode::Ledger,
+            | LedgerError::Missing { .. }
+            | LedgerError::ReadOnly { .. } => ExitCode::Ledger,
             LedgerError::UnknownPerson(_)
             | LedgerError::NotFound(_)
             | LedgerError::Conflict(_)
             | LedgerError::Invalid(_)
             | LedgerError::BadExport { .. } => ExitCode::BadInput,
+        }
+    }
+
+    pub(crate) fn read_only(path: &Path) -> LedgerError {
+        let folder = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.display().to_string(),
+            _ => ".".into(),
+        };
+        LedgerError::ReadOnly {
+            path: path.display().to_string(),
+            folder,
         }
     }
 
@@ -117,6 +132,9 @@ impl LedgerError {
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => LedgerError::Busy {
                 path: path.to_string(),
             },
+            Some(ErrorCode::ReadOnly) if schema::folder_read_only(Path::new(path)) => {
+                LedgerError::read_only(Path::new(path))
+            }
             Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
                 LedgerError::Damaged {
                     path: path.to_string(),
@@ -169,6 +187,23 @@ impl Ledger {
             });
         }
         Ledger::open(path)
+    }
+
+    /// Open an existing ledger only to read it (`status`, `report`, `audit verify`, `ledger
+    /// export`): nothing beside it is created or deleted, so it works in a read-only folder.
+    /// Writing through it fails.
+    pub fn open_read_only(path: &Path) -> Result<Ledger> {
+        if !path.exists() {
+            return Err(LedgerError::Missing {
+                path: path.display().to_string(),
+            });
+        }
+        let (conn, _version) = schema::open_read_only(path)?;
+        Ok(Ledger {
+            conn,
+            path: path.to_path_buf(),
+            tracing: false,
+        })
     }
 
     /// Open the ledger at `path`, creating a new one (mode 0600) when nothing is there. A file
@@ -295,6 +330,11 @@ impl Ledger {
         self.write(actor, |w| w.set_pin_state(key_id, pin))
     }
 
+    /// The change begun on this key and never settled (see [`Writer::begin_key_change`]).
+    pub fn pending_key_change(&self, key_id: i64) -> Result<Option<String>> {
+        query::pending_key_change(&self.conn, &self.path_str(), key_id)
+    }
+
     /// Record that a flow has passed a named point for a person (idempotent).
     pub fn checkpoint(&mut self, actor: &Actor, person_id: i64, name: &str) -> Result<()> {
         self.write(actor, |w| w.checkpoint(person_id, name))
@@ -419,6 +459,12 @@ impl Ledger {
     /// Every record and the whole audit trail, for `keyward ledger export`.
     pub fn export(&self) -> Result<LedgerExport> {
         transfer::export(&self.conn, &self.path_str())
+    }
+
+    /// Write the export as JSON to `out` without holding the audit trail in memory. Returns
+    /// the records (with an empty `audit`) and the number of audit entries written.
+    pub fn export_to(&self, out: &mut dyn std::io::Write) -> Result<(LedgerExport, usize)> {
+        transfer::export_to(&self.conn, &self.path_str(), out)
     }
 
     /// Put an export back into this ledger, which must be empty. The export's audit trail must

@@ -281,6 +281,9 @@ pub enum MethodStatus {
     Kept,
     /// Nobody has checked yet.
     Unknown,
+    /// Was never set up on the account, or was already off when someone looked: nothing was
+    /// removed, and nothing remains.
+    Absent,
 }
 
 impl MethodStatus {
@@ -290,6 +293,7 @@ impl MethodStatus {
             MethodStatus::Removed => "removed",
             MethodStatus::Kept => "kept",
             MethodStatus::Unknown => "unknown",
+            MethodStatus::Absent => "absent",
         }
     }
     pub fn parse(s: &str) -> Option<MethodStatus> {
@@ -298,6 +302,7 @@ impl MethodStatus {
             "removed" => Some(MethodStatus::Removed),
             "kept" => Some(MethodStatus::Kept),
             "unknown" => Some(MethodStatus::Unknown),
+            "absent" => Some(MethodStatus::Absent),
             _ => None,
         }
     }
@@ -400,4 +405,14 @@ pub struct NewEnrollment {
     pub key_id: i64,
     pub evidence: Evidence,
     pub detail: EvidenceDetail,
+}
+
+/// A change to a key begun outside the ledger and not settled yet (a crash in between).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChange {
+    pub key_id: i64,
+    /// `set_pin`, `change_pin`, `policy`, `reset` or `erase`.
+    pub change: String,
+    pub started_at: String,
+    pub started_by: String,
 }

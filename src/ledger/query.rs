@@ -132,7 +132,8 @@ fn all<T>(
     p: impl rusqlite::Params,
     f: fn(&Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Vec<T>> {
-    let mut stmt = conn.prepare(query).map_err(sql(path))?;
+    // Cached: the fleet report runs the same few queries once per person.
+    let mut stmt = conn.prepare_cached(query).map_err(sql(path))?;
     let rows = stmt.query_map(p, f).map_err(sql(path))?;
     rows.collect::<rusqlite::Result<Vec<T>>>()
         .map_err(sql(path))
@@ -145,7 +146,9 @@ fn one<T>(
     p: impl rusqlite::Params,
     f: fn(&Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Option<T>> {
-    conn.query_row(query, p, f).optional().map_err(sql(path))
+    conn.prepare_cached(query)
+        .and_then(|mut stmt| stmt.query_row(p, f).optional())
+        .map_err(sql(path))
 }
 
 pub(crate) fn person(conn: &Connection, path: &str, id: i64) -> Result<Person> {
@@ -463,6 +466,20 @@ pub(crate) fn checkpoints(
     )
 }
 
+pub(crate) fn pending_key_change(
+    conn: &Connection,
+    path: &str,
+    key_id: i64,
+) -> Result<Option<String>> {
+    conn.query_row(
+        "SELECT change FROM key_changes WHERE key_id = ?1",
+        params![key_id],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(sql(path))
+}
+
 pub(crate) fn audit_entries(conn: &Connection, path: &str) -> Result<Vec<AuditEntry>> {
     all(
         conn,
@@ -502,12 +519,38 @@ pub struct AccountStatus {
     pub working_keys: usize,
 }
 
+/// Where a guided session marks its progress: checkpoints named `progress/NNNNN/WHERE`, the
+/// highest number being the latest. `WHERE` is [`PROGRESS_FINISHED`] when a session ended
+/// with nothing left for later.
+pub const PROGRESS_PREFIX: &str = "progress/";
+pub const PROGRESS_FINISHED: &str = "finished";
+
+/// Where the person's last guided session stopped, if it did not finish.
+pub fn unfinished_from(checkpoints: &[String]) -> Option<String> {
+    checkpoints
+        .iter()
+        .filter_map(|c| {
+            let rest = c.strip_prefix(PROGRESS_PREFIX)?;
+            let (n, at) = rest.split_once('/')?;
+            Some((n.parse::<u64>().ok()?, at))
+        })
+        .max_by_key(|(n, _)| *n)
+        .filter(|(_, at)| *at != PROGRESS_FINISHED)
+        .map(|(_, at)| at.to_string())
+}
+
 /// Everything recorded about one person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PersonStatus {
     pub person: Person,
-    /// First of all: what remains to disable (present) or to check (unknown).
+    /// First of all: what remains to disable (present) or to check (unknown), on accounts
+    /// where a key the person still has works.
     pub remaining: Vec<Remaining>,
+    /// Weaker methods of accounts with no working key yet: removing them first could lock the
+    /// person out, so they wait for a key.
+    pub waiting: Vec<Remaining>,
+    /// Where the last guided session stopped, when it did not finish.
+    pub unfinished: Option<String>,
     pub accounts: Vec<AccountStatus>,
     pub keys: Vec<Key>,
 }
@@ -522,6 +565,31 @@ impl PersonStatus {
     }
 
     /// Each enrollment of a lost or retired key, as `playbook:identifier / key label`.
+    /// What to do about each enrollment of a lost or retired key: while the account has fewer
+    /// than two working keys it needs a replacement; once it has them again, only the lost key
+    /// is left to remove there.
+    pub fn replacement_tasks(&self) -> Vec<String> {
+        self.needing_replacement()
+            .into_iter()
+            .map(|(a, e)| {
+                let acct = format!("{}:{}", a.account.playbook, a.account.identifier);
+                if a.working_keys >= 2 {
+                    format!(
+                        "remove {} {} from {acct}",
+                        e.key_state.as_str(),
+                        e.key_label
+                    )
+                } else {
+                    format!(
+                        "{acct} needs a replacement for {} {}",
+                        e.key_state.as_str(),
+                        e.key_label
+                    )
+                }
+            })
+            .collect()
+    }
+
     pub fn needs_replacement_names(&self) -> Vec<String> {
         self.needing_replacement()
             .into_iter()
@@ -553,6 +621,7 @@ pub(crate) fn person_status(conn: &Connection, path: &str, person_id: i64) -> Re
     let keys = keys_of(conn, path, person_id)?;
     let mut accounts = Vec::new();
     let mut remaining = Vec::new();
+    let mut waiting = Vec::new();
     for account in accounts_of(conn, path, person_id)? {
         let mut enrollments = Vec::new();
         for e in enrollments_of_account(conn, path, account.id)? {
@@ -566,8 +635,17 @@ pub(crate) fn person_status(conn: &Connection, path: &str, person_id: i64) -> Re
             });
         }
         let methods = methods_of(conn, path, account.id)?;
+        let working_keys = enrollments
+            .iter()
+            .filter(|e| e.key_state == KeyState::Active && !e.enrollment.needs_replacement)
+            .count();
         for m in methods.iter().filter(|m| m.status.remains()) {
-            remaining.push(Remaining {
+            let list = if working_keys == 0 {
+                &mut waiting
+            } else {
+                &mut remaining
+            };
+            list.push(Remaining {
                 account_id: account.id,
                 playbook: account.playbook.clone(),
                 identifier: account.identifier.clone(),
@@ -576,10 +654,6 @@ pub(crate) fn person_status(conn: &Connection, path: &str, person_id: i64) -> Re
                 updated_at: m.updated_at.clone(),
             });
         }
-        let working_keys = enrollments
-            .iter()
-            .filter(|e| e.key_state == KeyState::Active && !e.enrollment.needs_replacement)
-            .count();
         accounts.push(AccountStatus {
             account,
             enrollments,
@@ -595,9 +669,15 @@ pub(crate) fn person_status(conn: &Connection, path: &str, person_id: i64) -> Re
             r.method.clone(),
         )
     });
+    let names: Vec<String> = checkpoints(conn, path, person_id)?
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     Ok(PersonStatus {
+        unfinished: unfinished_from(&names),
         person,
         remaining,
+        waiting,
         accounts,
         keys,
     })
@@ -613,11 +693,19 @@ pub struct PersonSummary {
     pub lost_or_retired_keys: Vec<Key>,
     /// Enrollments of lost or retired keys, as `playbook:identifier / label`.
     pub needs_replacement: Vec<String>,
+    /// What to do about each of them (`PersonStatus::replacement_tasks`).
+    pub replacement_tasks: Vec<String>,
+    /// Weaker methods waiting for a working key on their account.
+    pub waiting: Vec<Remaining>,
+    /// Where the last guided session stopped, when it did not finish.
+    pub unfinished: Option<String>,
 }
 
 impl PersonSummary {
     pub fn all_done(&self) -> bool {
         self.to_disable.is_empty()
+            && self.waiting.is_empty()
+            && self.unfinished.is_none()
             && self.single_key_accounts.is_empty()
             && self.needs_replacement.is_empty()
     }
@@ -639,7 +727,11 @@ impl From<PersonStatus> for PersonSummary {
             .map(|a| a.account.clone())
             .collect();
         let needs_replacement = s.needs_replacement_names();
+        let replacement_tasks = s.replacement_tasks();
         PersonSummary {
+            replacement_tasks,
+            waiting: s.waiting.clone(),
+            unfinished: s.unfinished.clone(),
             lost_or_retired_keys: s
                 .keys
                 .iter()

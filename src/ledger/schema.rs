@@ -101,6 +101,39 @@ const MIGRATIONS: &[&str] = &[
     // 1 -> 2: every audit entry carries the image of each row it changed (see `trail.rs`). No
     // table changes; the upgrade writes a baseline entry stating every record (see `migrate`).
     "-- row images in the audit trail",
+    // 2 -> 3: a change to a key that happens outside the ledger (set or change its PIN, its
+    // policy, reset, erase) is recorded as begun before keyward acts on the key, and settled
+    // after; one still here after a crash is settled by asking the key (see `Writer`).
+    r#"
+    CREATE TABLE key_changes (
+        key_id     INTEGER PRIMARY KEY REFERENCES keys(id),
+        change     TEXT NOT NULL CHECK (change IN ('set_pin', 'change_pin', 'policy', 'reset', 'erase')),
+        started_at TEXT NOT NULL,
+        started_by TEXT NOT NULL
+    );
+    -- Reading one person (status, and the fleet report person by person) must not scan
+    -- every account or enrollment of the organisation.
+    CREATE INDEX accounts_by_person ON accounts(person_id);
+    CREATE INDEX enrollments_by_key ON enrollments(key_id);
+    CREATE INDEX slots_by_person ON provision_slots(person_id);
+    "#,
+    // 3 -> 4: a method that was never set up (or already off) is told apart from one removed.
+    // SQLite cannot change a CHECK in place: the table is rebuilt with the same rows.
+    r#"
+    CREATE TABLE methods_v2 (
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        method     TEXT NOT NULL,
+        status     TEXT NOT NULL CHECK (status IN ('present', 'removed', 'kept', 'unknown', 'absent')),
+        reason     TEXT,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT NOT NULL,
+        PRIMARY KEY (account_id, method)
+    );
+    INSERT INTO methods_v2 (account_id, method, status, reason, updated_at, updated_by)
+        SELECT account_id, method, status, reason, updated_at, updated_by FROM methods;
+    DROP TABLE methods;
+    ALTER TABLE methods_v2 RENAME TO methods;
+    "#,
 ];
 
 /// The first schema whose audit entries carry row images.
@@ -137,12 +170,76 @@ pub fn open(path: &Path) -> Result<Connection, LedgerError> {
         Err(e) => return Err(LedgerError::io(path, "cannot read", e)),
     }
     check_header(path)?;
+    crate::temp_file::remove_stale(path);
     let mut conn = connect(path, false)?;
     check_identity(path, &conn)?;
     migrate(path, &mut conn)?;
     conn.pragma_update(None, "foreign_keys", true)
         .map_err(|e| LedgerError::sql(path, e))?;
     Ok(conn)
+}
+
+/// Open an existing ledger for reading only: nothing is created, migrated or deleted (not
+/// even a stray `-wal` file), so it works in a read-only folder or mount. An older schema is
+/// read as it is.
+pub fn open_read_only(path: &Path) -> Result<(Connection, i64), LedgerError> {
+    if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(not_ours(path, "it is a folder; give the path of a file"));
+    }
+    check_header(path)?;
+    let ro = |immutable: bool| -> Result<(Connection, i64), LedgerError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = if immutable {
+            // Where SQLite cannot even make its shared-memory file, the folder is read-only
+            // to us: nobody is writing through us, so the file is read as it is.
+            let uri = url::Url::from_file_path(std::path::absolute(path).unwrap_or_default())
+                .map(|u| format!("{u}?immutable=1"))
+                .map_err(|()| {
+                    LedgerError::io(path, "cannot open", std::io::ErrorKind::InvalidInput.into())
+                })?;
+            Connection::open_with_flags(uri, flags)
+        } else {
+            Connection::open_with_flags(path, flags)
+        }
+        .map_err(|e| classify(path, e, "cannot open"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| LedgerError::sql(path, e))?;
+        let version = check_identity(path, &conn)?;
+        Ok((conn, version))
+    };
+    match ro(false) {
+        Err(LedgerError::Sql { .. }) | Err(LedgerError::ReadOnly { .. })
+            if folder_read_only(path) =>
+        {
+            ro(true)
+        }
+        other => other,
+    }
+}
+
+/// Whether we may not create files beside the ledger (its `-wal` and `-shm`).
+pub(crate) fn folder_read_only(path: &Path) -> bool {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: a valid NUL-terminated path; access() only reads it.
+        unsafe { libc::access(c.as_ptr(), libc::W_OK) != 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(dir)
+            .map(|m| m.permissions().readonly())
+            .unwrap_or(false)
+    }
 }
 
 fn connect(path: &Path, create: bool) -> Result<Connection, LedgerError> {
@@ -183,7 +280,8 @@ fn check_header(path: &Path) -> Result<(), LedgerError> {
 }
 
 /// Read-only checks: the application id, the schema version, and SQLite's own integrity check.
-fn check_identity(path: &Path, conn: &Connection) -> Result<(), LedgerError> {
+/// Returns the schema version.
+fn check_identity(path: &Path, conn: &Connection) -> Result<i64, LedgerError> {
     let app_id: i32 = conn
         .pragma_query_value(None, "application_id", |r| r.get(0))
         .map_err(|e| classify(path, e, "cannot read"))?;
@@ -212,7 +310,7 @@ fn check_identity(path: &Path, conn: &Connection) -> Result<(), LedgerError> {
             format!("SQLite's integrity check says: {verdict}"),
         ));
     }
-    Ok(())
+    Ok(version)
 }
 
 /// SQLite's "not a database" and "corrupt" results mean the file is damaged, not that the disk
@@ -225,6 +323,9 @@ fn classify(path: &Path, e: rusqlite::Error, doing: &str) -> LedgerError {
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => LedgerError::Busy {
             path: path.display().to_string(),
         },
+        Some(ErrorCode::ReadOnly) | Some(ErrorCode::CannotOpen) if folder_read_only(path) => {
+            LedgerError::read_only(path)
+        }
         _ => LedgerError::sql(path, e),
     }
 }
@@ -266,26 +367,23 @@ fn create(path: &Path) -> Result<(), LedgerError> {
     };
     std::fs::create_dir_all(&dir)
         .map_err(|e| LedgerError::io(&dir, "cannot create the folder", e))?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "ledger".into());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(".{file_name}.new-{}-{nanos}", std::process::id()));
-    let result = build_new(&tmp).and_then(|()| match std::fs::hard_link(&tmp, path) {
-        Ok(()) => Ok(()),
+    if folder_read_only(path) {
+        return Err(LedgerError::read_only(path));
+    }
+    // Leftovers of runs killed while creating a ledger here (they hold no records, but
+    // they pile up and look like ledgers).
+    crate::temp_file::remove_stale(path);
+    let mut tmp = crate::temp_file::TempFile::beside(path)
+        .map_err(|e| LedgerError::io(path, "cannot create", e))?;
+    // SQLite opens it by name; it gives its -wal and -shm files the same mode (0600).
+    tmp.close();
+    build_new(tmp.path())?;
+    match tmp.place_new(path) {
+        Ok(_) => Ok(()),
+        // Someone else created it first: theirs is used.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        // A file system without hard links: a plain rename, unless someone got there first.
-        Err(_) if !path.exists() => {
-            std::fs::rename(&tmp, path).map_err(|e| LedgerError::io(path, "cannot create", e))
-        }
         Err(e) => Err(LedgerError::io(path, "cannot create", e)),
-    });
-    let _ = std::fs::remove_file(&tmp);
-    result
+    }
 }
 
 /// Every table of the current schema, in an empty database (an export checked in memory).
@@ -297,16 +395,6 @@ pub(crate) fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 fn build_new(tmp: &Path) -> Result<(), LedgerError> {
-    {
-        // Created 0600 before SQLite opens it; SQLite gives its -wal and -shm files the same
-        // mode as the database.
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        opts.open(tmp)
-            .map_err(|e| LedgerError::io(tmp, "cannot create", e))?;
-    }
     let conn = connect(tmp, true)?;
     conn.pragma_update(None, "application_id", APPLICATION_ID)
         .map_err(|e| LedgerError::sql(tmp, e))?;
@@ -331,11 +419,5 @@ fn build_new(tmp: &Path) -> Result<(), LedgerError> {
         .map_err(|e| LedgerError::sql(tmp, e))?;
     tx.commit().map_err(|e| LedgerError::sql(tmp, e))?;
     // Closing checkpoints the WAL into the main file, so the linked file is complete alone.
-    conn.close().map_err(|(_, e)| LedgerError::sql(tmp, e))?;
-    for suffix in ["-wal", "-shm"] {
-        let mut p = tmp.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(std::path::PathBuf::from(p));
-    }
-    Ok(())
+    conn.close().map_err(|(_, e)| LedgerError::sql(tmp, e))
 }

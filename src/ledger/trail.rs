@@ -44,39 +44,42 @@ pub(crate) struct Table {
 
 /// Every table a person relies on, with its columns, straight from the schema.
 pub(crate) fn tables(conn: &Connection) -> rusqlite::Result<Vec<Table>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
          ORDER BY name",
     )?;
     let names: Vec<String> = stmt
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut out = Vec::new();
-    for name in names {
-        if UNTRACKED.contains(&name.as_str()) {
-            continue;
-        }
-        let mut info = conn.prepare("SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid")?;
-        let cols: Vec<(String, i64)> = info
-            .query_map([&name], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut key: Vec<(i64, String)> = cols
-            .iter()
-            .filter(|(_, pk)| *pk > 0)
-            .map(|(c, pk)| (*pk, c.clone()))
-            .collect();
-        key.sort();
-        let mut key: Vec<String> = key.into_iter().map(|(_, c)| c).collect();
-        if key.is_empty() {
-            key.push("rowid".into());
-        }
-        out.push(Table {
-            name,
-            columns: cols.into_iter().map(|(c, _)| c).collect(),
-            key,
-        });
+    names
+        .into_iter()
+        .filter(|n| !UNTRACKED.contains(&n.as_str()))
+        .map(|n| table(conn, n))
+        .collect()
+}
+
+/// One table's columns and key, as SQLite describes it.
+fn table(conn: &Connection, name: String) -> rusqlite::Result<Table> {
+    let mut info =
+        conn.prepare_cached("SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid")?;
+    let cols: Vec<(String, i64)> = info
+        .query_map([&name], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut key: Vec<(i64, String)> = cols
+        .iter()
+        .filter(|(_, pk)| *pk > 0)
+        .map(|(c, pk)| (*pk, c.clone()))
+        .collect();
+    key.sort();
+    let mut key: Vec<String> = key.into_iter().map(|(_, c)| c).collect();
+    if key.is_empty() {
+        key.push("rowid".into());
     }
-    Ok(out)
+    Ok(Table {
+        name,
+        columns: cols.into_iter().map(|(c, _)| c).collect(),
+        key,
+    })
 }
 
 fn quote(ident: &str) -> String {
@@ -168,13 +171,13 @@ pub(crate) fn drain(conn: &Connection) -> rusqlite::Result<Vec<Value>> {
         return Ok(Vec::new());
     }
     conn.execute("DELETE FROM kw_touched", [])?;
-    let tables: HashMap<String, Table> = tables(conn)?
-        .into_iter()
-        .map(|t| (t.name.clone(), t))
-        .collect();
+    let mut tables: HashMap<String, Table> = HashMap::new();
     let mut out = Vec::with_capacity(touched.len());
     for (tbl, k, op) in touched {
-        let Some(t) = tables.get(&tbl) else { continue };
+        if !tables.contains_key(&tbl) {
+            tables.insert(tbl.clone(), table(conn, tbl.clone())?);
+        }
+        let t = &tables[&tbl];
         let key: Vec<Value> = serde_json::from_str(&k).unwrap_or_default();
         let cond: Vec<String> = t.key.iter().map(|c| format!("{} IS ?", quote(c))).collect();
         let sql = format!("{} WHERE {}", select_all(t), cond.join(" AND "));
@@ -447,6 +450,10 @@ impl Names {
             ),
             "provision_slots" => format!("provisioning slot {}", s("slot")),
             "meta" => format!("ledger setting {}", s("key")),
+            "key_changes" => format!(
+                "unsettled change of key {}",
+                Self::of(&self.keys, "key", row.get("key_id"))
+            ),
             "checkpoints" => format!(
                 "checkpoint {} of {}",
                 s("name"),

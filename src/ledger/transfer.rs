@@ -24,6 +24,9 @@ pub struct LedgerExport {
     pub methods: Vec<MethodRecord>,
     pub provision_slots: Vec<ProvisionSlot>,
     pub checkpoints: Vec<Checkpoint>,
+    /// Changes to keys begun and not settled (absent from exports of schema 2 and older).
+    #[serde(default)]
+    pub key_changes: Vec<KeyChange>,
     pub audit: Vec<AuditEntry>,
     /// `SEQ:HASH` of the last audit entry, as the ledger recorded it.
     pub audit_head: Option<String>,
@@ -45,10 +48,15 @@ fn rows<T>(
         .map_err(|e| LedgerError::sql_at(path, e))
 }
 
-pub(crate) fn export(conn: &Connection, path: &str) -> Result<LedgerExport> {
+/// Every record, without the audit trail.
+fn export_records(conn: &Connection, path: &str) -> Result<LedgerExport> {
+    // A ledger read before its upgrade exports as what it is.
+    let schema_version = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap_or(SCHEMA_VERSION);
     Ok(LedgerExport {
         format: FORMAT.into(),
-        schema_version: SCHEMA_VERSION,
+        schema_version,
         people: rows(
             conn,
             path,
@@ -97,9 +105,113 @@ pub(crate) fn export(conn: &Connection, path: &str) -> Result<LedgerExport> {
                 })
             },
         )?,
-        audit: query::audit_entries(conn, path)?,
+        key_changes: if schema_version >= 3 {
+            rows(
+                conn,
+                path,
+                "SELECT key_id, change, started_at, started_by FROM key_changes ORDER BY key_id",
+                |r| {
+                    Ok(KeyChange {
+                        key_id: r.get(0)?,
+                        change: r.get(1)?,
+                        started_at: r.get(2)?,
+                        started_by: r.get(3)?,
+                    })
+                },
+            )?
+        } else {
+            Vec::new()
+        },
+        audit: Vec::new(),
         audit_head: audit::head(conn).map_err(|e| LedgerError::sql_at(path, e))?,
     })
+}
+
+pub(crate) fn export(conn: &Connection, path: &str) -> Result<LedgerExport> {
+    let mut data = export_records(conn, path)?;
+    data.audit = query::audit_entries(conn, path)?;
+    Ok(data)
+}
+
+/// The audit trail read from the ledger while it is written out: an export of a large ledger
+/// never holds the whole trail in memory.
+struct AuditStream<'c> {
+    conn: &'c Connection,
+    count: std::cell::Cell<usize>,
+}
+
+impl Serialize for AuditStream<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit
+                 ORDER BY rowid",
+            )
+            .map_err(S::Error::custom)?;
+        let mut rows = stmt.query([]).map_err(S::Error::custom)?;
+        let mut seq = s.serialize_seq(None)?;
+        while let Some(r) = rows.next().map_err(S::Error::custom)? {
+            seq.serialize_element(&query::audit_row(r).map_err(S::Error::custom)?)?;
+            self.count.set(self.count.get() + 1);
+        }
+        seq.end()
+    }
+}
+
+/// [`LedgerExport`] with its trail streamed: the same JSON, field for field.
+struct Streamed<'a> {
+    data: &'a LedgerExport,
+    audit: AuditStream<'a>,
+}
+
+impl Serialize for Streamed<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let d = self.data;
+        let mut st = s.serialize_struct("LedgerExport", 12)?;
+        st.serialize_field("format", &d.format)?;
+        st.serialize_field("schema_version", &d.schema_version)?;
+        st.serialize_field("people", &d.people)?;
+        st.serialize_field("accounts", &d.accounts)?;
+        st.serialize_field("keys", &d.keys)?;
+        st.serialize_field("enrollments", &d.enrollments)?;
+        st.serialize_field("methods", &d.methods)?;
+        st.serialize_field("provision_slots", &d.provision_slots)?;
+        st.serialize_field("checkpoints", &d.checkpoints)?;
+        st.serialize_field("key_changes", &d.key_changes)?;
+        st.serialize_field("audit", &self.audit)?;
+        st.serialize_field("audit_head", &d.audit_head)?;
+        st.end()
+    }
+}
+
+/// Write the export as pretty JSON to `out`, reading the trail as it goes. Returns the records
+/// (without the trail) and how many audit entries were written.
+pub(crate) fn export_to(
+    conn: &Connection,
+    path: &str,
+    out: &mut dyn std::io::Write,
+) -> Result<(LedgerExport, usize)> {
+    let data = export_records(conn, path)?;
+    let streamed = Streamed {
+        data: &data,
+        audit: AuditStream {
+            conn,
+            count: std::cell::Cell::new(0),
+        },
+    };
+    let failed = |e: String| LedgerError::Sql {
+        path: path.to_string(),
+        message: format!("cannot write the export: {e}"),
+    };
+    serde_json::to_writer_pretty(&mut *out, &streamed).map_err(|e| failed(e.to_string()))?;
+    out.write_all(b"\n")
+        .and_then(|()| out.flush())
+        .map_err(|e| failed(e.to_string()))?;
+    let entries = streamed.audit.count.get();
+    Ok((data, entries))
 }
 
 pub(crate) fn import(
@@ -243,6 +355,17 @@ fn load(tx: &Connection, path: &str, data: &LedgerExport, source: &str) -> Resul
         .map_err(refused(format!(
             "checkpoint {} of person #{}",
             c.name, c.person_id
+        )))?;
+    }
+    for c in &data.key_changes {
+        tx.execute(
+            "INSERT INTO key_changes (key_id, change, started_at, started_by)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![c.key_id, c.change, c.started_at, c.started_by],
+        )
+        .map_err(refused(format!(
+            "the unsettled change of key #{}",
+            c.key_id
         )))?;
     }
     for a in &data.audit {

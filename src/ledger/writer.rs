@@ -4,7 +4,7 @@
 use super::model::*;
 use super::query::PersonStatus;
 use super::{audit, now, query, LedgerError, Result};
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 use serde_json::json;
 
@@ -412,6 +412,21 @@ impl<'a> Writer<'a> {
         })
     }
 
+    /// Record each of `methods` as `unknown` ("not checked yet") on the account, leaving alone
+    /// those already recorded. Returns how many were added.
+    pub fn add_methods_not_checked(&mut self, account_id: i64, methods: &[&str]) -> Result<usize> {
+        let known: Vec<String> = query::methods_of(&self.tx, &self.path, account_id)?
+            .into_iter()
+            .map(|m| m.method)
+            .collect();
+        let mut added = 0;
+        for m in methods.iter().filter(|m| !known.iter().any(|k| k == *m)) {
+            self.set_method_status(account_id, m, MethodStatus::Unknown, None)?;
+            added += 1;
+        }
+        Ok(added)
+    }
+
     pub fn set_key_state(
         &mut self,
         key_id: i64,
@@ -464,6 +479,74 @@ impl<'a> Writer<'a> {
             &json!({"key_id": key_id, "pin_state": {"from": key.pin_state, "to": pin}}),
         )?;
         query::key(&self.tx, &self.path, key_id)
+    }
+
+    /// Before keyward changes a key outside the ledger (`change`: `set_pin`, `change_pin`,
+    /// `policy`, `reset`, `erase`): the intent, in its own transaction, so that a crash
+    /// between the key's change and its record is noticed at the next run.
+    pub fn begin_key_change(&mut self, key_id: i64, change: &str) -> Result<()> {
+        let key = query::key(&self.tx, &self.path, key_id)?;
+        let person = self.person(key.person_id)?;
+        let by = self.actor.stored();
+        self.tx
+            .execute(
+                "INSERT INTO key_changes (key_id, change, started_at, started_by)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(key_id) DO UPDATE SET change = excluded.change,
+                   started_at = excluded.started_at, started_by = excluded.started_by",
+                params![key_id, change, self.at, by],
+            )
+            .map_err(|e| self.sql(e))?;
+        self.audit(
+            "key.change.begin",
+            &format!("{} / {}", person.name, key.label),
+            &json!({"key_id": key_id, "change": change}),
+        )
+    }
+
+    /// After the key changed (or, with `interrupted`, once the key was asked its state after a
+    /// crash): what is true now about its PIN, and the intent is settled.
+    pub fn settle_key_change(
+        &mut self,
+        key_id: i64,
+        pin: Option<PinState>,
+        interrupted: bool,
+    ) -> Result<Key> {
+        let key = query::key(&self.tx, &self.path, key_id)?;
+        let person = self.person(key.person_id)?;
+        let change: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT change FROM key_changes WHERE key_id = ?1",
+                params![key_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        self.tx
+            .execute("DELETE FROM key_changes WHERE key_id = ?1", params![key_id])
+            .map_err(|e| self.sql(e))?;
+        if let Some(pin) = pin {
+            self.tx
+                .execute(
+                    "UPDATE keys SET pin_state = ?1 WHERE id = ?2",
+                    params![pin.as_str(), key_id],
+                )
+                .map_err(|e| self.sql(e))?;
+        }
+        self.audit(
+            "key.change.settled",
+            &format!("{} / {}", person.name, key.label),
+            &json!({"key_id": key_id, "change": change,
+                    "pin_state": {"from": key.pin_state, "to": pin.or(key.pin_state)},
+                    "settled_after_an_interruption": interrupted}),
+        )?;
+        query::key(&self.tx, &self.path, key_id)
+    }
+
+    /// The change begun on this key and never settled (a crash in between), if any.
+    pub fn pending_key_change(&self, key_id: i64) -> Result<Option<String>> {
+        query::pending_key_change(&self.tx, &self.path, key_id)
     }
 
     /// Record a provisioning slot's outcome (issue 6). A slot already `done` is never

@@ -129,6 +129,17 @@ impl Journal for LedgerJournal {
             PinState::NotSetPersonSetsAtEnrollment => LedgerPinState::NotSetPersonSets,
         };
         self.ledger.write(&self.actor, |w| {
+            // Another station running the same roster may have filled the slot since this
+            // run started: say so, rather than what a clash of labels would suggest.
+            if let Some(done) = w.slot(&slot.id())?.filter(|s| s.status == SlotStatus::Done) {
+                return Err(LedgerError::Conflict(format!(
+                    "{} for {} was provisioned meanwhile (at {}), most likely by another \
+                     station running the same roster; this key was not recorded. Reset it \
+                     (`keyward key reset`) before using it for another slot, and give each \
+                     station its own roster (split the file) so that they never meet",
+                    slot.label, slot.person, done.at
+                )));
+            }
             let person = w.upsert_person(&slot.person, slot.email.as_deref())?;
             let k = w.register_key(
                 person.id,
@@ -174,5 +185,42 @@ impl Journal for LedgerJournal {
             Ok(())
         })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11, item 7: two stations, one roster, one slot: the second learns what happened.
+    #[test]
+    fn two_stations_filling_the_same_slot_get_advice_that_fits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite");
+        let station = |name: &str| {
+            LedgerJournal::new(Ledger::open(&path).unwrap(), Actor::operator(name)).unwrap()
+        };
+        let (mut a, mut b) = (station("a"), station("b"));
+        let slot = Slot {
+            person: "Ada".into(),
+            email: None,
+            index: 1,
+            of: 1,
+            label: "Ada #1".into(),
+        };
+        assert!(!a.is_done(&slot).unwrap() && !b.is_done(&slot).unwrap());
+        let key = |serial: &str| KeyRecord {
+            serial: Some(serial.into()),
+            aaguid: None,
+            model: "YubiKey 5".into(),
+            pin_state: PinState::Set,
+            min_pin_length: 8,
+            always_uv: true,
+            self_tested: false,
+        };
+        a.record(&slot, &key("111")).unwrap();
+        let e = b.record(&slot, &key("222")).unwrap_err().to_string();
+        assert!(e.contains("another station running the same roster"), "{e}");
+        assert!(!e.contains("label this key differently"), "{e}");
     }
 }

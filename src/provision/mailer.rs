@@ -75,7 +75,20 @@ impl PinMailer {
             file: sink,
             len: 0,
         };
-        mailer.write_durably(HEADER.as_bytes())?;
+        // Nothing is in it yet: a failure here must not speak of "the lines already in it".
+        let header = HEADER.as_bytes();
+        if let Err(e) = mailer
+            .file
+            .write_all(header)
+            .and_then(|_| mailer.file.flush())
+            .and_then(|_| mailer.file.sync())
+        {
+            return Err(ProvisionError::Mailer {
+                path: path.to_path_buf(),
+                message: format!("could not be created: its first line could not be written ({e})"),
+            });
+        }
+        mailer.len = header.len() as u64;
         Ok(mailer)
     }
 
@@ -141,6 +154,36 @@ impl PinMailer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A disk that is already full.
+    struct Full;
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("No space left on device"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl MailerSink for Full {
+        fn sync(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn truncate(&mut self, _: u64) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Issue 11, item 7: a mailer that could not even be started does not claim complete lines.
+    #[test]
+    fn a_mailer_that_could_not_be_created_says_so() {
+        let e = PinMailer::with_sink(Path::new("pins.csv"), Box::new(Full))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("could not be created"), "{e}");
+        assert!(!e.contains("lines already in it"), "{e}");
+    }
 
     fn slot() -> Slot {
         Slot {

@@ -198,7 +198,7 @@ impl Policy {
 
 /// toml's messages are written for programmers; the unknown-field one is worth a hint.
 fn explain_toml(message: &str) -> String {
-    let m = message.trim().replace('\n', " ");
+    let m = crate::redact::without_values(&message.trim().replace('\n', " "));
     if m.starts_with("unknown field") {
         format!("{m}; check the spelling (see docs/provisioning.md for every setting)")
     } else if m.starts_with("unknown variant") {
@@ -287,7 +287,7 @@ mod tests {
         );
         let e = error("first_pin = \"chosen\"\n");
         assert!(
-            e.contains("line 1, column 13: unknown variant `chosen`"),
+            e.contains("line 1, column 13: unknown variant (value not shown), expected `random` or `set-at-enrollment`"),
             "{e}"
         );
         let e = error("min_pin_length = \"six\"\n");

@@ -158,6 +158,7 @@ impl Roster {
             }
             let keys = match field("keys") {
                 None => 1,
+                // The value is never repeated: a misplaced PIN must not reach the screen.
                 Some((v, col)) => match v.parse::<u32>() {
                     Ok(n) if (1..=MAX_KEYS_PER_PERSON).contains(&n) => n,
                     _ => {
@@ -165,8 +166,7 @@ impl Roster {
                             line,
                             Some(col),
                             format!(
-                                "`keys` is `{v}`; it must be a whole number from 1 to \
-                                 {MAX_KEYS_PER_PERSON}"
+                                "`keys` must be a whole number from 1 to {MAX_KEYS_PER_PERSON}"
                             ),
                         ))
                     }
@@ -378,7 +378,7 @@ mod tests {
     fn bad_key_count_names_line_and_column() {
         assert_eq!(
             error("name,email,keys\nAda,ada@x.org,two\n"),
-            "roster team.csv, line 2, column 3: `keys` is `two`; it must be a whole number from 1 to 10"
+            "roster team.csv, line 2, column 3: `keys` must be a whole number from 1 to 10"
         );
         assert!(error("name,keys\nAda,0\n").contains("line 2, column 2"));
     }

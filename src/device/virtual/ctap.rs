@@ -315,8 +315,10 @@ impl VirtualAuthenticator {
         let (Some(param), Some(enc)) = (&req.pin_uv_auth_param, &req.new_pin_enc) else {
             return Err(CtapStatus::MissingParameter);
         };
+        // CTAP 2.1 §6.5.5.5: "If a PIN has already been set, authenticator returns
+        // CTAP2_ERR_PIN_AUTH_INVALID" (NOT_ALLOWED was CTAP 2.0's answer).
         if self.state.pin.is_some() {
-            return Err(CtapStatus::NotAllowed);
+            return Err(CtapStatus::PinAuthInvalid);
         }
         let shared = self.shared_secret(protocol, req)?;
         if !protocol.verify(&shared, enc, param) {

@@ -241,6 +241,7 @@ pub struct LockedFile {
 impl LockedFile {
     /// Open and lock `path`, waiting a little for another keyward process to finish with it.
     pub fn open(path: &Path) -> Result<(LockedFile, KeyState), DeviceError> {
+        crate::temp_file::remove_stale(path);
         let deadline = Instant::now() + LOCK_WAIT;
         loop {
             let mut file = OpenOptions::new()
@@ -283,24 +284,34 @@ impl LockedFile {
         }
     }
 
-    /// Write a new key file; refuses to replace anything already at `path`.
+    /// Write a new key file; refuses to replace anything already at `path`. Written whole
+    /// under a temporary name first: a killed run never leaves an empty file blocking the name.
     pub fn create(path: &Path, state: &KeyState) -> Result<LockedFile, DeviceError> {
         let bytes = serialise(path, state)?;
-        let mut file = create_private(path, true).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                state_error(
-                    path,
-                    "a file already exists there; keyward never overwrites it. Choose another name \
-                     or remove the old file yourself",
-                )
-            } else {
-                state_error(path, format!("cannot create it: {e}"))
-            }
-        })?;
-        let _ = try_lock(&file);
+        let exists = || {
+            state_error(
+                path,
+                "a file already exists there; keyward never overwrites it. Choose another name \
+                 or remove the old file yourself",
+            )
+        };
+        if path.exists() {
+            return Err(exists());
+        }
+        let write_err = |e: std::io::Error| state_error(path, format!("cannot create it: {e}"));
+        crate::temp_file::remove_stale(path);
+        let mut tmp = crate::temp_file::TempFile::beside(path).map_err(write_err)?;
+        let file = tmp.file();
+        let _ = try_lock(file);
         file.write_all(&bytes)
             .and_then(|_| file.sync_all())
-            .map_err(|e| state_error(path, format!("cannot write it: {e}")))?;
+            .map_err(write_err)?;
+        let file = match tmp.place_new(path) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Err(write_err(std::io::ErrorKind::NotFound.into())),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(exists()),
+            Err(e) => return Err(write_err(e)),
+        };
         Ok(LockedFile {
             path: path.to_path_buf(),
             file,
@@ -311,19 +322,17 @@ impl LockedFile {
     pub fn save(&mut self, state: &KeyState) -> Result<(), DeviceError> {
         let path = &self.path;
         let bytes = serialise(path, state)?;
-        let tmp = temp_path(path);
         let write_err = |e: std::io::Error| state_error(path, format!("cannot save it: {e}"));
-        let mut file = create_private(&tmp, false).map_err(write_err)?;
+        let mut tmp = crate::temp_file::TempFile::beside(path).map_err(write_err)?;
+        let file = tmp.file();
         // Lock the new file before it takes the path, so no other process can lock it first.
-        let result = try_lock(&file)
+        try_lock(file)
             .and_then(|_| file.write_all(&bytes))
             .and_then(|_| file.sync_all())
-            .and_then(|_| std::fs::rename(&tmp, path));
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(write_err(e));
+            .map_err(write_err)?;
+        if let Some(file) = tmp.replace(path).map_err(write_err)? {
+            self.file = file;
         }
-        self.file = file;
         Ok(())
     }
 }
@@ -333,39 +342,6 @@ fn serialise(path: &Path, state: &KeyState) -> Result<Vec<u8>, DeviceError> {
         .map_err(|e| state_error(path, format!("cannot encode it: {e}")))?;
     bytes.push(b'\n');
     Ok(bytes)
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "key".into());
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
-}
-
-#[cfg(unix)]
-fn create_private(path: &Path, exclusive: bool) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut o = OpenOptions::new();
-    o.read(true).write(true).mode(0o600);
-    if exclusive {
-        o.create_new(true);
-    } else {
-        o.create(true).truncate(true);
-    }
-    o.open(path)
-}
-
-#[cfg(not(unix))]
-fn create_private(path: &Path, exclusive: bool) -> std::io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.read(true).write(true);
-    if exclusive {
-        o.create_new(true);
-    } else {
-        o.create(true).truncate(true);
-    }
-    o.open(path)
 }
 
 /// Ok(true) when we now hold the exclusive lock, Ok(false) when someone else does.

@@ -1,0 +1,910 @@
+//! `keyward entra ...`: Microsoft Entra ID through Microsoft Graph. Connect to a tenant, see a
+//! user's methods and the passkey policy, remove weaker methods, register the key in hand.
+//! Every Graph answer that proves something goes to the ledger as evidence, with its date.
+
+use super::Context;
+use crate::admin::cloud::{Call, Cloud};
+use crate::admin::config::{AuthMode, EntraConfig};
+use crate::admin::graph::{perm, Deleted, Graph};
+use crate::admin::methods::{self, GraphMethod, VISIBLE_TO_GRAPH};
+use crate::admin::policy::{self, KeyFacts, Verdict};
+use crate::admin::secret::{self, Secret, Store};
+use crate::admin::{checked_at, register, AdminError};
+use crate::error::{Error, ExitCode, Result};
+use crate::ledger::{
+    Account, Evidence, EvidenceDetail, Ledger, MethodStatus, NewEnrollment, NewKey,
+};
+use crate::playbook::MethodKind;
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use serde_json::json;
+use std::fmt::Write as _;
+
+/// The playbook id of Entra accounts in the ledger.
+pub const PLAYBOOK: &str = "microsoft-entra";
+
+#[derive(Debug, Args)]
+pub struct EntraArgs {
+    #[command(subcommand)]
+    pub command: EntraCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EntraCommand {
+    /// Set up access to one tenant (secret or sign-in kept in the OS credential store).
+    Connect(ConnectArgs),
+    /// Forget this tenant's secret or sign-in and the connection settings.
+    Disconnect,
+    /// A user's sign-in methods as Graph lists them, mapped onto keyward's weaker methods.
+    Methods(UserArgs),
+    /// Read the passkey (FIDO2) policy and say whether a key can be registered, and why not.
+    Check(CheckArgs),
+    /// Delete weaker methods of a user, after an explicit confirmation naming each.
+    Remove(RemoveArgs),
+    /// Register the key in hand as a passkey for a user.
+    Register(RegisterArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Tenant id (GUID) or primary domain, e.g. contoso.onmicrosoft.com.
+    #[arg(long)]
+    pub tenant: String,
+    /// Application (client) id of keyward's app registration.
+    #[arg(long)]
+    pub client_id: String,
+    #[arg(long, value_enum, default_value = "global")]
+    pub cloud: Cloud,
+    /// client-secret (app-only, scripts) or device-code (an operator signs in).
+    #[arg(long, value_enum, default_value = "client-secret")]
+    pub auth: AuthMode,
+    /// Read the client secret from this open file descriptor (else KEYWARD_ENTRA_CLIENT_SECRET
+    /// or --secret-stdin).
+    #[arg(long, value_name = "N")]
+    pub secret_fd: Option<i32>,
+    /// Read the client secret from standard input (first line).
+    #[arg(long)]
+    pub secret_stdin: bool,
+    /// For --auth certificate: the certificate (PEM, public) uploaded to the app registration.
+    /// Its private key comes like a secret: --secret-fd, --secret-stdin or
+    /// KEYWARD_ENTRA_CERTIFICATE_KEY.
+    #[arg(long, value_name = "FILE")]
+    pub certificate: Option<std::path::PathBuf>,
+    /// Do not keep the secret in the credential store: every command then reads it from
+    /// KEYWARD_ENTRA_CLIENT_SECRET (or KEYWARD_ENTRA_CERTIFICATE_KEY).
+    #[arg(long)]
+    pub no_store: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    /// The user: user principal name (ada@contoso.com) or object id.
+    pub user: String,
+    /// The person's name in the ledger when the account is not recorded yet (default: the
+    /// user principal name).
+    #[arg(long)]
+    pub person: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Judge the key plugged in (its model, attestation) against the policy.
+    #[arg(long)]
+    pub for_key: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    pub user: String,
+    /// Methods to delete: keyward's names (sms, voice, push, totp, email_code,
+    /// temporary_access_pass) or Graph method ids as `entra methods` shows them.
+    #[arg(required = true)]
+    pub methods: Vec<String>,
+    /// Confirm in a script: repeat the user exactly. On a terminal you are asked instead.
+    #[arg(long, value_name = "USER")]
+    pub yes_delete_for: Option<String>,
+    #[arg(long)]
+    pub person: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    pub user: String,
+    /// What is written on the key (default: the key's label in the ledger, else the next free
+    /// "Key A", "Key B"...).
+    #[arg(long)]
+    pub label: Option<String>,
+    #[arg(long)]
+    pub person: Option<String>,
+}
+
+pub fn run(ctx: &Context, args: EntraArgs) -> Result<()> {
+    match args.command {
+        EntraCommand::Connect(a) => connect(ctx, a),
+        EntraCommand::Disconnect => disconnect(ctx),
+        EntraCommand::Methods(a) => methods_cmd(ctx, a),
+        EntraCommand::Check(a) => check(ctx, a),
+        EntraCommand::Remove(a) => remove(ctx, a),
+        EntraCommand::Register(a) => register_cmd(ctx, a),
+    }
+}
+
+fn config_path() -> Result<std::path::PathBuf> {
+    EntraConfig::default_path()
+        .ok_or_else(|| Error::Usage("cannot find your configuration folder".into()))
+}
+
+/// The connected tenant, or a plain "connect first".
+pub fn connected() -> Result<Option<EntraConfig>> {
+    Ok(EntraConfig::load(&config_path()?)?)
+}
+
+pub(super) fn graph() -> Result<Graph> {
+    let config = connected()?.ok_or_else(|| {
+        AdminError::NotConnected(
+            "no Entra tenant is connected; run `keyward entra connect` (docs/entra.md)".into(),
+        )
+    })?;
+    Ok(Graph::new(config)?)
+}
+
+fn connect(ctx: &Context, a: ConnectArgs) -> Result<()> {
+    let certificate_sha256 = match (a.auth, &a.certificate) {
+        (AuthMode::Certificate, Some(path)) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            Some(crate::admin::auth::certificate_thumbprint(&pem)?)
+        }
+        (AuthMode::Certificate, None) => {
+            return Err(Error::Usage(
+                "--auth certificate needs --certificate FILE (the public certificate)".into(),
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(Error::Usage(
+                "--certificate goes with --auth certificate".into(),
+            ))
+        }
+        _ => None,
+    };
+    let config = EntraConfig {
+        tenant: a.tenant.trim().to_string(),
+        client_id: a.client_id.trim().to_string(),
+        cloud: a.cloud,
+        auth: a.auth,
+        certificate_sha256,
+    };
+    if config.tenant.is_empty() || config.client_id.is_empty() {
+        return Err(Error::Usage(
+            "--tenant and --client-id must not be empty".into(),
+        ));
+    }
+    let http = crate::admin::http::Http::new();
+    let mut stored = false;
+    match a.auth {
+        AuthMode::ClientSecret | AuthMode::Certificate => {
+            let (env, what) = if a.auth == AuthMode::Certificate {
+                (secret::CERTIFICATE_KEY_ENV, "certificate-key")
+            } else {
+                (secret::CLIENT_SECRET_ENV, "client-secret")
+            };
+            let secret = match (a.secret_fd, a.secret_stdin) {
+                (Some(fd), _) => secret::read_fd(fd)?,
+                (None, true) => secret::read_stdin()?,
+                (None, false) => match std::env::var(env) {
+                    Ok(s) if !s.trim().is_empty() => Secret::new(s.trim().to_string()),
+                    _ => {
+                        return Err(Error::ConfirmationNeeded(format!(
+                            "give the {} with --secret-fd N, --secret-stdin or {env}; it is \
+                             never taken as a flag",
+                            if a.auth == AuthMode::Certificate {
+                                "certificate's private key"
+                            } else {
+                                "client secret"
+                            }
+                        )))
+                    }
+                },
+            };
+            let credential = match (&config.certificate_sha256, a.auth) {
+                (Some(x5t), AuthMode::Certificate) => crate::admin::auth::Credential::Certificate {
+                    key_pem: secret.clone(),
+                    x5t_s256: x5t.clone(),
+                },
+                _ => crate::admin::auth::Credential::ClientSecret(secret.clone()),
+            };
+            // Prove the secret works before keeping it.
+            let mut tokens = crate::admin::auth::Tokens::new(config.clone(), credential, None);
+            tokens.token(&http, &[])?;
+            if !a.no_store {
+                let store = Store::open()?;
+                store.set(&config.secret_name(what), &secret)?;
+                stored = true;
+            }
+        }
+        AuthMode::DeviceCode => {
+            let store = Store::open()?;
+            let all = [
+                perm::METHODS_READ,
+                perm::PASSKEY_WRITE,
+                perm::POLICY_READ,
+                "UserAuthenticationMethod.ReadWrite.All",
+            ];
+            crate::admin::auth::device_code_sign_in(&http, &config, &all, &store, |p| {
+                ctx.out.note(&p.message)
+            })?;
+            stored = true;
+        }
+    }
+    config.save(&config_path()?)?;
+    let out = json!({"ok": true, "tenant": config.tenant, "client_id": config.client_id,
+        "cloud": config.cloud, "auth": config.auth, "secret_in_credential_store": stored,
+        "graph": config.cloud.graph_host(), "sign_in": config.cloud.login_host(),
+        "passkey_registration_offered": config.cloud.offers(Call::RegisterPasskey)});
+    ctx.out.emit(&out, || {
+        let mut s = format!(
+            "Connected to tenant {} ({} cloud: {}, sign-in {}), {}.\n",
+            config.tenant,
+            config.cloud,
+            config.cloud.graph_host(),
+            config.cloud.login_host(),
+            match config.auth {
+                AuthMode::ClientSecret => "app-only with a client secret",
+                AuthMode::Certificate => "app-only with a certificate",
+                AuthMode::DeviceCode => "signed in as you (device code)",
+            }
+        );
+        if stored {
+            s.push_str("The secret is kept in this system's credential store, nowhere else.\n");
+        } else {
+            let _ = writeln!(
+                s,
+                "The secret was not stored: give it in {} to each command.",
+                secret::CLIENT_SECRET_ENV
+            );
+        }
+        if !config.cloud.offers(Call::RegisterPasskey) {
+            s.push_str(
+                "Note: this cloud does not offer passkey registration through Graph; \
+                 `entra register` will refuse before sending anything.\n",
+            );
+        }
+        s
+    });
+    Ok(())
+}
+
+fn disconnect(ctx: &Context) -> Result<()> {
+    let path = config_path()?;
+    let Some(config) = EntraConfig::load(&path)? else {
+        ctx.out.emit(&json!({"ok": true, "connected": false}), || {
+            "No tenant was connected.".into()
+        });
+        return Ok(());
+    };
+    let store = Store::open()?;
+    store.delete(&config.secret_name("client-secret"))?;
+    store.delete(&config.secret_name("refresh-token"))?;
+    store.delete(&config.secret_name("certificate-key"))?;
+    std::fs::remove_file(&path)
+        .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+    ctx.out
+        .emit(&json!({"ok": true, "tenant": config.tenant}), || {
+            format!(
+                "Disconnected from {}; its secret is gone from the credential store.",
+                config.tenant
+            )
+        });
+    Ok(())
+}
+
+/// The ledger account for this Entra user, created with its person when missing.
+fn account_for(
+    ctx: &Context,
+    ledger: &mut Ledger,
+    user: &str,
+    person: Option<&str>,
+) -> Result<Account> {
+    if let Some(a) = ledger.find_account(PLAYBOOK, user)? {
+        return Ok(a);
+    }
+    let actor = ctx.actor();
+    let name = person.unwrap_or(user);
+    let p = ledger.upsert_person(&actor, name, Some(user))?;
+    Ok(ledger.add_account(&actor, p.id, PLAYBOOK, user)?)
+}
+
+/// Record what Graph lists as the state of each weaker method it can see, with the date.
+/// `deleted` names methods this run deleted, with Graph's answer.
+fn record_methods(
+    ctx: &Context,
+    ledger: &mut Ledger,
+    account: &Account,
+    listed: &[GraphMethod],
+    deleted: &[(GraphMethod, Deleted)],
+    at: &str,
+) -> Result<Vec<(MethodKind, MethodStatus)>> {
+    let mut out = Vec::new();
+    let actor = ctx.actor();
+    ledger.write(&actor, |w| {
+        for kind in VISIBLE_TO_GRAPH {
+            let present: Vec<&str> = listed
+                .iter()
+                .filter(|m| m.weaker.contains(&kind))
+                .map(|m| m.label.as_str())
+                .collect();
+            let gone_now: Vec<String> = deleted
+                .iter()
+                .filter(|(m, _)| m.weaker.contains(&kind))
+                .map(|(m, d)| match d {
+                    Deleted::Now(code) => format!("{} (method {}) deleted, HTTP {code}", m.label, m.id),
+                    Deleted::AlreadyGone => format!("{} (method {}) already gone, HTTP 404", m.label, m.id),
+                })
+                .collect();
+            let (status, reason) = if !present.is_empty() {
+                (
+                    MethodStatus::Present,
+                    format!("Microsoft Graph lists {} (checked {at})", present.join("; ")),
+                )
+            } else if !gone_now.is_empty() {
+                (
+                    MethodStatus::Removed,
+                    format!(
+                        "deleted through Microsoft Graph: {}; Graph no longer lists it (checked {at})",
+                        gone_now.join("; ")
+                    ),
+                )
+            } else {
+                (
+                    MethodStatus::Removed,
+                    format!("Microsoft Graph does not list it (checked {at})"),
+                )
+            };
+            w.set_method_status(account.id, kind.as_str(), status, Some(&reason))?;
+            out.push((kind, status));
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct MethodsOut<'a> {
+    user: &'a str,
+    checked_at: &'a str,
+    methods: &'a [GraphMethod],
+    /// keyward's weaker methods Graph reports present.
+    weaker_present: Vec<MethodKind>,
+    recorded_in_ledger: bool,
+}
+
+fn methods_cmd(ctx: &Context, a: UserArgs) -> Result<()> {
+    let mut graph = graph()?;
+    let listed: Vec<GraphMethod> = graph
+        .list_methods(&a.user)?
+        .iter()
+        .map(methods::parse)
+        .collect();
+    let at = checked_at();
+    let mut ledger = ctx.ledger()?;
+    let account = account_for(ctx, &mut ledger, &a.user, a.person.as_deref())?;
+    record_methods(ctx, &mut ledger, &account, &listed, &[], &at)?;
+    let mut weaker: Vec<MethodKind> = listed.iter().flat_map(|m| m.weaker.clone()).collect();
+    weaker.sort();
+    weaker.dedup();
+    let out = MethodsOut {
+        user: &a.user,
+        checked_at: &at,
+        methods: &listed,
+        weaker_present: weaker,
+        recorded_in_ledger: true,
+    };
+    ctx.out.emit(&out, || {
+        let mut s = format!("{} (Microsoft Graph, checked {at}):\n", a.user);
+        for m in &listed {
+            let tag = if m.strong {
+                "phishing-resistant".to_string()
+            } else if m.weaker.is_empty() {
+                "other".to_string()
+            } else {
+                format!(
+                    "weaker: {}",
+                    m.weaker
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            let mut extra = Vec::new();
+            if let Some(model) = &m.model {
+                extra.push(model.clone());
+            }
+            if let Some(g) = &m.aaguid {
+                extra.push(format!("AAGUID {g}"));
+            }
+            let _ = writeln!(
+                s,
+                "  {}{} [{tag}] id {}",
+                m.label,
+                if extra.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", extra.join(", "))
+                },
+                m.id
+            );
+        }
+        s.push_str("Recorded in the ledger with Graph as the evidence.\n");
+        s
+    });
+    Ok(())
+}
+
+/// The key plugged in, as the policy judges it.
+fn key_facts(ctx: &Context) -> Result<(KeyFacts, String)> {
+    let mut key = ctx.open_key()?;
+    let info = key.info()?;
+    let name = key.descriptor().display_name();
+    let in_metadata = match (crate::mds::load(), info.aaguid) {
+        (Ok(Some(md)), Some(a)) => Some(md.entry(&a).is_some()),
+        _ => None,
+    };
+    Ok((
+        KeyFacts {
+            aaguid: info.aaguid.map(|a| a.to_string()),
+            attests: info.supports_fido2(),
+            in_metadata,
+        },
+        name,
+    ))
+}
+
+fn verdict_text(v: &Verdict) -> String {
+    let mut s = String::new();
+    if v.can_register {
+        s.push_str("Yes: a passkey can be registered through Graph.\n");
+    } else {
+        s.push_str("No: a passkey cannot be registered through Graph.\n");
+    }
+    for p in &v.problems {
+        let _ = writeln!(s, "  - {}.\n    Fix: {}.", p.why, p.fix);
+    }
+    for u in &v.unknown {
+        let _ = writeln!(s, "  ? {u}");
+    }
+    s
+}
+
+fn check(ctx: &Context, a: CheckArgs) -> Result<()> {
+    let mut graph = graph()?;
+    let raw = graph.fido2_policy()?;
+    let p = policy::read(&raw);
+    let key = if a.for_key {
+        Some(key_facts(ctx)?)
+    } else {
+        None
+    };
+    let mut v = policy::judge(&p, key.as_ref().map(|k| &k.0));
+    let cloud = graph.cloud();
+    if !cloud.offers(Call::RegisterPasskey) {
+        v.can_register = false;
+        v.problems.push(policy::Problem {
+            why: format!(
+                "the {cloud} cloud does not offer passkey registration through Graph v1.0"
+            ),
+            fix: "register the key on the person's Security info page instead".into(),
+        });
+    }
+    let out = json!({"ok": v.can_register, "policy": p, "key": key.as_ref().map(|k| json!({
+        "name": k.1, "aaguid": k.0.aaguid, "in_metadata": k.0.in_metadata})), "verdict": v});
+    ctx.out.emit(&out, || {
+        let mut s = format!(
+            "Passkey (FIDO2) policy of {} (from {}{}):\n  enabled {}, self-service set up {}, attestation {}, key restrictions {}\n",
+            graph.tenant(),
+            p.source,
+            p.profile.as_ref().map(|n| format!(", profile \"{n}\"")).unwrap_or_default(),
+            yes(p.enabled),
+            yes(p.self_service),
+            if p.attestation_required { "enforced" } else { "not enforced" },
+            p.restriction.as_ref().map(|r| format!("{r} {}", p.aaguids.join(", "))).unwrap_or_else(|| "none".into()),
+        );
+        if let Some((_, name)) = &key {
+            let _ = writeln!(s, "Key: {name}");
+        }
+        s.push_str(&verdict_text(&v));
+        s
+    });
+    if v.can_register {
+        Ok(())
+    } else {
+        Err(Error::Reported {
+            code: ExitCode::Refused,
+            message: "the passkey policy does not allow registering this key".into(),
+        })
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// Which listed methods the operator named: keyward's names or Graph ids.
+fn chosen<'a>(listed: &'a [GraphMethod], names: &[String]) -> Result<Vec<&'a GraphMethod>> {
+    let mut out: Vec<&GraphMethod> = Vec::new();
+    for name in names {
+        let hits: Vec<&GraphMethod> = match name.parse::<MethodKind>() {
+            Ok(kind) => listed.iter().filter(|m| m.weaker.contains(&kind)).collect(),
+            Err(_) => listed.iter().filter(|m| &m.id == name).collect(),
+        };
+        if hits.is_empty() {
+            return Err(Error::BadInput(format!(
+                "`{name}` is not among the user's methods in Graph; `keyward entra methods USER` lists them"
+            )));
+        }
+        for h in hits {
+            if h.strong && h.weaker.is_empty() {
+                return Err(AdminError::Refused(format!(
+                    "{} is a security key's passkey; `entra remove` deletes weaker methods only",
+                    h.label
+                ))
+                .into());
+            }
+            if h.collection.is_none() {
+                return Err(AdminError::Refused(format!(
+                    "{} cannot be deleted through Graph v1.0{}",
+                    h.label,
+                    if h.weaker.contains(&MethodKind::Password) {
+                        " (a password can only be reset)"
+                    } else {
+                        ""
+                    }
+                ))
+                .into());
+            }
+            if !out.iter().any(|m| m.id == h.id) {
+                out.push(h);
+            }
+        }
+    }
+    // Graph refuses a mobile phone while an alternate exists, and a default method: phones go
+    // last, the mobile phone (most often the default) very last.
+    out.sort_by_key(|m| match (m.collection, m.id.as_str()) {
+        (Some("phoneMethods"), methods::PHONE_MOBILE) => 3,
+        (Some("phoneMethods"), methods::PHONE_ALTERNATE) => 1,
+        (Some("phoneMethods"), _) => 2,
+        _ => 0,
+    });
+    Ok(out)
+}
+
+fn remove(ctx: &Context, a: RemoveArgs) -> Result<()> {
+    let mut graph = graph()?;
+    graph.cloud().require(Call::DeleteMethod)?;
+    let listed: Vec<GraphMethod> = graph
+        .list_methods(&a.user)?
+        .iter()
+        .map(methods::parse)
+        .collect();
+    let targets = chosen(&listed, &a.methods)?;
+    // Never the last way in: a phishing-resistant method must remain after the deletions.
+    let strong: Vec<&GraphMethod> = listed
+        .iter()
+        .filter(|m| m.strong && !targets.iter().any(|t| t.id == m.id))
+        .collect();
+    if strong.is_empty() {
+        return Err(AdminError::Refused(format!(
+            "{} would have no passkey, Windows Hello or platform credential left in Graph: \
+             deleting these could lock them out. Register a key first (`keyward entra register {}`)",
+            a.user, a.user
+        ))
+        .into());
+    }
+    let list: Vec<String> = targets
+        .iter()
+        .map(|m| {
+            format!(
+                "{} [{}] (id {})",
+                m.label,
+                m.weaker
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                m.id
+            )
+        })
+        .collect();
+    ctx.out.note(format!(
+        "To delete from {}:\n  {}\nThey keep: {}.\nGraph v1.0 cannot change the default sign-in method: if one of these is the \
+         default, Graph refuses to delete it; set the default to the passkey first (Entra admin center › Users › {} › \
+         Authentication methods). Phones are deleted last for that reason.",
+        a.user,
+        list.join("\n  "),
+        strong.iter().map(|m| m.label.clone()).collect::<Vec<_>>().join(", "),
+        a.user
+    ));
+    match &a.yes_delete_for {
+        Some(u) if u == &a.user => {}
+        Some(u) => {
+            return Err(Error::ConfirmationNeeded(format!(
+                "--yes-delete-for {u} does not name the user {}; nothing was deleted",
+                a.user
+            )))
+        }
+        None => {
+            let typed = ctx.ask_text(&format!(
+                "Type the user ({}) to delete these {} method(s)",
+                a.user,
+                targets.len()
+            ))?;
+            if typed.trim() != a.user {
+                return Err(Error::Cancelled("nothing was deleted".into()));
+            }
+        }
+    }
+    let mut ledger = ctx.ledger()?;
+    let account = account_for(ctx, &mut ledger, &a.user, a.person.as_deref())?;
+    let mut deleted: Vec<(GraphMethod, Deleted)> = Vec::new();
+    let mut failed: Vec<(GraphMethod, String)> = Vec::new();
+    for m in &targets {
+        let (Some(collection), Some(permission)) = (m.collection, m.delete_permission) else {
+            continue;
+        };
+        match graph.delete_method(&a.user, collection, &m.id, permission) {
+            Ok(d) => {
+                ctx.out.note(format!(
+                    "deleted {} ({})",
+                    m.label,
+                    match d {
+                        Deleted::Now(c) => format!("HTTP {c}"),
+                        Deleted::AlreadyGone => "already gone".into(),
+                    }
+                ));
+                deleted.push(((*m).clone(), d));
+            }
+            Err(e) => {
+                ctx.out.warn(format!("{} was not deleted: {e}", m.label));
+                failed.push(((*m).clone(), e.to_string()));
+            }
+        }
+    }
+    // Confirm by reading Graph again, and record what it says.
+    let after: Vec<GraphMethod> = graph
+        .list_methods(&a.user)?
+        .iter()
+        .map(methods::parse)
+        .collect();
+    let at = checked_at();
+    let recorded = record_methods(ctx, &mut ledger, &account, &after, &deleted, &at)?;
+    let still: Vec<&GraphMethod> = targets
+        .iter()
+        .copied()
+        .filter(|t| after.iter().any(|m| m.id == t.id))
+        .collect();
+    let out = json!({
+        "ok": failed.is_empty() && still.is_empty(),
+        "user": a.user,
+        "checked_at": at,
+        "deleted": deleted.iter().map(|(m, d)| json!({"id": m.id, "label": m.label,
+            "graph_answer": match d { Deleted::Now(c) => json!(c), Deleted::AlreadyGone => json!(404) }})).collect::<Vec<_>>(),
+        "failed": failed.iter().map(|(m, e)| json!({"id": m.id, "label": m.label, "error": e})).collect::<Vec<_>>(),
+        "still_listed": still.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        "recorded": recorded.iter().map(|(k, s)| json!({"method": k, "status": s})).collect::<Vec<_>>(),
+    });
+    ctx.out.emit(&out, || {
+        let mut s = format!(
+            "{} after deleting (Microsoft Graph, checked {at}):\n",
+            a.user
+        );
+        for (k, st) in &recorded {
+            let _ = writeln!(s, "  {k}: {}", st.as_str());
+        }
+        for (m, e) in &failed {
+            let _ = writeln!(s, "  NOT deleted: {}: {e}", m.label);
+        }
+        s
+    });
+    if failed.is_empty() && still.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Reported {
+            code: ExitCode::Incomplete,
+            message: format!(
+                "{} of {} method(s) were not deleted; the ledger records what Graph lists",
+                failed.len().max(still.len()),
+                targets.len()
+            ),
+        })
+    }
+}
+
+/// The next "Key X" label the person has never had.
+fn next_label(ledger: &Ledger, person_id: i64) -> Result<String> {
+    let keys = ledger.keys_of(person_id)?;
+    for c in 'A'..='Z' {
+        let l = format!("Key {c}");
+        if !keys.iter().any(|k| k.label == l) {
+            return Ok(l);
+        }
+    }
+    Ok(format!("Key {}", keys.len() + 1))
+}
+
+fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
+    let mut graph = graph()?;
+    graph.cloud().require(Call::CreationOptions)?;
+    crate::admin::graph::user_segment(&a.user)?;
+    let mut key = ctx.open_key()?;
+    let info = key.info()?;
+    let descriptor = key.descriptor().clone();
+    // Policy first, where the app may read it: a refusal explained beats one from Graph.
+    match graph.fido2_policy() {
+        Ok(raw) => {
+            let facts = KeyFacts {
+                aaguid: info.aaguid.map(|g| g.to_string()),
+                attests: info.supports_fido2(),
+                in_metadata: match (crate::mds::load(), info.aaguid) {
+                    (Ok(Some(md)), Some(g)) => Some(md.entry(&g).is_some()),
+                    _ => None,
+                },
+            };
+            let v = policy::judge(&policy::read(&raw), Some(&facts));
+            if !v.can_register {
+                return Err(v
+                    .refusal("the tenant's passkey policy refuses this key")
+                    .into());
+            }
+        }
+        Err(AdminError::Graph { status: 403, .. }) => ctx.out.warn(format!(
+            "cannot read the passkey policy without {}; registering without checking it first",
+            perm::POLICY_READ
+        )),
+        Err(e) => return Err(e.into()),
+    }
+    let mut ledger = ctx.ledger()?;
+    let account = account_for(ctx, &mut ledger, &a.user, a.person.as_deref())?;
+    let known = descriptor.serial.as_ref().and_then(|sn| {
+        ledger
+            .keys_of(account.person_id)
+            .ok()?
+            .into_iter()
+            .find(|k| k.serial.as_deref() == Some(sn))
+    });
+    let label = match (&a.label, &known) {
+        (Some(l), _) => l.trim().to_string(),
+        (None, Some(k)) => k.label.clone(),
+        (None, None) => next_label(&ledger, account.person_id)?,
+    };
+    let model = model_of(&descriptor);
+    let display_name = format!("{label} ({model})");
+    let raw = graph.creation_options(&a.user)?;
+    let opts = register::parse_options(&raw)?;
+    ctx.unlock(key.as_mut(), &mut ctx.pin_reader())?;
+    ctx.out
+        .note(format!("Touch the key to create {}'s passkey...", a.user));
+    let (made, cdj) = register::make_credential(key.as_mut(), &opts)?;
+    let body = register::post_body(&display_name, &made, &cdj);
+    let aaguid = made.aaguid.map(|g| g.to_string());
+    let done = register::post(&mut graph, &a.user, &body, aaguid.as_deref())?;
+    let method_id = done.method_id().to_string();
+    let actor = ctx.actor();
+    let passkey = Passkey {
+        user: a.user.clone(),
+        rp_id: opts.rp_id.clone(),
+        credential_id: made.credential_id.clone(),
+        display_name: display_name.clone(),
+        method: done.method.clone(),
+    };
+    // The key and its enrollment together, or neither.
+    let enrollment = ledger.write(&actor, |w| {
+        let k = w.register_key(
+            account.person_id,
+            &NewKey {
+                label: label.clone(),
+                aaguid: made.aaguid,
+                model: Some(model.clone()),
+                serial: descriptor.serial.clone(),
+            },
+        )?;
+        w.record_enrollment(&passkey_enrollment(account.id, k.id, &passkey))
+    })?;
+    let out = json!({"ok": true, "user": a.user, "method_id": method_id, "display_name": display_name,
+        "key_label": label, "attestation_level": done.method["attestationLevel"],
+        "settled_by_reading": done.settled_by_reading, "enrollment_id": enrollment.id});
+    ctx.out.emit(&out, || {
+        format!(
+            "Registered {display_name} as a passkey for {} (Graph method {method_id}){}.\nRecorded in the ledger with Graph as the evidence.",
+            a.user,
+            if done.settled_by_reading { "; Graph's answer was lost and its list confirmed it" } else { "" }
+        )
+    });
+    Ok(())
+}
+
+/// The model a person reads on the key, for Graph's display name.
+pub(super) fn model_of(d: &crate::device::DeviceDescriptor) -> String {
+    d.product
+        .clone()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "security key".into())
+}
+
+/// A passkey Graph registered, as the ledger records it.
+pub(super) struct Passkey {
+    pub user: String,
+    pub rp_id: String,
+    pub credential_id: Vec<u8>,
+    pub display_name: String,
+    /// Graph's fido2AuthenticationMethod.
+    pub method: serde_json::Value,
+}
+
+/// The enrollment, with Graph's method id, date and attestation level as the evidence.
+pub(super) fn passkey_enrollment(account_id: i64, key_id: i64, p: &Passkey) -> NewEnrollment {
+    let note = format!(
+        "Microsoft Graph fido2Method {} \"{}\", created {}, attestation {}",
+        p.method["id"].as_str().unwrap_or("?"),
+        p.display_name,
+        p.method["createdDateTime"].as_str().unwrap_or("?"),
+        p.method["attestationLevel"].as_str().unwrap_or("?")
+    );
+    NewEnrollment {
+        account_id,
+        key_id,
+        evidence: Evidence::ReportedByProvider,
+        detail: EvidenceDetail {
+            rp_id: Some(p.rp_id.clone()),
+            user_name: Some(p.user.clone()),
+            credential_id: Some(hex::encode(&p.credential_id)),
+            note: Some(note),
+        },
+    }
+}
+
+/// For `status` and `enroll`: when a tenant is connected, read each of the person's Entra
+/// accounts from Graph and record what it lists. A failure is a warning; the ledger then
+/// shows what was recorded before.
+pub fn refresh_person(ctx: &Context, ledger: &mut Ledger, person_id: i64) {
+    let Ok(Some(_)) = connected() else { return };
+    let Ok(accounts) = ledger.accounts_of(person_id) else {
+        return;
+    };
+    let entra: Vec<Account> = accounts
+        .into_iter()
+        .filter(|a| a.playbook == PLAYBOOK)
+        .collect();
+    if entra.is_empty() {
+        return;
+    }
+    let mut graph = match graph() {
+        Ok(g) => g,
+        Err(e) => {
+            ctx.out.warn(format!("Microsoft Graph not read: {e}"));
+            return;
+        }
+    };
+    for account in entra {
+        let result = graph
+            .list_methods(&account.identifier)
+            .map_err(Error::from)
+            .and_then(|l| {
+                let listed: Vec<GraphMethod> = l.iter().map(methods::parse).collect();
+                record_methods(ctx, ledger, &account, &listed, &[], &checked_at())
+            });
+        match result {
+            Ok(_) => ctx.out.note(format!(
+                "{}: weaker methods read from Microsoft Graph",
+                account.identifier
+            )),
+            Err(e) => ctx.out.warn(format!(
+                "{}: Microsoft Graph not read ({e}); showing what the ledger had",
+                account.identifier
+            )),
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! `keyward provision --entra`: each prepared key is also registered as a passkey for its
+//! person's Entra account (the roster's email is the user principal name), while its first PIN
+//! still unlocks it. Graph's creationOptions for the next person are fetched while the current
+//! key is being registered, so a bulk run waits for one round trip per key, not two.
+
+use super::entra::{graph, passkey_enrollment, Passkey, PLAYBOOK};
+use super::Context;
+use crate::admin::cloud::Call;
+use crate::admin::graph::{user_segment, Graph};
+use crate::admin::{policy, register, AdminError};
+use crate::device::{Authenticator, DeviceError};
+use crate::error::{Error, Result};
+use crate::ledger::{Actor, Ledger};
+use crate::pin::Pin;
+use crate::provision::journal::{Journal, KeyRecord, LedgerJournal};
+use crate::provision::{Event, Operator, Slot};
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::mpsc;
+
+/// Which slot the run is on: the last one it announced it waits for.
+pub type Current = Rc<RefCell<Option<String>>>;
+
+/// Registrations made on keys whose slot is not recorded yet, by slot id.
+type Made = Rc<RefCell<HashMap<String, Passkey>>>;
+
+pub struct EntraRun {
+    graph: Graph,
+    slots: Vec<Slot>,
+    pub current: Current,
+    made: Made,
+    prefetch: Prefetcher,
+}
+
+/// Check everything before a key is touched: connected, a cloud that registers passkeys, a
+/// policy that allows it, an email on every slot still to do, a PIN to unlock each key with.
+pub fn prepare(ctx: &Context, slots: &[Slot], has_pin: bool) -> Result<EntraRun> {
+    let mut graph = graph()?;
+    graph.cloud().require(Call::CreationOptions)?;
+    if !has_pin {
+        return Err(Error::Usage(
+            "--entra needs the policy to set a first PIN (first_pin = \"random\"): Entra \
+             requires the key's PIN to register a passkey"
+                .into(),
+        ));
+    }
+    for s in slots {
+        match &s.email {
+            Some(e) => {
+                user_segment(e)?;
+            }
+            None => {
+                return Err(Error::BadInput(format!(
+                    "--entra: {} has no email in the roster; it is the Entra user principal name",
+                    s.person
+                )))
+            }
+        }
+    }
+    match graph.fido2_policy() {
+        Ok(raw) => {
+            let v = policy::judge(&policy::read(&raw), None);
+            if !v.can_register {
+                return Err(v
+                    .refusal("the tenant's passkey policy refuses registration")
+                    .into());
+            }
+        }
+        Err(AdminError::Graph { status: 403, .. }) => ctx
+            .out
+            .warn("cannot read the passkey policy; registering without checking it first"),
+        Err(e) => return Err(e.into()),
+    }
+    let prefetch = Prefetcher::start(graph.tokens.config.clone());
+    Ok(EntraRun {
+        graph,
+        slots: slots.to_vec(),
+        current: Rc::new(RefCell::new(None)),
+        made: Rc::new(RefCell::new(HashMap::new())),
+        prefetch,
+    })
+}
+
+impl EntraRun {
+    /// On the prepared, unlocked key: register it for the current slot's person.
+    pub fn register(
+        &mut self,
+        ctx: &Context,
+        key: &mut dyn Authenticator,
+        pin: Option<&Pin>,
+    ) -> std::result::Result<(), String> {
+        let id = self.current.borrow().clone().ok_or("no slot announced")?;
+        let index = self
+            .slots
+            .iter()
+            .position(|s| s.id() == id)
+            .ok_or("unknown slot")?;
+        let slot = self.slots[index].clone();
+        let user = slot.email.clone().unwrap_or_default();
+        let words = |e: Error| format!("Entra registration for {user}: {e}");
+        let pin = pin.ok_or_else(|| words(Error::Usage("the key has no PIN".into())))?;
+        let raw = match self.prefetch.take(&user) {
+            Some(Ok(v)) if fresh(&v) => v,
+            _ => self
+                .graph
+                .creation_options(&user)
+                .map_err(|e| words(e.into()))?,
+        };
+        // While this key works and Graph answers the POST, ask for the next person's options.
+        if let Some(next) = self.slots.get(index + 1).and_then(|s| s.email.clone()) {
+            self.prefetch.request(&next);
+        }
+        let opts = register::parse_options(&raw).map_err(|e| words(e.into()))?;
+        key.unlock(pin).map_err(|e: DeviceError| words(e.into()))?;
+        let (made, cdj) = register::make_credential(key, &opts).map_err(words)?;
+        let model = super::entra::model_of(key.descriptor());
+        let display_name = format!("{} ({model})", slot.label);
+        let body = register::post_body(&display_name, &made, &cdj);
+        let aaguid = made.aaguid.map(|g| g.to_string());
+        let done = register::post(&mut self.graph, &user, &body, aaguid.as_deref())
+            .map_err(|e| words(e.into()))?;
+        ctx.out.event(
+            &json!({"event": "entra_registered", "slot": id, "user": user,
+                "method_id": done.method_id(), "display_name": display_name,
+                "settled_by_reading": done.settled_by_reading}),
+            || {
+                format!(
+                    "  Entra: registered \"{display_name}\" for {user} (Graph method {})",
+                    done.method_id()
+                )
+            },
+        );
+        self.made.borrow_mut().insert(
+            id,
+            Passkey {
+                user,
+                rp_id: opts.rp_id,
+                credential_id: made.credential_id,
+                display_name,
+                method: done.method,
+            },
+        );
+        Ok(())
+    }
+
+    pub fn journal(&self, inner: LedgerJournal, ledger: Ledger, actor: Actor) -> EntraJournal {
+        EntraJournal {
+            inner,
+            ledger,
+            actor,
+            made: self.made.clone(),
+        }
+    }
+}
+
+/// Less than a minute of the 5-minute challenge left: ask again.
+fn fresh(options: &Value) -> bool {
+    let Some(t) = options["challengeTimeoutDateTime"].as_str() else {
+        return true;
+    };
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .map(|t| t - time::OffsetDateTime::now_utc() > time::Duration::seconds(60))
+        .unwrap_or(false)
+}
+
+/// The ledger journal, plus the Entra enrollment of each key registered, recorded right after
+/// the key itself.
+pub struct EntraJournal {
+    inner: LedgerJournal,
+    ledger: Ledger,
+    actor: Actor,
+    made: Made,
+}
+
+impl Journal for EntraJournal {
+    fn is_done(&mut self, slot: &Slot) -> Result<bool> {
+        self.inner.is_done(slot)
+    }
+    fn label_of_key(&mut self, serial: &str) -> Result<Option<String>> {
+        self.inner.label_of_key(serial)
+    }
+    fn record(&mut self, slot: &Slot, key: &KeyRecord) -> Result<()> {
+        self.inner.record(slot, key)?;
+        let Some(p) = self.made.borrow_mut().remove(&slot.id()) else {
+            return Ok(());
+        };
+        let person = self.ledger.find_person(&slot.person)?;
+        let account = match self.ledger.find_account(PLAYBOOK, &p.user)? {
+            Some(a) => a,
+            None => self
+                .ledger
+                .add_account(&self.actor, person.id, PLAYBOOK, &p.user)?,
+        };
+        let k = self.ledger.find_key(&slot.label, Some(person.id))?;
+        self.ledger
+            .record_enrollment(&self.actor, &passkey_enrollment(account.id, k.id, &p))?;
+        Ok(())
+    }
+    fn record_failed(&mut self, slot: &Slot, reason: &str) -> Result<()> {
+        self.made.borrow_mut().remove(&slot.id());
+        self.inner.record_failed(slot, reason)
+    }
+}
+
+/// The run's operator, noting which slot is current for the registration hook.
+pub struct SlotWatcher<'a, O: Operator> {
+    pub inner: &'a mut O,
+    pub current: Current,
+}
+
+impl<O: Operator> Operator for SlotWatcher<'_, O> {
+    fn event(&mut self, event: &Event) {
+        if let Event::Waiting { slot } = event {
+            *self.current.borrow_mut() = Some(slot.slot.clone());
+        }
+        self.inner.event(event)
+    }
+    fn instruct(&mut self, text: &str) {
+        self.inner.instruct(text)
+    }
+    fn show_pin(&mut self, slot: &Slot, pin: &Pin) {
+        self.inner.show_pin(slot, pin)
+    }
+}
+
+/// Fetches creationOptions on its own thread (with its own token), one user ahead.
+struct Prefetcher {
+    ask: mpsc::Sender<String>,
+    answers: mpsc::Receiver<(String, std::result::Result<Value, AdminError>)>,
+    in_flight: Option<String>,
+}
+
+impl Prefetcher {
+    fn start(config: crate::admin::config::EntraConfig) -> Prefetcher {
+        let (ask, asked) = mpsc::channel::<String>();
+        let (answer, answers) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut graph = match Graph::new(config) {
+                Ok(g) => g,
+                Err(_) => return,
+            };
+            // Its own token now, so the first prefetch costs one round trip, not two.
+            let _ = graph
+                .tokens
+                .token(&graph.http, &[crate::admin::graph::perm::PASSKEY_WRITE]);
+            for user in asked {
+                let r = graph.creation_options(&user);
+                if answer.send((user, r)).is_err() {
+                    return;
+                }
+            }
+        });
+        Prefetcher {
+            ask,
+            answers,
+            in_flight: None,
+        }
+    }
+
+    fn request(&mut self, user: &str) {
+        if self.in_flight.is_none() && self.ask.send(user.to_string()).is_ok() {
+            self.in_flight = Some(user.to_string());
+        }
+    }
+
+    /// The prefetched options for `user`, waiting for them if they are on their way.
+    fn take(&mut self, user: &str) -> Option<std::result::Result<Value, AdminError>> {
+        let wanted = self.in_flight.take()?;
+        let (got, r) = self.answers.recv().ok()?;
+        (wanted == user && got == user).then_some(r)
+    }
+}
