@@ -271,8 +271,9 @@ fn status_reads_graph_again_when_connected_and_shows_the_date() {
         r.stdout
     );
     assert!(
-        r.stdout
-            .contains("push: still on: Microsoft Graph lists Microsoft Authenticator"),
+        r.stdout.contains(
+            "push: waiting: add a key first: Microsoft Graph lists Microsoft Authenticator"
+        ),
         "{}",
         r.stdout
     );

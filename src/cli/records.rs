@@ -122,6 +122,14 @@ fn method_state(status: MethodStatus) -> &'static str {
 fn method_line_state(m: &crate::ledger::MethodRecord, working_keys: usize) -> String {
     match m.status {
         s if s.remains() && working_keys == 0 => WAITING.to_string(),
+        // Graph's word, not the person's: the reason that follows says so, with its date.
+        MethodStatus::Removed
+            if m.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("Microsoft Graph")) =>
+        {
+            "removed".to_string()
+        }
         MethodStatus::Removed => {
             let by = crate::ledger::Actor::from_stored(&m.updated_by);
             if by.operator {
