@@ -59,6 +59,28 @@ fn pins() -> [(&'static str, &'static str); 2] {
     [("KEYWARD_PIN", PIN), ("KEYWARD_NEW_PIN", PIN)]
 }
 
+/// `keyward enroll --person PERSON --answers FILE --device DEVICE EXTRA...` with the test PINs
+/// in the environment; the caller checks the exit code.
+fn enroll_scripted(
+    sb: &Sandbox,
+    person: &str,
+    answers: &std::path::Path,
+    device: &str,
+    extra: &[&str],
+) -> common::Run {
+    let mut args = vec![
+        "enroll",
+        "--person",
+        person,
+        "--answers",
+        path_str(answers),
+        "--device",
+        device,
+    ];
+    args.extend_from_slice(extra);
+    sb.run_with(&args, None, &pins())
+}
+
 fn status_json(sb: &Sandbox, person: &str) -> Value {
     sb.run(&["status", person, "--json"]).ok().json()
 }
@@ -116,21 +138,7 @@ fn an_answers_file_missing_an_answer_names_the_prompt_and_the_file() {
     let (dir, _, _) = two_keys(&sb);
     let answers = sb.path("answers.toml");
     std::fs::write(&answers, "\"person.new\" = true\n").unwrap();
-    let run = sb
-        .run_with(
-            &[
-                "enroll",
-                "--person",
-                "Ada",
-                "--answers",
-                path_str(&answers),
-                "--device",
-                &dir,
-            ],
-            None,
-            &pins(),
-        )
-        .expect_code(12);
+    let run = enroll_scripted(&sb, "Ada", &answers, &dir, &[]).expect_code(12);
     assert!(run.stderr.contains("`accounts.which`"), "{}", run.stderr);
     assert!(run.stderr.contains("answers.toml"), "{}", run.stderr);
 }
@@ -863,21 +871,12 @@ fn after_a_key_is_lost_enroll_adds_its_replacement_and_takes_the_lost_key_off_th
     let answers = sb.path("answers.toml");
     std::fs::write(&answers, scripted_answers("google", user, &a, "sms")).unwrap();
     let enroll = |answers: &std::path::Path| {
-        sb.run_with(
-            &[
-                "enroll",
-                "--person",
-                "Ada Lovelace",
-                "--playbook",
-                "google",
-                "--answers",
-                path_str(answers),
-                "--device",
-                &dir,
-                "--json",
-            ],
-            None,
-            &pins(),
+        enroll_scripted(
+            &sb,
+            "Ada Lovelace",
+            answers,
+            &dir,
+            &["--playbook", "google", "--json"],
         )
     };
     enroll(&answers).ok();
@@ -1163,20 +1162,7 @@ fn a_typed_name_is_looked_up_without_listing_anyone() {
     let answers = sb.path("only-person.toml");
     std::fs::write(&answers, "\"person.new\" = true\n").unwrap();
     for name in ["Ada Lovelace", "Grace Hopper"] {
-        sb.run_with(
-            &[
-                "enroll",
-                "--person",
-                name,
-                "--answers",
-                path_str(&answers),
-                "--device",
-                &dir,
-            ],
-            None,
-            &pins(),
-        )
-        .expect_code(12);
+        enroll_scripted(&sb, name, &answers, &dir, &[]).expect_code(12);
     }
     let mut p = spawn_pty(&sb, &["enroll", "--device", &dir, "--playbook", "google"]);
     let mut who = person(&[], Some("How many keys"));
@@ -1373,21 +1359,7 @@ fn a_replacement_key_gets_apples_real_steps_for_itself() {
     )
     .unwrap();
     let enroll = |answers: &std::path::Path| {
-        sb.run_with(
-            &[
-                "enroll",
-                "--person",
-                "Ada Lovelace",
-                "--playbook",
-                "apple",
-                "--answers",
-                path_str(answers),
-                "--device",
-                &dir,
-            ],
-            None,
-            &pins(),
-        )
+        enroll_scripted(&sb, "Ada Lovelace", answers, &dir, &["--playbook", "apple"])
     };
     enroll(&first).ok();
     sb.run(&["key", "lost", "Key A", "--person", "Ada Lovelace"])
@@ -1446,21 +1418,7 @@ fn no_key_after_ready_says_still_no_key_seen_with_the_usb_and_udev_hint() {
     )
     .unwrap();
     let dev = format!("virtual-dir:{}", empty.display());
-    let run = sb
-        .run_with(
-            &[
-                "enroll",
-                "--person",
-                "Ada Lovelace",
-                "--answers",
-                path_str(&answers),
-                "--device",
-                &dev,
-            ],
-            None,
-            &pins(),
-        )
-        .expect_code(3);
+    let run = enroll_scripted(&sb, "Ada Lovelace", &answers, &dev, &[]).expect_code(3);
     assert!(run.stderr.contains("Still no key seen."), "{}", run.stderr);
     assert!(run.stderr.contains("docs/linux-udev.md"), "{}", run.stderr);
     // What was answered is kept: the account, so a rerun does not ask again.

@@ -270,10 +270,18 @@ fn status_reads_graph_again_when_connected_and_shows_the_date() {
         "{}",
         r.stdout
     );
+    // Still on, but no key is in the account yet: it waits for one (issue 12).
     assert!(
         r.stdout.contains(
             "push: waiting: add a key first: Microsoft Graph lists Microsoft Authenticator"
         ),
+        "no key works in the account yet, so nothing is to be removed: {}",
+        r.stdout
+    );
+    // Graph never listed app codes: never set up, not "removed" by anyone.
+    assert!(
+        r.stdout
+            .contains("totp: was never set up / already off: Microsoft Graph does not list it"),
         "{}",
         r.stdout
     );

@@ -185,6 +185,15 @@ pub const VISIBLE_TO_GRAPH: [MethodKind; 8] = [
     MethodKind::SyncedPasskey,
 ];
 
+/// The start of every reason keyward records from what Microsoft Graph listed, so that the
+/// help desk reads a state Graph observed as Graph's, not as something a person did.
+pub const GRAPH_EVIDENCE: [&str; 2] = ["Microsoft Graph ", "deleted through Microsoft Graph"];
+
+/// Whether a recorded reason is evidence read from Microsoft Graph.
+pub fn is_graph_evidence(reason: &str) -> bool {
+    GRAPH_EVIDENCE.iter().any(|p| reason.starts_with(p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

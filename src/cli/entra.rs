@@ -326,6 +326,14 @@ fn record_methods(
 ) -> Result<Vec<(MethodKind, MethodStatus)>> {
     let mut out = Vec::new();
     let actor = ctx.actor();
+    // A method Graph does not list was removed only if it was on before; otherwise it was
+    // never set up, and saying "removed" would overstate what anyone did.
+    let was_on: std::collections::HashSet<String> = ledger
+        .methods_of(account.id)?
+        .into_iter()
+        .filter(|m| matches!(m.status, MethodStatus::Present | MethodStatus::Removed))
+        .map(|m| m.method)
+        .collect();
     ledger.write(&actor, |w| {
         for kind in VISIBLE_TO_GRAPH {
             let present: Vec<&str> = listed
@@ -354,9 +362,14 @@ fn record_methods(
                         gone_now.join("; ")
                     ),
                 )
-            } else {
+            } else if was_on.contains(kind.as_str()) {
                 (
                     MethodStatus::Removed,
+                    format!("Microsoft Graph does not list it (checked {at})"),
+                )
+            } else {
+                (
+                    MethodStatus::Absent,
                     format!("Microsoft Graph does not list it (checked {at})"),
                 )
             };

@@ -122,11 +122,10 @@ fn method_state(status: MethodStatus) -> &'static str {
 fn method_line_state(m: &crate::ledger::MethodRecord, working_keys: usize) -> String {
     match m.status {
         s if s.remains() && working_keys == 0 => WAITING.to_string(),
-        // Graph's word, not the person's: the reason that follows says so, with its date.
         MethodStatus::Removed
             if m.reason
                 .as_deref()
-                .is_some_and(|r| r.contains("Microsoft Graph")) =>
+                .is_some_and(crate::admin::methods::is_graph_evidence) =>
         {
             "removed".to_string()
         }

@@ -321,21 +321,8 @@ impl Guide<'_> {
                         min_code_points: info.min_pin_length,
                     },
                 )?;
-                // Recorded as begun before the key is touched: a crash in between is settled
-                // at the next run by asking the key.
-                self.record
-                    .begin_key_change(&key.record, "set_pin", &self.actor)?;
-                let done = key.handle.set_pin(&pin);
-                // Refused: the key is as it was.
-                let now = done.is_ok().then_some(PinState::Set);
-                self.record
-                    .settle_key_change(&key.record, now, false, &self.actor)?;
-                match done {
-                    Ok(()) => {
-                        key.record.pin_state = Some(PinState::Set);
-                        self.pins.remember(key.record.id, pin);
-                        break;
-                    }
+                match self.change_pin_on_key(key, "set_pin", pin, |h, new| h.set_pin(new))? {
+                    Ok(()) => break,
                     Err(DeviceError::PinPolicyViolation { reason })
                         if self.prompter.pin_is_typed(SecretKind::New {
                             min_code_points: info.min_pin_length,
@@ -371,18 +358,11 @@ impl Guide<'_> {
                         min_code_points: info.min_pin_length,
                     },
                 )?;
-                self.record
-                    .begin_key_change(&key.record, "change_pin", &self.actor)?;
-                let done = key.handle.change_pin(&current, &new);
-                let now = done.is_ok().then_some(PinState::Set);
-                self.record
-                    .settle_key_change(&key.record, now, false, &self.actor)?;
+                let done = self.change_pin_on_key(key, "change_pin", new, |h, new| {
+                    h.change_pin(&current, new)
+                })?;
                 match done {
-                    Ok(()) => {
-                        key.record.pin_state = Some(PinState::Set);
-                        self.pins.remember(key.record.id, new);
-                        break;
-                    }
+                    Ok(()) => break,
                     Err(e) => {
                         let e = e.with_retries_from(key.handle.as_mut());
                         let again = self.prompter.pin_is_typed(SecretKind::Current);
@@ -440,6 +420,30 @@ impl Guide<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Give the key its new PIN (`act`), recorded as begun before the key is touched (a crash
+    /// in between is settled at the next run by asking the key) and settled right after. The
+    /// outer error is the ledger's; the inner one is the key refusing, which leaves it as it
+    /// was. On success the PIN is kept for the session.
+    fn change_pin_on_key(
+        &mut self,
+        key: &mut Present,
+        change: &str,
+        new: crate::pin::Pin,
+        act: impl FnOnce(&mut dyn Authenticator, &crate::pin::Pin) -> Result<(), DeviceError>,
+    ) -> Result<Result<(), DeviceError>> {
+        self.record
+            .begin_key_change(&key.record, change, &self.actor)?;
+        let done = act(key.handle.as_mut(), &new);
+        let now = done.is_ok().then_some(PinState::Set);
+        self.record
+            .settle_key_change(&key.record, now, false, &self.actor)?;
+        if done.is_ok() {
+            key.record.pin_state = Some(PinState::Set);
+            self.pins.remember(key.record.id, new);
+        }
+        Ok(done)
     }
 
     /// The index in `opened` of `key`, found and opened once per account.
