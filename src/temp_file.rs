@@ -37,12 +37,6 @@ fn live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Remove `path` (a file, or a folder with everything in it) if the process is ended by a
-/// signal before [`forget`] is called.
-pub fn remember(path: &Path) {
-    live().push(path.to_path_buf());
-}
-
 /// Create something on disk (`make`) so that a signal's clean-up cannot slip in between:
 /// either `make` runs first and what it made is removed with the rest (`path`, when given, is
 /// remembered), or the clean-up runs first and `make` never does (the clean-up holds the

@@ -232,18 +232,16 @@ fn demo_dir(keep: Option<PathBuf>) -> Result<DemoDir> {
             (std::env::temp_dir().join(name), false)
         }
     };
-    if !keep {
-        // Before it exists: Ctrl-C, SIGTERM or SIGHUP from here on removes it.
-        crate::temp_file::remember(&path);
-    }
     // Only its owner may look in: it holds the keys' secrets and the ledger.
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     let dir = DemoDir { path, keep };
-    builder
-        .create(dir.path.join("keys"))
+    // Made under the signal clean-up's lock: Ctrl-C, SIGTERM or SIGHUP either comes first (and
+    // nothing is made) or removes it with the rest.
+    let remembered = (!keep).then_some(dir.path.as_path());
+    crate::temp_file::create_guarded(remembered, || builder.create(dir.path.join("keys")))
         .map_err(|e| Error::io(format!("creating {}", dir.path.display()), e))?;
     Ok(dir)
 }
