@@ -359,6 +359,12 @@ impl Ledger {
         query::accounts_of(&self.conn, &self.path_str(), person_id)
     }
 
+    /// The accounts `wanted` may name (an identifier, or `PLAYBOOK:IDENTIFIER`), found by
+    /// index; the caller filters them.
+    pub fn accounts_named(&self, wanted: &str) -> Result<Vec<Account>> {
+        query::accounts_named(&self.conn, &self.path_str(), wanted)
+    }
+
     /// The account with this playbook and identifier, if recorded.
     pub fn find_account(&self, playbook: &str, identifier: &str) -> Result<Option<Account>> {
         query::find_account(&self.conn, &self.path_str(), playbook, identifier)
@@ -453,17 +459,20 @@ impl Ledger {
     /// replay the row images it carries against every table (detects a record inserted,
     /// changed or deleted without an entry).
     pub fn verify_audit(&self) -> Result<AuditReport> {
+        schema::check_integrity(&self.path, &self.conn)?;
         audit::verify_ledger(&self.conn, &self.path_str())
     }
 
     /// Every record and the whole audit trail, for `keyward ledger export`.
     pub fn export(&self) -> Result<LedgerExport> {
+        schema::check_integrity(&self.path, &self.conn)?;
         transfer::export(&self.conn, &self.path_str())
     }
 
     /// Write the export as JSON to `out` without holding the audit trail in memory. Returns
     /// the records (with an empty `audit`) and the number of audit entries written.
     pub fn export_to(&self, out: &mut dyn std::io::Write) -> Result<(LedgerExport, usize)> {
+        schema::check_integrity(&self.path, &self.conn)?;
         transfer::export_to(&self.conn, &self.path_str(), out)
     }
 
