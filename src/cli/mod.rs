@@ -11,6 +11,7 @@ mod entra;
 mod generate;
 mod howto;
 mod key;
+mod key_record;
 mod ledger_cmd;
 mod mds;
 mod output;
