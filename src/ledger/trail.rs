@@ -254,7 +254,7 @@ fn digest(row: &str) -> Digest {
 pub(crate) struct Replay {
     expected: HashMap<Box<str>, Digest>,
     /// The second replay: the last image of each of these records (`None`: deleted).
-    keep: Option<HashMap<Box<str>, Option<(String, String)>>>,
+    keep: Option<HashMap<Box<str>, Option<String>>>,
     pub problems: Vec<String>,
 }
 
@@ -330,7 +330,7 @@ impl Replay {
             let id = record_id(&img.t, &img.k);
             if let Some(keep) = &mut self.keep {
                 if let Some(slot) = keep.get_mut(&id) {
-                    *slot = img.row.map(|r| (img.t, Value::Object(r).to_string()));
+                    *slot = img.row.map(|r| Value::Object(r).to_string());
                 }
                 continue;
             }
@@ -396,7 +396,7 @@ impl Replay {
         let mut last = |id: &str| -> Map<String, Value> {
             keep.remove(id)
                 .flatten()
-                .and_then(|(_, row)| serde_json::from_str(&row).ok())
+                .and_then(|row| serde_json::from_str(&row).ok())
                 .unwrap_or_default()
         };
         let mut problems = Vec::new();
