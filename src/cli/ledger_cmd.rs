@@ -471,16 +471,16 @@ fn export(ctx: &Context, output: Option<PathBuf>) -> Result<()> {
         }
     })?;
     let mut out = std::io::BufWriter::new(file);
-    let written = ledger.export_to(&mut out).and_then(|(data, entries)| {
+    let written = ledger.export_to(&mut out).and_then(|counts| {
         out.get_ref()
             .sync_all()
             .map_err(|e| crate::ledger::LedgerError::Sql {
                 path: path.display().to_string(),
                 message: format!("cannot write the export: {e}"),
             })?;
-        Ok((data, entries))
+        Ok(counts)
     });
-    let (data, entries) = match written {
+    let written = match written {
         Ok(v) => v,
         Err(e) => {
             // Half an export is worse than none: it would be refused on import anyway.
@@ -489,8 +489,14 @@ fn export(ctx: &Context, output: Option<PathBuf>) -> Result<()> {
             return Err(e.into());
         }
     };
-    let mut counts = Counts::of(&data);
-    counts.audit_entries = entries;
+    let counts = Counts {
+        people: written.people,
+        accounts: written.accounts,
+        keys: written.keys,
+        enrollments: written.enrollments,
+        methods: written.methods,
+        audit_entries: written.audit_entries,
+    };
 
     #[derive(Serialize)]
     struct Out<'a> {

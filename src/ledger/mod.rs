@@ -36,7 +36,7 @@ pub use query::{
     Remaining, PROGRESS_FINISHED, PROGRESS_PREFIX,
 };
 pub use schema::SCHEMA_VERSION;
-pub use transfer::LedgerExport;
+pub use transfer::{ExportCounts, LedgerExport};
 pub use writer::{NewSlot, Writer};
 
 use crate::error::ExitCode;
@@ -494,9 +494,9 @@ impl Ledger {
         transfer::export(&self.conn, &self.path_str())
     }
 
-    /// Write the export as JSON to `out` without holding the audit trail in memory. Returns
-    /// the records (with an empty `audit`) and the number of audit entries written.
-    pub fn export_to(&self, out: &mut dyn std::io::Write) -> Result<(LedgerExport, usize)> {
+    /// Write the export as JSON to `out` without holding the records or the audit trail in
+    /// memory. Returns how many of each were written.
+    pub fn export_to(&self, out: &mut dyn std::io::Write) -> Result<ExportCounts> {
         schema::check_integrity(&self.path, &self.conn)?;
         transfer::export_to(&self.conn, &self.path_str(), out)
     }

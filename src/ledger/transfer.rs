@@ -48,79 +48,69 @@ fn rows<T>(
         .map_err(|e| LedgerError::sql_at(path, e))
 }
 
+/// How each table is read for an export, in the export's order. `None`: the table is not in
+/// this (older) schema.
+fn select(table: &str, schema_version: i64) -> Option<String> {
+    Some(match table {
+        "people" => format!("SELECT {PERSON_COLS} FROM people ORDER BY id"),
+        "accounts" => format!("SELECT {ACCOUNT_COLS} FROM accounts ORDER BY id"),
+        "keys" => format!("SELECT {KEY_COLS} FROM keys ORDER BY id"),
+        "enrollments" => format!("SELECT {ENROLLMENT_COLS} FROM enrollments ORDER BY id"),
+        "methods" => format!("SELECT {METHOD_COLS} FROM methods ORDER BY account_id, method"),
+        "provision_slots" => format!("SELECT {SLOT_COLS} FROM provision_slots ORDER BY slot"),
+        "checkpoints" => {
+            "SELECT person_id, name, at FROM checkpoints ORDER BY person_id, name".into()
+        }
+        "key_changes" if schema_version >= 3 => {
+            "SELECT key_id, change, started_at, started_by FROM key_changes ORDER BY key_id".into()
+        }
+        "audit" => "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit
+                    ORDER BY rowid"
+            .into(),
+        _ => return None,
+    })
+}
+
+fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
+    Ok(Checkpoint {
+        person_id: r.get(0)?,
+        name: r.get(1)?,
+        at: r.get(2)?,
+    })
+}
+
+fn key_change_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyChange> {
+    Ok(KeyChange {
+        key_id: r.get(0)?,
+        change: r.get(1)?,
+        started_at: r.get(2)?,
+        started_by: r.get(3)?,
+    })
+}
+
+/// A ledger read before its upgrade exports as what it is.
+fn schema_version(conn: &Connection) -> i64 {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap_or(SCHEMA_VERSION)
+}
+
 /// Every record, without the audit trail.
 fn export_records(conn: &Connection, path: &str) -> Result<LedgerExport> {
-    // A ledger read before its upgrade exports as what it is.
-    let schema_version = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap_or(SCHEMA_VERSION);
+    let v = schema_version(conn);
+    let table = |name: &str| select(name, v).unwrap_or_default();
     Ok(LedgerExport {
         format: FORMAT.into(),
-        schema_version,
-        people: rows(
-            conn,
-            path,
-            &format!("SELECT {PERSON_COLS} FROM people ORDER BY id"),
-            person_row,
-        )?,
-        accounts: rows(
-            conn,
-            path,
-            &format!("SELECT {ACCOUNT_COLS} FROM accounts ORDER BY id"),
-            account_row,
-        )?,
-        keys: rows(
-            conn,
-            path,
-            &format!("SELECT {KEY_COLS} FROM keys ORDER BY id"),
-            key_row,
-        )?,
-        enrollments: rows(
-            conn,
-            path,
-            &format!("SELECT {ENROLLMENT_COLS} FROM enrollments ORDER BY id"),
-            enrollment_row,
-        )?,
-        methods: rows(
-            conn,
-            path,
-            &format!("SELECT {METHOD_COLS} FROM methods ORDER BY account_id, method"),
-            method_row,
-        )?,
-        provision_slots: rows(
-            conn,
-            path,
-            &format!("SELECT {SLOT_COLS} FROM provision_slots ORDER BY slot"),
-            slot_row,
-        )?,
-        checkpoints: rows(
-            conn,
-            path,
-            "SELECT person_id, name, at FROM checkpoints ORDER BY person_id, name",
-            |r| {
-                Ok(Checkpoint {
-                    person_id: r.get(0)?,
-                    name: r.get(1)?,
-                    at: r.get(2)?,
-                })
-            },
-        )?,
-        key_changes: if schema_version >= 3 {
-            rows(
-                conn,
-                path,
-                "SELECT key_id, change, started_at, started_by FROM key_changes ORDER BY key_id",
-                |r| {
-                    Ok(KeyChange {
-                        key_id: r.get(0)?,
-                        change: r.get(1)?,
-                        started_at: r.get(2)?,
-                        started_by: r.get(3)?,
-                    })
-                },
-            )?
-        } else {
-            Vec::new()
+        schema_version: v,
+        people: rows(conn, path, &table("people"), person_row)?,
+        accounts: rows(conn, path, &table("accounts"), account_row)?,
+        keys: rows(conn, path, &table("keys"), key_row)?,
+        enrollments: rows(conn, path, &table("enrollments"), enrollment_row)?,
+        methods: rows(conn, path, &table("methods"), method_row)?,
+        provision_slots: rows(conn, path, &table("provision_slots"), slot_row)?,
+        checkpoints: rows(conn, path, &table("checkpoints"), checkpoint_row)?,
+        key_changes: match select("key_changes", v) {
+            Some(sql) => rows(conn, path, &sql, key_change_row)?,
+            None => Vec::new(),
         },
         audit: Vec::new(),
         audit_head: audit::head(conn).map_err(|e| LedgerError::sql_at(path, e))?,
@@ -133,74 +123,116 @@ pub(crate) fn export(conn: &Connection, path: &str) -> Result<LedgerExport> {
     Ok(data)
 }
 
-/// The audit trail read from the ledger while it is written out: an export of a large ledger
-/// never holds the whole trail in memory.
-struct AuditStream<'c> {
+/// One table read from the ledger while it is written out: an export of a large ledger never
+/// holds its records or its trail in memory.
+struct Stream<'c, T> {
     conn: &'c Connection,
+    sql: Option<String>,
+    row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     count: std::cell::Cell<usize>,
 }
 
-impl Serialize for AuditStream<'_> {
+impl<'c, T> Stream<'c, T> {
+    fn new(
+        conn: &'c Connection,
+        table: &str,
+        v: i64,
+        row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Self {
+        Stream {
+            conn,
+            sql: select(table, v),
+            row,
+            count: std::cell::Cell::new(0),
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for Stream<'_, T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::{Error, SerializeSeq};
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit
-                 ORDER BY rowid",
-            )
-            .map_err(S::Error::custom)?;
-        let mut rows = stmt.query([]).map_err(S::Error::custom)?;
         let mut seq = s.serialize_seq(None)?;
-        while let Some(r) = rows.next().map_err(S::Error::custom)? {
-            seq.serialize_element(&query::audit_row(r).map_err(S::Error::custom)?)?;
-            self.count.set(self.count.get() + 1);
+        if let Some(sql) = &self.sql {
+            let mut stmt = self.conn.prepare(sql).map_err(S::Error::custom)?;
+            let mut rows = stmt.query([]).map_err(S::Error::custom)?;
+            while let Some(r) = rows.next().map_err(S::Error::custom)? {
+                seq.serialize_element(&(self.row)(r).map_err(S::Error::custom)?)?;
+                self.count.set(self.count.get() + 1);
+            }
         }
         seq.end()
     }
 }
 
-/// [`LedgerExport`] with its trail streamed: the same JSON, field for field.
+/// [`LedgerExport`] with every table streamed: the same JSON, field for field.
 struct Streamed<'a> {
-    data: &'a LedgerExport,
-    audit: AuditStream<'a>,
+    schema_version: i64,
+    people: Stream<'a, Person>,
+    accounts: Stream<'a, Account>,
+    keys: Stream<'a, Key>,
+    enrollments: Stream<'a, Enrollment>,
+    methods: Stream<'a, MethodRecord>,
+    provision_slots: Stream<'a, ProvisionSlot>,
+    checkpoints: Stream<'a, Checkpoint>,
+    key_changes: Stream<'a, KeyChange>,
+    audit: Stream<'a, AuditEntry>,
+    audit_head: Option<String>,
 }
 
 impl Serialize for Streamed<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let d = self.data;
         let mut st = s.serialize_struct("LedgerExport", 12)?;
-        st.serialize_field("format", &d.format)?;
-        st.serialize_field("schema_version", &d.schema_version)?;
-        st.serialize_field("people", &d.people)?;
-        st.serialize_field("accounts", &d.accounts)?;
-        st.serialize_field("keys", &d.keys)?;
-        st.serialize_field("enrollments", &d.enrollments)?;
-        st.serialize_field("methods", &d.methods)?;
-        st.serialize_field("provision_slots", &d.provision_slots)?;
-        st.serialize_field("checkpoints", &d.checkpoints)?;
-        st.serialize_field("key_changes", &d.key_changes)?;
+        st.serialize_field("format", FORMAT)?;
+        st.serialize_field("schema_version", &self.schema_version)?;
+        st.serialize_field("people", &self.people)?;
+        st.serialize_field("accounts", &self.accounts)?;
+        st.serialize_field("keys", &self.keys)?;
+        st.serialize_field("enrollments", &self.enrollments)?;
+        st.serialize_field("methods", &self.methods)?;
+        st.serialize_field("provision_slots", &self.provision_slots)?;
+        st.serialize_field("checkpoints", &self.checkpoints)?;
+        st.serialize_field("key_changes", &self.key_changes)?;
         st.serialize_field("audit", &self.audit)?;
-        st.serialize_field("audit_head", &d.audit_head)?;
+        st.serialize_field("audit_head", &self.audit_head)?;
         st.end()
     }
 }
 
-/// Write the export as pretty JSON to `out`, reading the trail as it goes. Returns the records
-/// (without the trail) and how many audit entries were written.
+/// How many of each were written by [`export_to`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExportCounts {
+    pub people: usize,
+    pub accounts: usize,
+    pub keys: usize,
+    pub enrollments: usize,
+    pub methods: usize,
+    pub audit_entries: usize,
+}
+
+/// Write the export as pretty JSON to `out`, reading each table as it goes, all from one
+/// snapshot of the ledger (a write made meanwhile is in none of it, or all).
 pub(crate) fn export_to(
     conn: &Connection,
     path: &str,
     out: &mut dyn std::io::Write,
-) -> Result<(LedgerExport, usize)> {
-    let data = export_records(conn, path)?;
+) -> Result<ExportCounts> {
+    let snapshot = conn
+        .unchecked_transaction()
+        .map_err(|e| LedgerError::sql_at(path, e))?;
+    let v = schema_version(conn);
     let streamed = Streamed {
-        data: &data,
-        audit: AuditStream {
-            conn,
-            count: std::cell::Cell::new(0),
-        },
+        schema_version: v,
+        people: Stream::new(conn, "people", v, person_row),
+        accounts: Stream::new(conn, "accounts", v, account_row),
+        keys: Stream::new(conn, "keys", v, key_row),
+        enrollments: Stream::new(conn, "enrollments", v, enrollment_row),
+        methods: Stream::new(conn, "methods", v, method_row),
+        provision_slots: Stream::new(conn, "provision_slots", v, slot_row),
+        checkpoints: Stream::new(conn, "checkpoints", v, checkpoint_row),
+        key_changes: Stream::new(conn, "key_changes", v, key_change_row),
+        audit: Stream::new(conn, "audit", v, query::audit_row),
+        audit_head: audit::head(conn).map_err(|e| LedgerError::sql_at(path, e))?,
     };
     let failed = |e: String| LedgerError::Sql {
         path: path.to_string(),
@@ -210,8 +242,17 @@ pub(crate) fn export_to(
     out.write_all(b"\n")
         .and_then(|()| out.flush())
         .map_err(|e| failed(e.to_string()))?;
-    let entries = streamed.audit.count.get();
-    Ok((data, entries))
+    snapshot
+        .finish()
+        .map_err(|e| LedgerError::sql_at(path, e))?;
+    Ok(ExportCounts {
+        people: streamed.people.count.get(),
+        accounts: streamed.accounts.count.get(),
+        keys: streamed.keys.count.get(),
+        enrollments: streamed.enrollments.count.get(),
+        methods: streamed.methods.count.get(),
+        audit_entries: streamed.audit.count.get(),
+    })
 }
 
 pub(crate) fn import(
