@@ -326,10 +326,25 @@ fn spawn_pty(sb: &Sandbox, args: &[&str]) -> Session {
 }
 
 /// The same, with the PINs typed at the hidden prompts (`typed_pins`) instead of coming from
-/// the environment.
+/// the environment. The terminal is wide enough that no question is wrapped (`converse`
+/// reads a question from its last line; a narrow one is tested by itself).
 fn spawn_pty_env(sb: &Sandbox, args: &[&str], env_pins: bool) -> Session {
+    spawn_sized(sb, 250, args, env_pins)
+}
+
+/// `keyward ARGS` in a pseudo-terminal `cols` columns wide (set before keyward starts, so no
+/// question is drawn at another width).
+fn spawn_sized(sb: &Sandbox, cols: u16, args: &[&str], env_pins: bool) -> Session {
+    let mut sh = vec![
+        "-c".to_string(),
+        // The size is set once the pty is made: expectrl sets 80x24 from its side after
+        // the fork, so the shell waits for a line that is sent after that.
+        format!("read -r _ && stty cols {cols} rows 24 && exec \"$0\" \"$@\""),
+        env!("CARGO_BIN_EXE_keyward").to_string(),
+    ];
+    sh.extend(args.iter().map(|a| a.to_string()));
     let std_cmd = sb.cmd();
-    let mut cmd = Command::new(std_cmd.get_program());
+    let mut cmd = Command::new("sh");
     for (k, v) in std_cmd.get_envs() {
         match v {
             Some(v) => cmd.env(k, v),
@@ -342,11 +357,12 @@ fn spawn_pty_env(sb: &Sandbox, args: &[&str], env_pins: bool) -> Session {
         .env("TERM", "dumb")
         .env_remove("KEYWARD_PIN")
         .env_remove("KEYWARD_NEW_PIN")
-        .args(args);
+        .args(sh);
     if env_pins {
         cmd.env("KEYWARD_PIN", PIN).env("KEYWARD_NEW_PIN", PIN);
     }
     let mut p = Session::spawn(cmd).expect("spawn in a pty");
+    p.send("\n").unwrap();
     p.set_expect_timeout(Some(Duration::from_secs(20)));
     p
 }
@@ -1064,6 +1080,74 @@ fn a_new_pin_too_short_is_asked_again_naming_the_rule() {
         );
     }
     assert!(who.transcript.contains("Verified on Key B"));
+}
+
+/// What a terminal `cols` wide shows once `shown` is drawn on it: rows joined, runs of blanks
+/// as one space (a row the terminal wrapped and a line keyward broke read the same).
+fn screen_text(shown: &str, cols: u16) -> String {
+    let size = |n| std::num::NonZeroU16::new(n).unwrap();
+    let mut vt = vt100::Parser::new(size(4000), size(cols), 0);
+    vt.process(shown.as_bytes());
+    vt.screen()
+        .contents()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Read up to and including `needle`, adding what was shown to `shown`.
+fn read_to(p: &mut Session, needle: &str, shown: &mut String) {
+    let found = p
+        .expect(needle)
+        .unwrap_or_else(|e| panic!("waiting for {needle:?}: {e}; shown: {shown}"));
+    // `as_bytes` is everything read, the match included.
+    shown.push_str(&String::from_utf8_lossy(found.as_bytes()));
+}
+
+#[test]
+fn a_question_wider_than_the_terminal_is_shown_once() {
+    let sb = Sandbox::new();
+    let (dir, _, _) = two_keys(&sb);
+    let mut args = vec!["enroll", "--person", "Ada Lovelace", "--device", &dir];
+    args.extend(GOOGLE_ONLY);
+    let mut p = spawn_sized(&sb, 40, &args, true);
+    let mut shown = String::new();
+    // A yes/no question (typing y redraws it before Enter takes it), a line of text, a menu.
+    // A person reads before typing; keys sent before the prompt reads them would be echoed
+    // by the terminal itself.
+    let answer = |p: &mut Session, prompt: &str, keys: &[&str], shown: &mut String| {
+        read_to(p, prompt, shown);
+        for k in keys {
+            std::thread::sleep(Duration::from_millis(300));
+            p.send(k).unwrap();
+        }
+    };
+    answer(&mut p, "[Y/n] ", &["y", "\r"], &mut shown);
+    answer(&mut p, "with: ", &[&format!("{GOOGLE}\r")], &mut shown);
+    answer(&mut p, "Two keys (recommended)", &["\r"], &mut shown);
+    answer(&mut p, " -> Two keys", &["\x03"], &mut shown);
+    read_to(&mut p, "To continue", &mut shown);
+    let screen = screen_text(&shown, 40);
+    for question in [
+        "Ada Lovelace is not in the ledger yet. Add them?",
+        "Google Account: the email address or user name you sign in with",
+        "How many keys will you enroll?",
+    ] {
+        // The first words alone: a redraw that left a piece of the question behind counts.
+        let start: String = question.chars().take(30).collect();
+        assert_eq!(
+            screen.matches(&start).count(),
+            1,
+            "{start:?} shown more than once:\n{screen}"
+        );
+        assert_eq!(
+            screen.matches(question).count(),
+            1,
+            "{question:?}:\n{screen}"
+        );
+    }
+    assert!(screen.contains("Add them? -> yes"), "{screen}");
+    assert!(screen.contains(&format!("with -> {GOOGLE}")), "{screen}");
 }
 
 #[test]
