@@ -386,7 +386,7 @@ struct Person {
     transcript: String,
 }
 
-const QUESTIONS: &str = r"(?:[^\r\n]*\[[Yy]/[Nn]\] |[^\r\n]*\?:|[^\r\n]*\(full name\): |[^\r\n]*sign in with: |(?:PIN of|New PIN for|Your new PIN for|Temporary PIN of)[^\r\n]*: |Type it again: )";
+const QUESTIONS: &str = r"(?:[^\r\n]*\[[Yy]/[Nn]\] |[^\r\n]*live\? \[[^\]\r\n]*\]: |[^\r\n]*\?:|[^\r\n]*\(full name\): |[^\r\n]*sign in with: |(?:PIN of|New PIN for|Your new PIN for|Temporary PIN of)[^\r\n]*: |Type it again: )";
 
 /// Answer questions until the program ends (or `stop_at` is reached: returns false).
 fn converse(p: &mut Session, who: &mut Person) -> bool {
@@ -625,6 +625,29 @@ fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
     let kept = kept.split("\nKeys:").next().unwrap();
     assert!(kept.contains("Protect it:"), "{text}");
     assert!(kept.contains("Add a second trusted number"), "{text}");
+    // Each key was to be marked with its letter, and where it lives asked once (Enter: the
+    // offered place), then kept with the key.
+    assert!(plain.contains("Write A on this key now"), "{plain}");
+    for label in ["Key A", "Key B"] {
+        let asked = format!("Where will {label} live?");
+        assert_eq!(
+            who.asked.iter().filter(|q| q.contains(&asked)).count(),
+            1,
+            "{:#?}",
+            who.asked
+        );
+    }
+    let keys = text.split("\nKeys:").nth(1).expect(&text);
+    assert!(
+        keys.lines()
+            .any(|l| l.contains("Key A (#") && l.contains("kept on my keyring")),
+        "{text}"
+    );
+    assert!(
+        keys.lines()
+            .any(|l| l.contains("Key B (#") && l.contains("kept in the safe at home")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -1225,6 +1248,7 @@ fn stopped_mid_step_then_resumed_without_asking_anything_answered() {
         "How many keys",
         "sign in with",
         "Where will you add",
+        "live?",
         "Key A?",
     ] {
         assert!(
@@ -1295,6 +1319,8 @@ fn clean_scenario(sb: &Sandbox) -> common::Run {
 "account.apple.identifier" = "{APPLE}"
 "keys.count" = "2"
 "keys.a.device" = "{a}"
+"keys.a.location" = "on my keyring"
+"keys.b.location" = "in the desk drawer at the office"
 "account.google.platform" = "web"
 "account.apple.platform" = "iphone"
 "step.*.*.done" = true
@@ -1338,6 +1364,18 @@ fn the_person_keeps_a_one_page_summary_without_any_secret() {
     let page = std::fs::read_to_string(sb.path("summary.html")).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
     assert!(page.contains("Key A (marked A"), "{page}");
+    // Which key is which and where it lives.
+    let line = |label: &str| {
+        page.lines()
+            .find(|l| l.contains(&format!("{label} (marked")))
+            .unwrap_or_else(|| panic!("no line for {label}: {page}"))
+            .to_string()
+    };
+    assert!(line("Key A").contains("kept on my keyring: opens"), "{page}");
+    assert!(
+        line("Key B").contains("kept in the desk drawer at the office: opens"),
+        "{page}"
+    );
     assert!(
         page.contains("opens Apple Account (ada@icloud.example)"),
         "{page}"

@@ -254,6 +254,8 @@ fn demo_answers(key_specs: &[String]) -> BTreeMap<String, Answer> {
     a.insert("keys.count".into(), t("2"));
     a.insert("keys.a.device".into(), t(&key_specs[0]));
     a.insert("keys.b.device".into(), t(&key_specs[1]));
+    a.insert("keys.a.location".into(), t("on my keyring"));
+    a.insert("keys.b.location".into(), t("in the safe at home"));
     for (playbook, id) in DEMO_ACCOUNTS {
         a.insert(format!("account.{playbook}.identifier"), t(id));
     }

@@ -81,6 +81,15 @@ impl HowToBook {
             .unwrap_or_else(|| playbook.to_string())
     }
 
+    /// Where the provider lists the account's keys (to take a lost one out), if the playbook
+    /// says.
+    pub fn keys_page(&self, playbook: &str) -> Option<String> {
+        self.catalog
+            .as_ref()
+            .and_then(|c| c.get(playbook))
+            .and_then(|p| p.key_pages().into_iter().next())
+    }
+
     /// Whether `method` is in the vocabulary, and whether the playbook lists it.
     pub fn check_method(&self, playbook: &str, method: &str) -> MethodCheck {
         let Ok(kind) = method.parse::<MethodKind>() else {

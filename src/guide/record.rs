@@ -35,6 +35,8 @@ pub trait Record {
     fn key_seen(&mut self, key: &Key, actor: &Actor) -> Result<()>;
     /// What is known about the key's PIN now (never the PIN itself).
     fn set_pin_state(&mut self, key: &Key, state: PinState, actor: &Actor) -> Result<()>;
+    /// Where the person keeps the key, in their words.
+    fn set_key_location(&mut self, key: &Key, location: &str, actor: &Actor) -> Result<()>;
 
     /// Before keyward changes the key itself (`set_pin`, `change_pin`...): recorded first, so
     /// that a crash before [`Record::settle_key_change`] is noticed at the next run.
@@ -136,6 +138,10 @@ impl Record for Ledger {
     }
     fn set_pin_state(&mut self, key: &Key, state: PinState, actor: &Actor) -> Result<()> {
         Ledger::set_pin_state(self, actor, key.id, state)?;
+        Ok(())
+    }
+    fn set_key_location(&mut self, key: &Key, location: &str, actor: &Actor) -> Result<()> {
+        Ledger::set_key_location(self, actor, key.id, location)?;
         Ok(())
     }
     fn begin_key_change(&mut self, key: &Key, change: &str, actor: &Actor) -> Result<()> {

@@ -137,6 +137,9 @@ const MIGRATIONS: &[&str] = &[
     // 4 -> 5: every key registered or provisioned is first looked up by its serial; without
     // an index that is a scan of every key (measured: `scripts/bench-ledger`).
     "CREATE INDEX keys_by_serial ON keys(serial);",
+    // 5 -> 6: where the person keeps each key ("on my keyring", "in the safe at home"), asked
+    // when the key is labelled and printed on the page the person keeps (issue 12).
+    "ALTER TABLE keys ADD COLUMN location TEXT;",
 ];
 
 /// The first schema whose audit entries carry row images.

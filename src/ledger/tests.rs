@@ -376,6 +376,7 @@ fn everything(l: &mut Ledger) {
     l.set_method_status(&a, g.id, "totp", MethodStatus::Kept, Some("shared desk"))
         .unwrap();
     l.set_pin_state(&a, ka.id, PinState::SetMustChange).unwrap();
+    l.set_key_location(&a, ka.id, "on my keyring").unwrap();
     l.set_key_state(&a, kb.id, KeyState::Lost, Some("taxi"))
         .unwrap();
     l.write(&a, |w| {
