@@ -1371,7 +1371,10 @@ fn the_person_keeps_a_one_page_summary_without_any_secret() {
             .unwrap_or_else(|| panic!("no line for {label}: {page}"))
             .to_string()
     };
-    assert!(line("Key A").contains("kept on my keyring: opens"), "{page}");
+    assert!(
+        line("Key A").contains("kept on my keyring: opens"),
+        "{page}"
+    );
     assert!(
         line("Key B").contains("kept in the desk drawer at the office: opens"),
         "{page}"
@@ -1546,4 +1549,81 @@ fn no_key_after_ready_says_still_no_key_seen_with_the_usb_and_udev_hint() {
     // What was answered is kept: the account, so a rerun does not ask again.
     let status = status_json(&sb, "Ada Lovelace");
     assert_eq!(status["accounts"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn reports_name_every_open_task_and_link_where_it_is_done() {
+    let sb = Sandbox::new();
+    clean_scenario(&sb);
+    sb.run(&[
+        "key",
+        "lost",
+        "Key B",
+        "--person",
+        "Ada Lovelace",
+        "--reason",
+        "left on a train",
+    ])
+    .ok();
+    let csv = sb.run(&["report", "--format", "csv"]).ok().stdout;
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(rdr.headers().unwrap().get(7), Some("how_to"), "{csv}");
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    // The text-message codes left on at Google: named, with the page where they go.
+    let sms = rows
+        .iter()
+        .find(|r| &r[2] == "method_to_disable")
+        .expect(&csv);
+    assert_eq!(&sms[3], "Google Account (ada@example.com)", "{csv}");
+    assert!(sms[4].starts_with("Text message codes"), "{csv}");
+    assert!(sms[7].starts_with("https://myaccount.google.com/"), "{csv}");
+    // Key B is lost: every account it opened needs another key, in names, with where the
+    // account's keys are listed.
+    let lost: Vec<&csv::StringRecord> = rows
+        .iter()
+        .filter(|r| &r[2] == "needs_replacement_key")
+        .collect();
+    assert_eq!(lost.len(), 3, "{csv}");
+    for r in &lost {
+        assert_eq!(&r[4], "Key B", "{csv}");
+        assert!(r[6].contains("needs a replacement for lost Key B"), "{csv}");
+    }
+    let google = lost
+        .iter()
+        .find(|r| &r[3] == "Google Account (ada@example.com)")
+        .expect(&csv);
+    assert!(google[7].starts_with("https://"), "{csv}");
+    let key_b = rows
+        .iter()
+        .find(|r| &r[2] == "key_lost_or_retired")
+        .expect(&csv);
+    assert_eq!(&key_b[6], "left on a train", "{csv}");
+    // Every format reads in names, never `playbook:identifier`.
+    let md = sb.run(&["report", "--format", "md"]).ok().stdout;
+    let html = sb.run(&["report", "--format", "html"]).ok().stdout;
+    let text = sb.run(&["report"]).ok().stdout;
+    let fleet = sb.run(&["status"]).ok().stdout;
+    for out in [&csv, &md, &html, &text, &fleet] {
+        for id in ["google:", "microsoft-entra:", "apple:"] {
+            assert!(!out.contains(id), "`{id}` in:\n{out}");
+        }
+        assert!(
+            out.contains("Google Account (ada@example.com) needs a replacement for lost Key B"),
+            "{out}"
+        );
+    }
+    // The lost key's place, for the help desk.
+    assert!(
+        md.contains("Key B (lost: left on a train; was kept in the desk drawer at the office)"),
+        "{md}"
+    );
+    // The person's page says the same in their words, with where to go.
+    let page = sb.run(&["summary", "Ada Lovelace"]).ok().stdout;
+    assert!(
+        page.contains(
+            "Google Account (ada@example.com) needs another key in place of the lost Key B"
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("google:"), "{page}");
 }

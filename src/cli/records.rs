@@ -400,14 +400,16 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
     Ok(())
 }
 
-fn remaining_list(rs: &[Remaining]) -> String {
+fn remaining_list(rs: &[Remaining], book: &HowToBook) -> String {
     rs.iter()
         .map(|r| {
             format!(
-                "{}:{} {} ({})",
-                r.playbook,
+                "{} ({}): {} ({})",
+                book.provider(&r.playbook),
                 r.identifier,
-                r.method,
+                book.get(&r.playbook, &r.method)
+                    .and_then(|h| h.name)
+                    .unwrap_or_else(|| r.method.clone()),
                 method_state(r.status)
             )
         })
@@ -472,21 +474,21 @@ fn fleet_text(r: &FleetReport, hint: bool, book: &HowToBook) -> String {
             let _ = writeln!(s, "  enrollment unfinished ({at})");
         }
         if !p.waiting.is_empty() {
-            let _ = writeln!(s, "  {WAITING}: {}", remaining_list(&p.waiting));
+            let _ = writeln!(s, "  {WAITING}: {}", remaining_list(&p.waiting, book));
         }
         if !p.to_disable.is_empty() {
             let _ = writeln!(
                 s,
                 "  {}: {}",
                 style::todo("to disable"),
-                remaining_list(&p.to_disable)
+                remaining_list(&p.to_disable, book)
             );
         }
         if !p.single_key_accounts.is_empty() {
             let accts: Vec<_> = p
                 .single_key_accounts
                 .iter()
-                .map(|a| format!("{}:{}", a.playbook, a.identifier))
+                .map(|a| format!("{} ({})", book.provider(&a.playbook), a.identifier))
                 .collect();
             let _ = writeln!(
                 s,
