@@ -1627,3 +1627,104 @@ fn reports_name_every_open_task_and_link_where_it_is_done() {
     );
     assert!(!page.contains("google:"), "{page}");
 }
+
+/// Grace Hopper is recorded with the Google account `ada@example.com` (a mix-up at the help
+/// desk), and stopped right after.
+fn someone_else_has_adas_google_address(sb: &Sandbox, dir: &str) {
+    let answers = sb.path("grace.toml");
+    std::fs::write(
+        &answers,
+        format!(
+            "\"person.new\" = true\n\"account.google.identifier\" = \"{GOOGLE}\"\n\
+             \"keys.count\" = \"2\"\n\"keys.a.device\" = \"touch\"\n\
+             \"keys.a.location\" = \"on my keyring\"\n\
+             \"account.google.platform\" = \"web\"\n\"step.*.*.done\" = false\n"
+        ),
+    )
+    .unwrap();
+    enroll_scripted(sb, "Grace Hopper", &answers, dir, &["--playbook", "google"]);
+    let status = status_json(sb, "Grace Hopper");
+    assert_eq!(account(&status, "google")["identifier"], GOOGLE);
+}
+
+#[test]
+fn an_address_already_recorded_for_the_provider_is_asked_again_at_the_terminal() {
+    let sb = Sandbox::new();
+    let (dir, _, _) = two_keys(&sb);
+    someone_else_has_adas_google_address(&sb, &dir);
+    let mut args = vec!["enroll", "--person", "Ada Lovelace", "--device", &dir];
+    args.extend(GOOGLE_ONLY);
+    let mut p = spawn_pty(&sb, &args);
+    let mut shown = String::new();
+    let answer = |p: &mut Session, prompt: &str, keys: &str, shown: &mut String| {
+        read_to(p, prompt, shown);
+        std::thread::sleep(Duration::from_millis(300));
+        p.send(keys).unwrap();
+    };
+    answer(&mut p, "[Y/n] ", "\r", &mut shown);
+    answer(&mut p, "sign in with: ", &format!("{GOOGLE}\r"), &mut shown);
+    answer(
+        &mut p,
+        "another email address or user name: ",
+        "ada.lovelace@example.com\r",
+        &mut shown,
+    );
+    read_to(&mut p, "How many keys", &mut shown);
+    p.send("\x03").unwrap();
+    read_to(&mut p, "To continue", &mut shown);
+    let seen = strip_ansi(&shown);
+    assert!(
+        seen.contains(
+            "ada@example.com is already recorded for Google Account for someone else in the \
+             ledger. Type a different address, or press Enter to go on."
+        ),
+        "{seen}"
+    );
+    assert!(!seen.contains("Grace"), "another person named: {seen}");
+    assert!(!seen.to_lowercase().contains("unique"), "{seen}");
+    let status = status_json(&sb, "Ada Lovelace");
+    let accounts = status["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1, "{status}");
+    assert_eq!(accounts[0]["identifier"], "ada.lovelace@example.com");
+}
+
+#[test]
+fn an_address_already_recorded_in_an_answers_file_stops_naming_the_file_and_line() {
+    let sb = Sandbox::new();
+    let (dir, _, _) = two_keys(&sb);
+    someone_else_has_adas_google_address(&sb, &dir);
+    let answers = sb.path("ada.toml");
+    std::fs::write(
+        &answers,
+        format!(
+            "\"person.new\" = true\n# Ada's accounts\n\"account.google.identifier\" = \"{GOOGLE}\"\n"
+        ),
+    )
+    .unwrap();
+    let run = enroll_scripted(
+        &sb,
+        "Ada Lovelace",
+        &answers,
+        &dir,
+        &["--playbook", "google"],
+    )
+    .expect_code(12);
+    assert!(
+        run.stderr.contains(&format!(
+            "answers file {}, line 3: the answer for `account.google.identifier` cannot be used: \
+             ada@example.com is already recorded for Google Account for someone else",
+            answers.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("Grace"), "{}", run.stderr);
+    assert!(
+        !run.stderr.to_lowercase().contains("unique"),
+        "{}",
+        run.stderr
+    );
+    // Nothing half-made: Ada is recorded, without the refused account.
+    let status = status_json(&sb, "Ada Lovelace");
+    assert_eq!(status["accounts"], serde_json::json!([]));
+}

@@ -16,6 +16,8 @@ pub trait Record {
     fn add_person(&mut self, name: &str, actor: &Actor) -> Result<Person>;
 
     fn accounts(&mut self, person: &Person) -> Result<Vec<Account>>;
+    /// The account of this provider with this identifier, whoever's it is.
+    fn find_account(&mut self, playbook: &str, identifier: &str) -> Result<Option<Account>>;
     /// Add the account with each of `methods` "not checked yet" (unless already recorded), in
     /// ONE transaction: an interruption never leaves an account without its weaker methods.
     /// On an existing account, records the ones missing (how a half-written ledger of an
@@ -104,6 +106,9 @@ impl Record for Ledger {
     }
     fn accounts(&mut self, person: &Person) -> Result<Vec<Account>> {
         Ok(self.accounts_of(person.id)?)
+    }
+    fn find_account(&mut self, playbook: &str, identifier: &str) -> Result<Option<Account>> {
+        Ok(Ledger::find_account(self, playbook, identifier)?)
     }
     fn add_account(
         &mut self,

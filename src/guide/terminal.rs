@@ -147,7 +147,8 @@ impl Prompter for TerminalPrompter {
                 .with_prompt(question)
                 .allow_empty(default.is_some())
                 .report(false);
-            if let Some(d) = default {
+            // An empty default (Enter goes on) is not drawn as `[]`.
+            if let Some(d) = default.filter(|d| !d.is_empty()) {
                 input = input.default(d.to_string());
             }
             let s = input.interact_text_on(&self.term).map_err(cancelled)?;
@@ -157,7 +158,14 @@ impl Prompter for TerminalPrompter {
                 (true, Some(d)) => d.to_string(),
                 (true, None) => continue,
             };
-            self.echo(question, &answer);
+            self.echo(
+                question,
+                if answer.is_empty() {
+                    "(nothing: going on)"
+                } else {
+                    &answer
+                },
+            );
             return Ok(answer);
         }
     }
