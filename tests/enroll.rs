@@ -1449,7 +1449,12 @@ fn the_persons_session_carries_no_admin_jargon() {
     let sb = Sandbox::new();
     let run = clean_scenario(&sb);
     // What the person reads (stderr); the help desk's detail stays in `status` (stdout).
-    let said = &run.stderr;
+    assert_no_admin_jargon(&run.stderr);
+}
+
+/// What a person reads carries no administrator's words: no UPN, OATH, RP ID, Graph, AAGUID
+/// or GUID, and no "a Apple".
+fn assert_no_admin_jargon(said: &str) {
     for word in ["UPN", "OATH", "RP ID", "Graph", "AAGUID"] {
         assert!(!said.contains(word), "`{word}` in:\n{said}");
     }
@@ -1461,6 +1466,60 @@ fn the_persons_session_carries_no_admin_jargon() {
         });
     assert!(!guid, "a GUID in:\n{said}");
     assert!(!said.contains("a Apple"), "{said}");
+}
+
+#[test]
+fn every_checklist_entry_a_person_can_see_is_in_plain_words() {
+    // The entries of every built-in playbook's checklist, and the generic names a playbook
+    // without its own label falls back to.
+    let mut names: Vec<String> = keyward::playbook::MethodKind::ALL
+        .iter()
+        .map(|k| k.description().to_string())
+        .collect();
+    for p in catalog().all() {
+        names.extend(
+            p.weaker_methods
+                .iter()
+                .map(|m| m.display_name().to_string()),
+        );
+    }
+    assert!(names.len() > 40, "{names:?}");
+    assert_no_admin_jargon(&names.join("\n"));
+}
+
+#[test]
+fn the_microsoft_work_checklist_at_a_terminal_carries_no_admin_jargon() {
+    let sb = Sandbox::new();
+    let (dir, a, b) = two_keys(&sb);
+    for k in [&a, &b] {
+        website_registers(&sb, k, "login.microsoft.com", ENTRA);
+    }
+    let args = [
+        "enroll",
+        "--person",
+        "Ada Lovelace",
+        "--device",
+        &dir,
+        "--playbook",
+        "microsoft-entra",
+    ];
+    let mut p = spawn_pty(&sb, &args);
+    let mut who = person(&[], None);
+    assert!(converse(&mut p, &mut who));
+    assert_eq!(exit_code(&p), 0, "questions: {:#?}", who.asked);
+    let seen = strip_ansi(&who.transcript);
+    // The checklist was drawn, every entry by its plain name.
+    assert!(
+        who.asked
+            .iter()
+            .any(|q| q.contains("Which of these does ada@contoso.example still have?")),
+        "{:#?}",
+        who.asked
+    );
+    for label in ["Hardware token (codes)", "Phone: text message codes"] {
+        assert!(seen.contains(label), "`{label}` not shown:\n{seen}");
+    }
+    assert_no_admin_jargon(&seen);
 }
 
 #[test]

@@ -72,6 +72,20 @@ impl HowToBook {
         })
     }
 
+    /// The playbook's name for the method, else the generic one a person recognises (a
+    /// method no playbook lists, e.g. one Graph reported), never the bare id unless unknown.
+    pub fn method_name(&self, playbook: &str, method: &str) -> String {
+        self.get(playbook, method)
+            .and_then(|h| h.name)
+            .or_else(|| {
+                method
+                    .parse::<MethodKind>()
+                    .ok()
+                    .map(|k| k.description().to_string())
+            })
+            .unwrap_or_else(|| method.to_string())
+    }
+
     /// The playbook's name for the provider, e.g. "Google Account"; the id when unknown.
     pub fn provider(&self, playbook: &str) -> String {
         self.catalog

@@ -407,9 +407,7 @@ fn remaining_list(rs: &[Remaining], book: &HowToBook) -> String {
                 "{} ({}): {} ({})",
                 book.provider(&r.playbook),
                 r.identifier,
-                book.get(&r.playbook, &r.method)
-                    .and_then(|h| h.name)
-                    .unwrap_or_else(|| r.method.clone()),
+                book.method_name(&r.playbook, &r.method),
                 method_state(r.status)
             )
         })

@@ -123,10 +123,7 @@ pub fn build(status: &PersonStatus, book: &HowToBook, helpdesk: Option<&str>) ->
     }
     for r in &status.remaining {
         let how = book.get(&r.playbook, &r.method);
-        let name = how
-            .as_ref()
-            .and_then(|h| h.name.clone())
-            .unwrap_or_else(|| r.method.clone());
+        let name = book.method_name(&r.playbook, &r.method);
         let mut line = format!(
             "Turn off {name} on {} ({})",
             book.provider(&r.playbook),
