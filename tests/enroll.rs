@@ -1787,3 +1787,99 @@ fn an_address_already_recorded_in_an_answers_file_stops_naming_the_file_and_line
     let status = status_json(&sb, "Ada Lovelace");
     assert_eq!(status["accounts"], serde_json::json!([]));
 }
+
+#[test]
+fn new_pin_entries_that_differ_are_asked_again_saying_they_did_not_match() {
+    let sb = Sandbox::new();
+    let (dir, a, b) = two_keys(&sb);
+    for k in [&a, &b] {
+        website_registers(&sb, k, "google.com", GOOGLE);
+    }
+    let mut args = vec!["enroll", "--person", "Ada Lovelace", "--device", &dir];
+    args.extend(GOOGLE_ONLY);
+    let mut p = spawn_pty_env(&sb, &args, false);
+    // Key A: the second entry differs, then both agree; Key B: right at once.
+    let other = "champignon-8";
+    let mut who = person(&[PIN, other, PIN, PIN, PIN, PIN], None);
+    assert!(converse(&mut p, &mut who));
+    assert_eq!(exit_code(&p), 0, "questions: {:#?}", who.asked);
+    assert!(
+        who.transcript.contains("The two PINs do not match"),
+        "{}",
+        who.transcript
+    );
+    let asked_a = who
+        .asked
+        .iter()
+        .filter(|q| q.starts_with("New PIN for Key A"))
+        .count();
+    assert_eq!(asked_a, 2, "asked again, once: {:#?}", who.asked);
+    assert!(
+        !who.transcript.contains(PIN) && !who.transcript.contains(other),
+        "PIN shown"
+    );
+    // Key A has the PIN typed twice alike, not the other one.
+    assert_eq!(
+        sb.run_pins(&["--device", &a, "key", "credentials", "list"], &[PIN])
+            .code,
+        0
+    );
+    assert!(who.transcript.contains("Verified on Key B"));
+}
+
+#[test]
+fn ctrl_c_while_keyward_waits_for_a_touch_says_how_to_continue_and_loses_nothing() {
+    let sb = Sandbox::new();
+    let dir = keys_with_pins(&sb);
+    // The person is slow to touch: keyward is still waiting on the keys when stopped.
+    for k in ["a.key", "b.key"] {
+        let file = sb.path("keys").join(k);
+        sb.run(&["virtual", "knob", path_str(&file), "--touch-after", "60"])
+            .ok();
+    }
+    let mut args = vec!["enroll", "--person", "Ada Lovelace", "--device", &dir];
+    args.extend(GOOGLE_ONLY);
+    let mut p = spawn_pty(&sb, &args);
+    let mut who = person(&[], Some("Which one is Key A?"));
+    assert!(!converse(&mut p, &mut who), "stopped at the choice of key");
+    // The last entry: "I will touch Key A (every key blinks)".
+    std::thread::sleep(Duration::from_millis(300));
+    p.send("\x1b[B\x1b[B\r").unwrap();
+    p.expect("Touch Key A now").expect("keyward waits for a touch");
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let (shown, code) = stop_now(&mut p, None);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "stopped at once, not after the touch"
+    );
+    assert_eq!(code, 8, "{shown:?}");
+    assert!(shown.contains(CONTINUE), "{shown}");
+    assert!(cursor_visible(&format!("{}{shown}", who.transcript)));
+    // Nothing lost: the person, the account and the number of keys are recorded, and both
+    // keys are whole (their PIN still opens them).
+    let status = status_json(&sb, "Ada Lovelace");
+    assert_eq!(account(&status, "google")["identifier"], GOOGLE);
+    for k in ["a.key", "b.key"] {
+        let file = sb.path("keys").join(k);
+        sb.run(&["virtual", "knob", path_str(&file), "--touch-after", "0"])
+            .ok();
+        let spec = format!("virtual:{}", file.display());
+        assert_eq!(
+            sb.run_pins(&["--device", &spec, "key", "credentials", "list"], &[PIN])
+                .code,
+            0,
+            "{k}"
+        );
+    }
+    // The rerun does not ask again how many keys.
+    let mut p = spawn_pty(&sb, &args);
+    let mut again = person(&[], Some("Which one is Key A?"));
+    assert!(!converse(&mut p, &mut again));
+    assert!(
+        !again.asked.iter().any(|q| q.contains("How many keys")),
+        "{:#?}",
+        again.asked
+    );
+    let _ = stop_now(&mut p, None);
+}
