@@ -38,16 +38,21 @@ fn two_keys(sb: &Sandbox) -> (String, String, String) {
 /// and user name.
 fn website_registers(sb: &Sandbox, spec: &str, rp: &str, user: &str) {
     let file = spec.strip_prefix("virtual:").unwrap();
-    sb.run(&[
-        "virtual",
-        "register",
-        file,
-        "--rp",
-        rp,
-        "--user",
-        user,
-        "--discoverable",
-    ])
+    // A key with a PIN is asked for it, as a website does.
+    sb.run_with(
+        &[
+            "virtual",
+            "register",
+            file,
+            "--rp",
+            rp,
+            "--user",
+            user,
+            "--discoverable",
+        ],
+        None,
+        &[("KEYWARD_PIN", PIN)],
+    )
     .ok();
 }
 
@@ -1845,7 +1850,8 @@ fn ctrl_c_while_keyward_waits_for_a_touch_says_how_to_continue_and_loses_nothing
     // The last entry: "I will touch Key A (every key blinks)".
     std::thread::sleep(Duration::from_millis(300));
     p.send("\x1b[B\x1b[B\r").unwrap();
-    p.expect("Touch Key A now").expect("keyward waits for a touch");
+    p.expect("Touch Key A now")
+        .expect("keyward waits for a touch");
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
     let (shown, code) = stop_now(&mut p, None);
@@ -1882,4 +1888,67 @@ fn ctrl_c_while_keyward_waits_for_a_touch_says_how_to_continue_and_loses_nothing
         again.asked
     );
     let _ = stop_now(&mut p, None);
+}
+
+/// Answer the question `converse` stopped at with `keys`, past keyward's echo of the answer.
+fn answer_held(p: &mut Session, keys: &str) {
+    std::thread::sleep(Duration::from_millis(300));
+    p.send(keys).unwrap();
+    p.expect(" -> ").expect("the answer is echoed");
+}
+
+#[test]
+fn keys_are_let_go_between_questions_so_training_can_act_on_them_and_look_again() {
+    let sb = Sandbox::new();
+    let (dir, a, b) = two_keys(&sb);
+    for k in [&a, &b] {
+        sb.run_with(
+            &["--device", k, "key", "pin", "set"],
+            None,
+            &[("KEYWARD_NEW_PIN", PIN)],
+        )
+        .ok();
+    }
+    // Key B is not plugged in when the session starts.
+    let b_file = sb.path("keys").join("b.key");
+    let aside = sb.path("b.key.aside");
+    std::fs::rename(&b_file, &aside).unwrap();
+    let mut args = vec!["enroll", "--person", "Ada Lovelace", "--device", &dir];
+    args.extend(GOOGLE_ONLY);
+    let mut p = spawn_pty(&sb, &args);
+    let mut who = person(&[], Some("Plug in Key B"));
+    assert!(!converse(&mut p, &mut who), "asked to plug in Key B");
+    std::fs::rename(&aside, &b_file).unwrap();
+    answer_held(&mut p, "\r");
+    // While keyward waits for "done" the website writes to Key A...
+    who.interrupt_at = Some("with Key A? [Y/n]");
+    assert!(!converse(&mut p, &mut who));
+    website_registers(&sb, &a, "google.com", GOOGLE);
+    answer_held(&mut p, "\r");
+    // ...and, Key A verified, the person pulls it out to use Key B.
+    who.interrupt_at = Some("with Key B? [Y/n]");
+    assert!(!converse(&mut p, &mut who));
+    let a_file = sb.path("keys").join("a.key");
+    sb.run(&["virtual", "unplug", path_str(&a_file)]).ok();
+    answer_held(&mut p, "\r");
+    // Not on Key B yet: the website finishes while keyward asks, then "look again".
+    who.interrupt_at = Some("What now?");
+    assert!(!converse(&mut p, &mut who));
+    website_registers(&sb, &b, "google.com", GOOGLE);
+    answer_held(&mut p, "\r");
+    who.interrupt_at = None;
+    assert!(converse(&mut p, &mut who));
+    assert_eq!(exit_code(&p), 0, "questions: {:#?}", who.asked);
+    let seen = strip_ansi(&who.transcript);
+    assert!(seen.contains("Key B: "), "{seen}");
+    assert!(seen.contains("Verified on Key A"), "{seen}");
+    assert!(seen.contains("Verified on Key B"), "{seen}");
+    let status = status_json(&sb, "Ada Lovelace");
+    assert_eq!(
+        evidences(account(&status, "google")),
+        vec![
+            ("Key A".to_string(), "seen_on_key".to_string()),
+            ("Key B".to_string(), "seen_on_key".to_string())
+        ]
+    );
 }

@@ -77,8 +77,12 @@ impl Guide<'_> {
         for (label, known) in labels_for(&all, count) {
             let mut present = self.acquire(person, &label, known.as_ref(), true)?;
             self.ready(&mut present, playbooks, count as u32)?;
-            self.place(person, &mut present.record)?;
-            keys.push(present.record);
+            // Let go of the key before asking anything more (training acts on virtual keys
+            // between questions).
+            let mut record = present.record.clone();
+            drop(present);
+            self.place(person, &mut record)?;
+            keys.push(record);
         }
         Ok(keys)
     }
