@@ -402,9 +402,8 @@ fn converse(p: &mut Session, who: &mut Person) -> bool {
             Ok(c) => c,
             Err(e) => panic!("pty session failed after {:?}: {e}", who.asked.last()),
         };
+        // `as_bytes` is everything read, the match included.
         let raw = String::from_utf8_lossy(found.as_bytes()).to_string();
-        who.transcript
-            .push_str(&String::from_utf8_lossy(found.before()));
         who.transcript.push_str(&raw);
         let is_question = raw.ends_with("] ") || raw.ends_with("?:") || raw.ends_with(": ");
         if !is_question {
@@ -483,7 +482,9 @@ fn converse(p: &mut Session, who: &mut Person) -> bool {
         who.asked.push(q);
         p.send(answer).unwrap();
         // Past the redraws to the line keyward writes once the answer is taken.
-        p.expect(" -> ").expect("the answer is echoed");
+        let echoed = p.expect(" -> ").expect("the answer is echoed");
+        who.transcript
+            .push_str(&String::from_utf8_lossy(echoed.as_bytes()));
     }
 }
 
@@ -551,6 +552,19 @@ fn interactive_enrollment_in_a_terminal_then_status_shows_what_remains() {
     };
     assert!(converse(&mut p, &mut who));
     assert_eq!(exit_code(&p), 0, "questions: {:#?}", who.asked);
+    // What the person saw, as the terminal shows it (menus drawn and cleared), ends with
+    // their own page. KEYWARD_TRANSCRIPT=FILE keeps it (docs/enroll.md quotes one).
+    let seen = screen(&who.transcript, 250);
+    if let Some(out) = std::env::var_os("KEYWARD_TRANSCRIPT") {
+        std::fs::write(out, &seen).unwrap();
+    }
+    assert!(!seen.contains(PIN), "the PIN never shows");
+    let page = seen
+        .split("# Your security keys: Ada Lovelace")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no page for the person at the end:\n{seen}"));
+    assert!(page.contains("## Still to do"), "{page}");
+    assert!(page.contains("keyward status \"Ada Lovelace\""), "{page}");
     assert!(who.asked.iter().any(|q| q.contains("How many keys")));
     assert!(who.asked.iter().any(|q| q.contains("now list Key B")));
     assert!(
@@ -1113,14 +1127,24 @@ fn a_new_pin_too_short_is_asked_again_naming_the_rule() {
 /// What a terminal `cols` wide shows once `shown` is drawn on it: rows joined, runs of blanks
 /// as one space (a row the terminal wrapped and a line keyward broke read the same).
 fn screen_text(shown: &str, cols: u16) -> String {
-    let size = |n| std::num::NonZeroU16::new(n).unwrap();
-    let mut vt = vt100::Parser::new(size(4000), size(cols), 0);
-    vt.process(shown.as_bytes());
-    vt.screen()
-        .contents()
+    screen(shown, cols)
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// What a terminal `cols` wide shows once `shown` is drawn on it, line by line.
+fn screen(shown: &str, cols: u16) -> String {
+    let size = |n| std::num::NonZeroU16::new(n).unwrap();
+    let mut vt = vt100::Parser::new(size(4000), size(cols), 0);
+    vt.process(shown.as_bytes());
+    let lines: Vec<String> = vt
+        .screen()
+        .contents()
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .collect();
+    lines.join("\n").trim_end().to_string() + "\n"
 }
 
 /// Read up to and including `needle`, adding what was shown to `shown`.
