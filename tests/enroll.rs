@@ -1091,16 +1091,22 @@ fn a_wrong_pin_is_asked_again_with_the_attempts_left_in_the_same_session() {
     assert_eq!(evidences(account(&status, "google")).len(), 2);
 }
 
-#[test]
-fn a_new_pin_too_short_is_asked_again_naming_the_rule() {
-    let sb = Sandbox::new();
-    let (dir, a, b) = two_keys(&sb);
+/// Two keys without a PIN, each holding the Google credential, and Ada's Google-only session
+/// in a pseudo-terminal with the PINs typed at the prompts: (session, spec A, spec B).
+fn new_keys_google_session(sb: &Sandbox) -> (Session, String, String) {
+    let (dir, a, b) = two_keys(sb);
     for k in [&a, &b] {
-        website_registers(&sb, k, "google.com", GOOGLE);
+        website_registers(sb, k, "google.com", GOOGLE);
     }
     let mut args = vec!["enroll", "--person", "Ada Lovelace", "--device", &dir];
     args.extend(GOOGLE_ONLY);
-    let mut p = spawn_pty_env(&sb, &args, false);
+    (spawn_pty_env(sb, &args, false), a, b)
+}
+
+#[test]
+fn a_new_pin_too_short_is_asked_again_naming_the_rule() {
+    let sb = Sandbox::new();
+    let (mut p, a, b) = new_keys_google_session(&sb);
     // Key A: too short (typed twice, as asked), then a good one. (Two entries that differ
     // are asked again by the prompt itself.)
     let mut who = person(&["12", "12", PIN, PIN, PIN, PIN], None);
@@ -1820,13 +1826,7 @@ fn an_address_already_recorded_in_an_answers_file_stops_naming_the_file_and_line
 #[test]
 fn new_pin_entries_that_differ_are_asked_again_saying_they_did_not_match() {
     let sb = Sandbox::new();
-    let (dir, a, b) = two_keys(&sb);
-    for k in [&a, &b] {
-        website_registers(&sb, k, "google.com", GOOGLE);
-    }
-    let mut args = vec!["enroll", "--person", "Ada Lovelace", "--device", &dir];
-    args.extend(GOOGLE_ONLY);
-    let mut p = spawn_pty_env(&sb, &args, false);
+    let (mut p, a, _b) = new_keys_google_session(&sb);
     // Key A: the second entry differs, then both agree; Key B: right at once.
     let other = "champignon-8";
     let mut who = person(&[PIN, other, PIN, PIN, PIN, PIN], None);
