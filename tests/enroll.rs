@@ -1183,13 +1183,16 @@ fn a_question_wider_than_the_terminal_is_shown_once() {
     answer(&mut p, "[Y/n] ", &["y", "\r"], &mut shown);
     answer(&mut p, "with: ", &[&format!("{GOOGLE}\r")], &mut shown);
     answer(&mut p, "Two keys (recommended)", &["\r"], &mut shown);
-    answer(&mut p, " -> Two keys", &["\x03"], &mut shown);
+    // A menu whose entries are wider than the terminal.
+    answer(&mut p, "[virtual:", &["\r"], &mut shown);
+    answer(&mut p, "live? [on my keyring]: ", &["\x03"], &mut shown);
     read_to(&mut p, "To continue", &mut shown);
     let screen = screen_text(&shown, 40);
     for question in [
         "Ada Lovelace is not in the ledger yet. Add them?",
         "Google Account: the email address or user name you sign in with",
         "How many keys will you enroll?",
+        "Several keys are plugged in. Which one is Key A?",
     ] {
         // The first words alone: a redraw that left a piece of the question behind counts.
         let start: String = question.chars().take(30).collect();
@@ -1205,6 +1208,12 @@ fn a_question_wider_than_the_terminal_is_shown_once() {
         );
     }
     assert!(screen.contains("Add them? -> yes"), "{screen}");
+    // The menu's entries were wider than the terminal: once chosen, the one chosen shows
+    // twice (the answer, then "Key A: ..."), no piece of the menu stays.
+    let a_key = format!("{}]", sb.path("keys").join("a.key").display());
+    assert_eq!(screen.matches(&a_key).count(), 2, "{screen}");
+    let b_key = format!("{}]", sb.path("keys").join("b.key").display());
+    assert!(!screen.contains(&b_key), "{screen}");
     assert!(screen.contains(&format!("with -> {GOOGLE}")), "{screen}");
 }
 

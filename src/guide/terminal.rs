@@ -57,11 +57,41 @@ impl TerminalPrompter {
     }
 }
 
+impl TerminalPrompter {
+    /// When dialoguer closes a menu it clears one row per entry, but an entry wider than the
+    /// terminal took more (each is drawn after a `marker`-wide `> ` or `> [x] `): those rows
+    /// would stay on the screen under the answer. Clear them. A long, paged menu is cleared
+    /// page by page by dialoguer itself and left alone.
+    fn clear_wrapped(&self, labels: &[&str], marker: usize) {
+        let Some((rows, cols)) = self.term.size_checked() else {
+            return;
+        };
+        let cols = usize::from(cols);
+        if labels.len() + 2 > usize::from(rows) {
+            return;
+        }
+        let extra: usize = labels
+            .iter()
+            .map(|l| {
+                (dialoguer::console::measure_text_width(l) + marker)
+                    .div_ceil(cols)
+                    .saturating_sub(1)
+            })
+            .sum();
+        if extra > 0 {
+            let _ = self.term.clear_last_lines(extra);
+        }
+    }
+}
+
 /// Columns kept free after a yes/no question: dialoguer's ` [Y/n] `, and the last column (a
 /// character written there moves some terminals to the next row).
 const CONFIRM_RESERVE: usize = " [Y/n] ".len() + 1;
 /// After a menu's or checklist's title: its `:`.
 const MENU_RESERVE: usize = 2;
+/// Before each entry of a menu (`> `) and of a checklist (`> [x] `).
+const SELECT_MARKER: usize = 2;
+const CHECKLIST_MARKER: usize = 6;
 
 impl Prompter for TerminalPrompter {
     fn info(&mut self, text: &str) {
@@ -98,6 +128,7 @@ impl Prompter for TerminalPrompter {
             .report(false)
             .interact_on(&self.term)
             .map_err(cancelled)?;
+        self.clear_wrapped(&labels, SELECT_MARKER);
         self.echo(question, &choices[i].label);
         Ok(choices[i].value.clone())
     }
@@ -121,6 +152,7 @@ impl Prompter for TerminalPrompter {
             .report(false)
             .interact_on(&self.term)
             .map_err(cancelled)?;
+        self.clear_wrapped(&labels, CHECKLIST_MARKER);
         let names: Vec<&str> = picked.iter().map(|&i| choices[i].label.as_str()).collect();
         self.echo(
             question,
