@@ -288,6 +288,115 @@ fn status_reads_graph_again_when_connected_and_shows_the_date() {
     assert!(r.stderr.contains("read from Microsoft Graph"));
 }
 
+/// `enroll` for Ada's Microsoft work account, connected to the double: her key already holds
+/// the passkey Security info made, and she says she removed each weaker method in `removed`.
+fn enroll_removing(t: &T, removed: &[&str], recheck: &[(&str, &str)]) -> Run {
+    let file = t.dev.strip_prefix("virtual:").unwrap();
+    t.sb.run_with(
+        &[
+            "virtual",
+            "register",
+            file,
+            "--rp",
+            "login.microsoft.com",
+            "--user",
+            ADA,
+            "--discoverable",
+        ],
+        None,
+        &[("KEYWARD_PIN", PIN)],
+    )
+    .ok();
+    let mut answers = format!(
+        "\"person.new\" = true\n\"account.microsoft-entra.identifier\" = \"{ADA}\"\n\
+         \"keys.count\" = \"1\"\n\"keys.one_only\" = true\n\"keys.a.device\" = \"{}\"\n\"step.*.*.done\" = true\n\
+         \"method.microsoft-entra.on\" = [{}]\n\"method.*.*.outcome\" = \"removed\"\n",
+        t.dev,
+        removed
+            .iter()
+            .map(|m| format!("\"{m}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for (m, a) in recheck {
+        answers.push_str(&format!(
+            "\"method.microsoft-entra.{m}.recheck\" = \"{a}\"\n"
+        ));
+    }
+    std::fs::write(t.sb.path("answers.toml"), answers).unwrap();
+    let path = t.sb.path("answers.toml");
+    t.run_with(
+        &[
+            "enroll",
+            "--person",
+            "Ada Lovelace",
+            "--playbook",
+            "microsoft-entra",
+            "--answers",
+            path.to_str().unwrap(),
+        ],
+        None,
+        &[("KEYWARD_PIN", PIN)],
+    )
+}
+
+#[test]
+fn enroll_records_a_removal_only_once_graph_no_longer_lists_it() {
+    let t = T::new();
+    // Ada deletes her phone on the website while keyward looks: the first look still shows
+    // it, the second does not. The Authenticator app she says she removed stays.
+    t.g.with_user(ADA, |u| u.removed_at_listing = Some((MOBILE.into(), 2)));
+    let r = enroll_removing(&t, &["sms", "push"], &[("sms", "again"), ("push", "later")]).ok();
+    let guided = r
+        .stderr
+        .split("weaker methods read from Microsoft Graph")
+        .next()
+        .unwrap();
+    assert!(
+        guided.contains("Microsoft still shows \"Phone: text message codes\" on this account"),
+        "{guided}"
+    );
+    assert!(
+        guided.contains("Microsoft confirms \"Phone: text message codes\" is gone"),
+        "{guided}"
+    );
+    assert!(
+        guided.contains("Microsoft still shows \"Microsoft Authenticator"),
+        "{guided}"
+    );
+    // Plain words for the person: no Graph, no method ids.
+    assert!(
+        !guided.contains("Graph") && !guided.contains(MOBILE),
+        "{guided}"
+    );
+    let sms = t.method("sms").unwrap();
+    assert_eq!(sms["status"], "removed");
+    assert!(
+        sms["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Microsoft Graph does not list it (checked 20"),
+        "{sms}"
+    );
+    let push = t.method("push").unwrap();
+    assert_eq!(push["status"], "present", "Graph still lists it: {push}");
+    // Never recorded on the person's word alone, not even for a moment.
+    let audit = t.export()["audit"].to_string();
+    assert!(
+        !audit.contains(r#""method":"push","status":"removed""#)
+            && !audit.contains(r#""to":"removed","method":"push""#),
+        "{audit}"
+    );
+    assert_eq!(
+        t.g.requests()
+            .iter()
+            .filter(|(m, p, _)| m == "GET" && p.ends_with("/methods"))
+            .count(),
+        4,
+        "a look at sms, a second look, a look at push, then status at the end"
+    );
+}
+
 #[test]
 fn check_explains_a_policy_refusal_with_its_fix() {
     let t = T::new();

@@ -314,6 +314,30 @@ fn account_for(
     Ok(ledger.add_account(&actor, p.id, PLAYBOOK, user)?)
 }
 
+/// Whether Graph lists a method standing for `kind`, and that answer as the ledger records it
+/// (dated, so the help desk reads Graph's word, not a person's).
+pub(super) fn graph_says(kind: MethodKind, listed: &[GraphMethod], at: &str) -> (bool, String) {
+    let present: Vec<&str> = listed
+        .iter()
+        .filter(|m| m.weaker.contains(&kind))
+        .map(|m| m.label.as_str())
+        .collect();
+    if present.is_empty() {
+        (
+            false,
+            format!("Microsoft Graph does not list it (checked {at})"),
+        )
+    } else {
+        (
+            true,
+            format!(
+                "Microsoft Graph lists {} (checked {at})",
+                present.join("; ")
+            ),
+        )
+    }
+}
+
 /// Record what Graph lists as the state of each weaker method it can see, with the date.
 /// `deleted` names methods this run deleted, with Graph's answer.
 fn record_methods(
@@ -336,11 +360,7 @@ fn record_methods(
         .collect();
     ledger.write(&actor, |w| {
         for kind in VISIBLE_TO_GRAPH {
-            let present: Vec<&str> = listed
-                .iter()
-                .filter(|m| m.weaker.contains(&kind))
-                .map(|m| m.label.as_str())
-                .collect();
+            let (present, graphs_word) = graph_says(kind, listed, at);
             let gone_now: Vec<String> = deleted
                 .iter()
                 .filter(|(m, _)| m.weaker.contains(&kind))
@@ -349,11 +369,8 @@ fn record_methods(
                     Deleted::AlreadyGone => format!("{} (method {}) already gone, HTTP 404", m.label, m.id),
                 })
                 .collect();
-            let (status, reason) = if !present.is_empty() {
-                (
-                    MethodStatus::Present,
-                    format!("Microsoft Graph lists {} (checked {at})", present.join("; ")),
-                )
+            let (status, reason) = if present {
+                (MethodStatus::Present, graphs_word)
             } else if !gone_now.is_empty() {
                 (
                     MethodStatus::Removed,
@@ -363,15 +380,9 @@ fn record_methods(
                     ),
                 )
             } else if was_on.contains(kind.as_str()) {
-                (
-                    MethodStatus::Removed,
-                    format!("Microsoft Graph does not list it (checked {at})"),
-                )
+                (MethodStatus::Removed, graphs_word)
             } else {
-                (
-                    MethodStatus::Absent,
-                    format!("Microsoft Graph does not list it (checked {at})"),
-                )
+                (MethodStatus::Absent, graphs_word)
             };
             w.set_method_status(account.id, kind.as_str(), status, Some(&reason))?;
             out.push((kind, status));

@@ -8,6 +8,7 @@ mod context;
 mod devices;
 mod enroll;
 mod entra;
+mod entra_confirm;
 mod generate;
 mod howto;
 mod key;

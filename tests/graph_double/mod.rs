@@ -65,6 +65,9 @@ pub struct User {
     pub credentials: BTreeMap<String, String>,
     /// The default method's id: Graph refuses to delete it.
     pub default_method: Option<String>,
+    /// `(method id, n)`: the person removes this method on the website while keyward looks,
+    /// so the n-th listing of the user's methods (and every later one) no longer shows it.
+    pub removed_at_listing: Option<(String, u32)>,
 }
 
 pub struct State {
@@ -239,6 +242,7 @@ impl Double {
                 methods,
                 credentials: BTreeMap::new(),
                 default_method: None,
+                removed_at_listing: None,
             },
         );
     }
@@ -645,6 +649,14 @@ fn graph(s: &mut State, schema: &schema::Schema, req: &Request, segs: &[&str]) -
     let user_id = user.id.clone();
     match (req.method.as_str(), &segs[4..]) {
         ("GET", ["methods"]) => {
+            let user = s.users.get_mut(&upn).unwrap();
+            if let Some((id, n)) = &mut user.removed_at_listing {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    let id = id.clone();
+                    user.methods.retain(|m| m["id"] != id.as_str());
+                }
+            }
             let v = user.methods.clone();
             (
                 200,
