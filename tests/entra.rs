@@ -983,6 +983,117 @@ fn provision_entra_registers_each_key_for_its_person_fetching_the_next_options_m
     t.assert_schema_clean();
 }
 
+#[test]
+fn a_registration_graph_took_but_the_ledger_did_not_is_recorded_from_graph_on_the_rerun() {
+    let t = T::new();
+    let (roster, policy, device) = entra_roster(&t, 2);
+    let env = t.g.env();
+    let mut e: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // Graph answers 201 for Person 0's key, then the ledger fails to record the registration.
+    e.push(("KEYWARD_TEST_FAIL_ENTRA_RECORD", "Person 0 #1"));
+    let args = |mailer: &str| {
+        [
+            "--json",
+            "provision",
+            "--entra",
+            "--roster",
+            &roster,
+            "--policy",
+            &policy,
+            "--pin-mailer",
+            mailer,
+            "--device",
+            &device,
+        ]
+        .map(str::to_string)
+    };
+    let first = t.sb.path("pins-1.csv").display().to_string();
+    let a = args(&first);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let r = t.sb.run_with(&a, None, &e).ok();
+    assert!(
+        r.stderr.contains("could not be recorded in the ledger")
+            && r.stderr.contains("run the same command again"),
+        "{}",
+        r.stderr
+    );
+    let entra_enrollments = |t: &T| -> Vec<Value> {
+        let export = t.export();
+        let p0 = export["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["identifier"] == "p0@contoso.com")
+            .map(|a| a["id"].clone());
+        export["enrollments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|en| Some(&en["account_id"]) == p0.as_ref())
+            .cloned()
+            .collect()
+    };
+    assert!(entra_enrollments(&t).is_empty());
+    let in_graph: Vec<Value> =
+        t.g.methods_of("p0@contoso.com")
+            .into_iter()
+            .filter(|m| m["@odata.type"] == "#microsoft.graph.fido2AuthenticationMethod")
+            .collect();
+    assert_eq!(in_graph.len(), 1);
+    let method_id = in_graph[0]["id"].as_str().unwrap().to_string();
+
+    // The same command again: Graph's list settles it before any key is touched.
+    let second = t.sb.path("pins-2.csv").display().to_string();
+    let a = args(&second);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let r =
+        t.sb.run_with(
+            &a,
+            None,
+            &env.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .ok();
+    let recorded: Vec<Value> = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event"] == "entra_recorded_now")
+        .collect();
+    assert_eq!(recorded.len(), 1, "{}", r.stdout);
+    assert_eq!(recorded[0]["method_id"], method_id.as_str());
+    let text =
+        t.sb.run_with(
+            &a[1..],
+            None,
+            &env.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .ok();
+    assert!(
+        !text.stdout.contains("recorded now"),
+        "settled once: {}",
+        text.stdout
+    );
+    let en = entra_enrollments(&t);
+    assert_eq!(en.len(), 1);
+    assert!(en[0]["detail"]["note"]
+        .as_str()
+        .unwrap()
+        .contains(&method_id));
+    assert_eq!(en[0]["evidence"], "reported_by_provider");
+    // Registered once in Microsoft, never twice.
+    assert_eq!(t.g.count("POST", "p0@contoso.com"), 1);
+    assert_eq!(
+        t.g.methods_of("p0@contoso.com").len(),
+        2,
+        "password and one passkey"
+    );
+    t.assert_schema_clean();
+}
+
 /// Issue 14, point 6 (a benchmark, not a timed test): `cargo test --release --test entra --
 /// --ignored --nocapture bench_provision_entra`. 100 virtual keys for 100 users, 200 ms added
 /// to every Graph call; prints keyward's own time per key and the wall time Graph adds.

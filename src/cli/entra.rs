@@ -868,10 +868,18 @@ pub(super) struct Passkey {
     pub method: serde_json::Value,
 }
 
+/// How an enrollment's evidence names Graph's method, followed by its id.
+const METHOD_NOTE: &str = "Microsoft Graph fido2Method ";
+
+/// The Graph method id in an enrollment note [`passkey_enrollment`] wrote.
+pub(super) fn method_id_in(note: &str) -> Option<&str> {
+    note.strip_prefix(METHOD_NOTE)?.split(' ').next()
+}
+
 /// The enrollment, with Graph's method id, date and attestation level as the evidence.
 pub(super) fn passkey_enrollment(account_id: i64, key_id: i64, p: &Passkey) -> NewEnrollment {
     let note = format!(
-        "Microsoft Graph fido2Method {} \"{}\", created {}, attestation {}",
+        "{METHOD_NOTE}{} \"{}\", created {}, attestation {}",
         p.method["id"].as_str().unwrap_or("?"),
         p.display_name,
         p.method["createdDateTime"].as_str().unwrap_or("?"),

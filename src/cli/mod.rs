@@ -9,6 +9,7 @@ mod devices;
 mod enroll;
 mod entra;
 mod entra_confirm;
+mod entra_intent;
 mod generate;
 mod howto;
 mod key;
