@@ -457,6 +457,41 @@ fn register_builds_the_browser_client_data_posts_it_and_records_graphs_method_id
 }
 
 #[test]
+fn a_registration_the_ledger_failed_to_record_is_recorded_from_graph_never_posted_twice() {
+    let t = T::new();
+    let r = t.run_with(
+        &["--json", "entra", "register", ADA, "--pin-stdin"],
+        Some(&format!("{PIN}\n")),
+        &[("KEYWARD_TEST_FAIL_ENTRA_RECORD", "Key A")],
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert_eq!(t.g.count("POST", "fido2Methods"), 1);
+    assert!(t.export()["enrollments"].as_array().unwrap().is_empty());
+    let method_id =
+        t.g.methods_of(ADA)
+            .iter()
+            .find(|m| m["@odata.type"] == "#microsoft.graph.fido2AuthenticationMethod")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    // Again with the same key: the key holds the passkey Graph lists, so it is recorded now.
+    let j = t.register(ADA).ok().json();
+    assert_eq!(j["recorded_now"], true, "{j}");
+    assert_eq!(j["method_id"], method_id.as_str());
+    assert_eq!(t.g.count("POST", "fido2Methods"), 1, "never posted twice");
+    let e = &t.export()["enrollments"][0];
+    assert!(
+        e["detail"]["note"].as_str().unwrap().contains(&method_id),
+        "{e}"
+    );
+    assert_eq!(t.export()["keys"][0]["label"], "Key A");
+    // Settled: a third try is the plain "already registered".
+    let r = t.register(ADA).expect_code(16);
+    assert!(r.stderr.contains("already holds a passkey"), "{}", r.stderr);
+}
+
+#[test]
 fn register_refused_by_policy_says_why_before_touching_graph() {
     let t = T::new();
     let mut p = default_policy();

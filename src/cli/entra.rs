@@ -2,6 +2,7 @@
 //! user's methods and the passkey policy, remove weaker methods, register the key in hand.
 //! Every Graph answer that proves something goes to the ledger as evidence, with its date.
 
+use super::entra_intent::{self, Intent};
 use super::Context;
 use crate::admin::cloud::{Call, Cloud};
 use crate::admin::config::{AuthMode, EntraConfig};
@@ -811,12 +812,56 @@ fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
     ctx.unlock(key.as_mut(), &mut ctx.pin_reader())?;
     ctx.out
         .note(format!("Touch the key to create {}'s passkey...", a.user));
-    let (made, cdj) = register::make_credential(key.as_mut(), &opts)?;
+    let new_key = NewKey {
+        label: label.clone(),
+        aaguid: info.aaguid,
+        model: Some(model.clone()),
+        serial: descriptor.serial.clone(),
+    };
+    let (made, cdj) = match register::make_credential(key.as_mut(), &opts) {
+        Ok(made) => made,
+        Err(Error::Admin(AdminError::AlreadyRegistered(why))) => {
+            // Graph holds a passkey on this key. One an earlier run announced and never
+            // recorded (the ledger failed after Graph's answer) is recorded now.
+            let Some((enrollment, passkey)) =
+                recorded_from_graph(ctx, &mut ledger, &mut graph, &account, &opts, &new_key)?
+            else {
+                return Err(AdminError::AlreadyRegistered(why).into());
+            };
+            let method_id = passkey.method["id"].as_str().unwrap_or("?").to_string();
+            let out = json!({"ok": true, "user": a.user, "method_id": method_id,
+                "display_name": passkey.display_name, "recorded_now": true,
+                "enrollment_id": enrollment.id});
+            ctx.out.emit(&out, || {
+                format!(
+                    "{} was already registered in Microsoft for {} (Graph method {method_id}), \
+                     recorded now; nothing was registered twice.",
+                    passkey.display_name, a.user
+                )
+            });
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let body = register::post_body(&display_name, &made, &cdj);
     let aaguid = made.aaguid.map(|g| g.to_string());
+    let person = ledger.person(account.person_id)?;
+    entra_intent::announce(
+        &mut ledger,
+        &ctx.actor(),
+        &person,
+        &Intent {
+            user: a.user.clone(),
+            display_name: display_name.clone(),
+            aaguid: aaguid.clone(),
+            credential_id: hex::encode(&made.credential_id),
+            rp_id: opts.rp_id.clone(),
+            key_label: label.clone(),
+            key_serial: descriptor.serial.clone(),
+        },
+    )?;
     let done = register::post(&mut graph, &a.user, &body, aaguid.as_deref())?;
     let method_id = done.method_id().to_string();
-    let actor = ctx.actor();
     let passkey = Passkey {
         user: a.user.clone(),
         rp_id: opts.rp_id.clone(),
@@ -824,19 +869,7 @@ fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
         display_name: display_name.clone(),
         method: done.method.clone(),
     };
-    // The key and its enrollment together, or neither.
-    let enrollment = ledger.write(&actor, |w| {
-        let k = w.register_key(
-            account.person_id,
-            &NewKey {
-                label: label.clone(),
-                aaguid: made.aaguid,
-                model: Some(model.clone()),
-                serial: descriptor.serial.clone(),
-            },
-        )?;
-        w.record_enrollment(&passkey_enrollment(account.id, k.id, &passkey))
-    })?;
+    let enrollment = record_key_and_passkey(ctx, &mut ledger, &account, &new_key, &passkey)?;
     let out = json!({"ok": true, "user": a.user, "method_id": method_id, "display_name": display_name,
         "key_label": label, "attestation_level": done.method["attestationLevel"],
         "settled_by_reading": done.settled_by_reading, "enrollment_id": enrollment.id});
@@ -848,6 +881,67 @@ fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
         )
     });
     Ok(())
+}
+
+/// The key and its enrollment together, or neither.
+fn record_key_and_passkey(
+    ctx: &Context,
+    ledger: &mut Ledger,
+    account: &Account,
+    key: &NewKey,
+    passkey: &Passkey,
+) -> Result<crate::ledger::Enrollment> {
+    // Tests of the debug build make this write fail, as a full disk would; compiled out of
+    // releases.
+    #[cfg(debug_assertions)]
+    if std::env::var("KEYWARD_TEST_FAIL_ENTRA_RECORD").as_deref() == Ok(key.label.as_str()) {
+        return Err(Error::io(
+            "recording the Entra enrollment",
+            std::io::Error::other("injected by KEYWARD_TEST_FAIL_ENTRA_RECORD"),
+        ));
+    }
+    Ok(ledger.write(&ctx.actor(), |w| {
+        let k = w.register_key(account.person_id, key)?;
+        w.record_enrollment(&passkey_enrollment(account.id, k.id, passkey))
+    })?)
+}
+
+/// The key in hand holds a passkey of this user (Graph's excludeCredentials): if it is one this
+/// key was announced to register (same serial) and Graph lists it, record it now.
+fn recorded_from_graph(
+    ctx: &Context,
+    ledger: &mut Ledger,
+    graph: &mut Graph,
+    account: &Account,
+    opts: &register::Options,
+    key: &NewKey,
+) -> Result<Option<(crate::ledger::Enrollment, Passkey)>> {
+    let person = ledger.person(account.person_id)?;
+    let mut listed = None;
+    for intent in entra_intent::unsettled(ledger, &person, &account.identifier)? {
+        let credential_id = hex::decode(&intent.credential_id).unwrap_or_default();
+        let this_key = intent.key_serial.is_some() && intent.key_serial == key.serial;
+        if !this_key || !opts.exclude.contains(&credential_id) {
+            continue;
+        }
+        let Some(method) = entra_intent::find_in_graph(ledger, graph, &intent, &mut listed)? else {
+            continue;
+        };
+        let passkey = Passkey {
+            user: intent.user.clone(),
+            rp_id: intent.rp_id.clone(),
+            credential_id,
+            display_name: intent.display_name.clone(),
+            method,
+        };
+        let key = NewKey {
+            label: intent.key_label.clone(),
+            ..key.clone()
+        };
+        let enrollment = record_key_and_passkey(ctx, ledger, account, &key, &passkey)?;
+        return Ok(Some((enrollment, passkey)));
+    }
+    Ok(None)
 }
 
 /// The model a person reads on the key, for Graph's display name.

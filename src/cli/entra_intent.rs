@@ -93,6 +93,29 @@ pub enum Settled {
     NotInGraph,
 }
 
+/// Graph's passkey for `intent`, if Graph lists one the ledger does not already record.
+/// `listed` keeps Graph's list for further intents of the same user.
+pub fn find_in_graph(
+    ledger: &Ledger,
+    graph: &mut Graph,
+    intent: &Intent,
+    listed: &mut Option<Vec<Value>>,
+) -> Result<Option<Value>> {
+    if listed.is_none() {
+        *listed = Some(graph.list_passkeys(&intent.user)?);
+    }
+    let known = recorded_method_ids(ledger, &intent.user)?;
+    Ok(listed
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .find(|m| {
+            register::is_named(m, &intent.display_name, intent.aaguid.as_deref())
+                && !known.iter().any(|k| m["id"].as_str() == Some(k))
+        })
+        .cloned())
+}
+
 /// Settle `intent` from Graph's list of the user's passkeys.
 pub fn settle(
     ledger: &mut Ledger,
@@ -102,15 +125,7 @@ pub fn settle(
     intent: &Intent,
     listed: &mut Option<Vec<Value>>,
 ) -> Result<Settled> {
-    if listed.is_none() {
-        *listed = Some(graph.list_passkeys(&intent.user)?);
-    }
-    let known = recorded_method_ids(ledger, &intent.user)?;
-    let found = listed.as_deref().unwrap_or_default().iter().find(|m| {
-        register::is_named(m, &intent.display_name, intent.aaguid.as_deref())
-            && !known.iter().any(|k| m["id"].as_str() == Some(k))
-    });
-    let Some(method) = found.cloned() else {
+    let Some(method) = find_in_graph(ledger, graph, intent, listed)? else {
         return Ok(Settled::NotInGraph);
     };
     let method_id = method["id"].as_str().unwrap_or("?").to_string();
