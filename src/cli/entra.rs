@@ -192,7 +192,7 @@ fn connect(ctx: &Context, a: ConnectArgs) -> Result<()> {
             let secret = match (a.secret_fd, a.secret_stdin) {
                 (Some(fd), _) => secret::read_fd(fd)?,
                 (None, true) => secret::read_stdin()?,
-                (None, false) => match std::env::var(env) {
+                (None, false) => match std::env::var(env).map(zeroize::Zeroizing::new) {
                     Ok(s) if !s.trim().is_empty() => Secret::new(s.trim().to_string()),
                     _ => {
                         return Err(Error::ConfirmationNeeded(format!(
