@@ -790,6 +790,11 @@ fn a_partial_removal_records_only_what_graph_confirms_and_a_rerun_finishes_it() 
             .contains("default authentication method"),
         "{j}"
     );
+    let said = t.runs.borrow().last().unwrap().clone();
+    assert!(
+        said.contains("which Graph v1.0 cannot change: set the default to the passkey"),
+        "the warning names what to do: {said}"
+    );
     assert_eq!(t.method("sms").unwrap()["status"], "present");
     assert_eq!(t.method("push").unwrap()["status"], "removed");
     assert_eq!(t.method("email_code").unwrap()["status"], "removed");

@@ -693,7 +693,23 @@ fn remove(ctx: &Context, a: RemoveArgs) -> Result<()> {
                 deleted.push(((*m).clone(), d));
             }
             Err(e) => {
-                ctx.out.warn(format!("{} was not deleted: {e}", m.label));
+                let default =
+                    matches!(&e, AdminError::Graph { message, .. } if message.contains("default"));
+                ctx.out.warn(format!(
+                    "{} was not deleted: {e}{}",
+                    m.label,
+                    if default {
+                        format!(
+                            ". It is the default sign-in method, which Graph v1.0 cannot change: \
+                             set the default to the passkey in the Entra admin center (Users › {} › \
+                             Authentication methods) or have the person do it on Security info, \
+                             then run this again",
+                            a.user
+                        )
+                    } else {
+                        String::new()
+                    }
+                ));
                 failed.push(((*m).clone(), e.to_string()));
             }
         }
