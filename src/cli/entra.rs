@@ -865,7 +865,8 @@ fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
     entra_intent::announce(
         &mut ledger,
         &ctx.actor(),
-        &person,
+        &person.name,
+        None,
         &Intent {
             user: a.user.clone(),
             display_name: display_name.clone(),

@@ -41,14 +41,20 @@ impl Intent {
     }
 }
 
-/// Record the intent, in its own transaction, before the POST.
+/// Record the intent before the POST, in one transaction with the person it is for (added
+/// when a roster names them for the first time).
 pub fn announce(
     ledger: &mut Ledger,
     actor: &Actor,
-    person: &Person,
+    person: &str,
+    email: Option<&str>,
     intent: &Intent,
 ) -> Result<()> {
-    Ok(ledger.checkpoint(actor, person.id, &intent.checkpoint_name())?)
+    ledger.write(actor, |w| {
+        let p = w.upsert_person(person, email)?;
+        w.checkpoint(p.id, &intent.checkpoint_name())
+    })?;
+    Ok(())
 }
 
 /// The person's announced registrations for `user` that no enrollment records, oldest first.

@@ -136,11 +136,14 @@ impl EntraRun {
             key_label: slot.label.clone(),
             key_serial: key.descriptor().serial.clone(),
         };
-        let person = self
-            .ledger
-            .upsert_person(&self.actor, &slot.person, Some(&user))
-            .map_err(|e| words(e.into()))?;
-        entra_intent::announce(&mut self.ledger, &self.actor, &person, &intent).map_err(words)?;
+        entra_intent::announce(
+            &mut self.ledger,
+            &self.actor,
+            &slot.person,
+            Some(&user),
+            &intent,
+        )
+        .map_err(words)?;
         let done = register::post(&mut self.graph, &user, &body, aaguid.as_deref())
             .map_err(|e| words(e.into()))?;
         ctx.out.event(
