@@ -1134,8 +1134,9 @@ fn a_registration_graph_took_but_the_ledger_did_not_is_recorded_from_graph_on_th
     t.assert_schema_clean();
 }
 
-/// Issue 14, point 6 (a benchmark, not a timed test): `cargo test --release --test entra --
-/// --ignored --nocapture bench_provision_entra`. 100 virtual keys for 100 users, 200 ms added
+/// Issue 14, point 6 (a benchmark, not a timed test): `cargo test --release --config
+/// 'profile.release.package.keyward.debug-assertions=true' --test entra -- --ignored
+/// --nocapture bench_provision_entra` (the test hooks need debug assertions; docs/entra.md). 100 virtual keys for 100 users, 200 ms added
 /// to every Graph call; prints keyward's own time per key and the wall time Graph adds.
 #[test]
 #[ignore = "benchmark: run on purpose (docs/entra.md)"]
