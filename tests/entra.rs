@@ -1134,6 +1134,53 @@ fn a_registration_graph_took_but_the_ledger_did_not_is_recorded_from_graph_on_th
     t.assert_schema_clean();
 }
 
+#[test]
+fn a_passkey_graph_holds_for_a_key_never_recorded_is_named_for_deletion_not_recorded() {
+    let t = T::new();
+    let (roster, policy, device) = entra_roster(&t, 1);
+    // Graph creates the passkey but the answer is lost, and its list cannot be read to settle
+    // it: the key fails and is never recorded.
+    t.g.fault("POST", "fido2Methods", FaultKind::DoThenDrop, 1);
+    t.g.fault("GET", "/fido2Methods$", FaultKind::Status(503, None), 4);
+    let first = provision_entra(
+        &t,
+        &roster,
+        &policy,
+        &device,
+        t.sb.path("p1.csv").to_str().unwrap(),
+    );
+    assert_ne!(first.code, 0, "{}", first.stderr);
+    let method_id =
+        t.g.methods_of("p0@contoso.com")
+            .iter()
+            .find(|m| m["@odata.type"] == "#microsoft.graph.fido2AuthenticationMethod")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let r = provision_entra(
+        &t,
+        &roster,
+        &policy,
+        &device,
+        t.sb.path("p2.csv").to_str().unwrap(),
+    );
+    assert!(
+        r.stderr
+            .contains("from an earlier run that stopped before its key was recorded")
+            && r.stderr.contains(&method_id)
+            && r.stderr
+                .contains("delete this passkey in the Entra admin center"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        t.export()["enrollments"].as_array().unwrap().is_empty(),
+        "not recorded on a key that does not hold it"
+    );
+    assert_eq!(t.g.count("POST", "fido2Methods"), 1);
+}
+
 /// Issue 14, point 6 (a benchmark, not a timed test): `cargo test --release --config
 /// 'profile.release.package.keyward.debug-assertions=true' --test entra -- --ignored
 /// --nocapture bench_provision_entra` (the test hooks need debug assertions; docs/entra.md). 100 virtual keys for 100 users, 200 ms added

@@ -28,7 +28,8 @@ pub trait ProviderCheck {
     fn look(&mut self, account: &Account, method: MethodKind) -> Looked;
 }
 
-/// A person at a terminal may look as often as they like; a script gets this many looks.
+/// Looks in one go: an answers file saying `again` must not loop for ever. After them the
+/// method is left for later, as if the person had chosen it.
 const MAX_LOOKS: usize = 5;
 
 impl Guide<'_> {

@@ -440,10 +440,15 @@ fn serve(
 
 fn take_fault(state: &Arc<Mutex<State>>, req: &Request) -> Option<FaultKind> {
     let mut s = state.lock().unwrap();
+    // A `$` at the end of `path_contains` matches the end of the path only.
+    let hits = |f: &Fault| match f.path_contains.strip_suffix('$') {
+        Some(end) => req.path.split('?').next().unwrap_or("").ends_with(end),
+        None => req.path.contains(&f.path_contains),
+    };
     let f = s
         .faults
         .iter_mut()
-        .find(|f| f.times > 0 && f.method == req.method && req.path.contains(&f.path_contains))?;
+        .find(|f| f.times > 0 && f.method == req.method && hits(f))?;
     f.times -= 1;
     Some(f.kind.clone())
 }
