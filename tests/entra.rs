@@ -398,6 +398,35 @@ fn enroll_records_a_removal_only_once_graph_no_longer_lists_it() {
 }
 
 #[test]
+fn enroll_never_takes_a_removal_microsoft_could_not_confirm_and_stops_looking_after_five() {
+    let t = T::new();
+    // Graph throttles every look (for longer than keyward waits), so nothing can be confirmed;
+    // the answers file keeps saying "look again".
+    t.g.fault("GET", "/methods", FaultKind::Status(429, Some(999)), 20);
+    let r = enroll_removing(&t, &["sms"], &[("sms", "again")]).ok();
+    assert_eq!(
+        r.stderr
+            .matches("keyward could not reach Microsoft to check just now")
+            .count(),
+        5,
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains(
+        "\"Phone: text message codes\" stays on the list until Microsoft no longer shows it"
+    ));
+    let sms = t.method("sms").unwrap();
+    assert_eq!(sms["status"], "present", "{sms}");
+    assert!(
+        sms["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("said to be removed, not confirmed: "),
+        "{sms}"
+    );
+}
+
+#[test]
 fn check_explains_a_policy_refusal_with_its_fix() {
     let t = T::new();
     let j = t.run(&["--json", "entra", "check"]).ok().json();
