@@ -13,6 +13,7 @@ mod entra_intent;
 mod generate;
 mod howto;
 mod key;
+mod key_record;
 mod ledger_cmd;
 mod mds;
 mod output;
