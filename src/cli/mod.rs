@@ -22,6 +22,7 @@ mod provision;
 mod provision_entra;
 mod readiness;
 mod records;
+mod replacement;
 mod selftest;
 mod summary;
 mod version;
