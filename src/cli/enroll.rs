@@ -5,7 +5,7 @@ use super::{Context, GlobalArgs};
 use crate::device::{self, Authenticator, DeviceDescriptor, DeviceSpec};
 use crate::error::{Error, Result};
 use crate::guide::{
-    Answer, AnswersFile, Guide, GuideError, KeySource, Options, Outcome, Prompter,
+    Answer, AnswersFile, Guide, GuideError, KeySource, Options, Outcome, Prompter, ProviderCheck,
     ScriptedPrompter, SecretKind, StandIn, TerminalPrompter,
 };
 use crate::ledger::{Account, Ledger};
@@ -79,6 +79,8 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
     let mut keys = DeviceKeys {
         spec: ctx.global.device.clone(),
     };
+    // With an Entra tenant connected, a removal is confirmed by reading Graph again.
+    let mut graph_check = super::entra_confirm::GraphCheck::when_connected();
     // From here on, Ctrl-C or SIGTERM says how to continue and gives the terminal back.
     crate::guide::stop::install();
     let outcome = Guide {
@@ -87,6 +89,7 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
         catalog: &catalog,
         keys: &mut keys,
         stand_in: None,
+        provider: graph_check.as_mut().map(|c| c as &mut dyn ProviderCheck),
         actor: ctx.actor(),
         pins: Default::default(),
         options: Options {
@@ -359,6 +362,7 @@ pub fn demo(ctx: &Context, args: DemoArgs) -> Result<()> {
         catalog: &catalog,
         keys: &mut keys,
         stand_in: Some(&mut websites),
+        provider: None,
         actor: crate::ledger::Actor::operator("keyward demo"),
         pins: Default::default(),
         options: Options {

@@ -121,6 +121,9 @@ pub struct Guide<'a> {
     pub keys: &'a mut dyn KeySource,
     /// `keyward demo` only: plays the websites.
     pub stand_in: Option<&'a mut dyn StandIn>,
+    /// Asks the provider whether a method the person removed is really gone (a connected
+    /// Entra tenant); `None` records the person's word.
+    pub provider: Option<&'a mut dyn super::confirm::ProviderCheck>,
     /// Recorded with every change (`--operator NAME`, else the OS user).
     pub actor: Actor,
     pub options: Options,

@@ -325,12 +325,7 @@ impl Guide<'_> {
         if let Some(change) = self.record.pending_key_change(&key.record)? {
             // The last run changed this key and was stopped before recording it: the key
             // itself says what is true now.
-            let now = match info.pin_is_set() {
-                Some(true) if info.force_pin_change => Some(PinState::SetMustChange),
-                Some(true) => Some(PinState::Set),
-                Some(false) => Some(PinState::NotSetPersonSets),
-                None => None,
-            };
+            let now = PinState::seen(info.pin_is_set(), info.force_pin_change);
             self.record
                 .settle_key_change(&key.record, now, true, &self.actor)?;
             self.prompter.info(&format!(

@@ -6,6 +6,7 @@
 
 mod answers;
 pub mod browser;
+mod confirm;
 pub mod flow;
 mod keys;
 mod methods;
@@ -18,6 +19,7 @@ mod terminal;
 mod verify;
 
 pub use answers::{Answer, AnswersFile, ScriptedPrompter};
+pub use confirm::{Looked, ProviderCheck};
 pub use flow::{Guide, KeySource, Options, Outcome, StandIn};
 pub use prompt::{Choice, Prompter, SecretKind};
 pub use record::Record;

@@ -290,6 +290,7 @@ fn run_playbooks(
         catalog: &catalog,
         keys,
         stand_in: if website { Some(&mut site) } else { None },
+        provider: None,
         actor: Actor::operator("sam"),
         pins: Default::default(),
         options: Options {
@@ -622,6 +623,7 @@ fn a_key_prepared_with_a_temporary_pin_gets_the_persons_own_first() {
         catalog: &catalog,
         keys: &mut keys,
         stand_in: Some(&mut site),
+        provider: None,
         actor: Actor::operator("sam"),
         pins: Default::default(),
         options: Options {

@@ -242,6 +242,31 @@ pub(crate) fn find_account(
     )
 }
 
+/// The accounts `wanted` may name: those whose identifier is `wanted`, or what follows one of
+/// its colons (`PLAYBOOK:IDENTIFIER`), case-insensitively. Found by index, not by reading
+/// everyone's accounts; the caller decides which of them `wanted` really names.
+pub(crate) fn accounts_named(conn: &Connection, path: &str, wanted: &str) -> Result<Vec<Account>> {
+    let wanted = wanted.trim();
+    let mut out: Vec<Account> = Vec::new();
+    let tails =
+        std::iter::once(wanted).chain(wanted.match_indices(':').map(|(i, _)| &wanted[i + 1..]));
+    for identifier in tails {
+        for a in all(
+            conn,
+            path,
+            &format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE identifier = ?1 ORDER BY id"),
+            params![identifier],
+            account_row,
+        )? {
+            if !out.iter().any(|o| o.id == a.id) {
+                out.push(a);
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.playbook, &a.identifier, a.id).cmp(&(&b.playbook, &b.identifier, b.id)));
+    Ok(out)
+}
+
 pub(crate) fn accounts_of(conn: &Connection, path: &str, person_id: i64) -> Result<Vec<Account>> {
     all(
         conn,

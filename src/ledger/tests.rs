@@ -603,13 +603,14 @@ fn as_schema_1(l: &Ledger) {
         prev = hash;
     }
     // Schema 1 had neither the key-change table nor the per-person indexes (schema 3), and
-    // its methods table knew no `absent` (schema 4 rebuilds it); keys had no location
-    // (schema 6).
+    // its methods table knew no `absent` (schema 4 rebuilds it), nor the later indexes; keys
+    // had no location (schema 7).
     l.conn
         .execute_batch(
             "DROP TABLE key_changes; DROP INDEX accounts_by_person; \
              DROP INDEX enrollments_by_key; DROP INDEX slots_by_person; \
-             DROP INDEX keys_by_serial; ALTER TABLE keys DROP COLUMN location;",
+             DROP INDEX keys_by_serial; DROP INDEX accounts_by_identifier; \
+             DROP INDEX people_by_email; ALTER TABLE keys DROP COLUMN location;",
         )
         .unwrap();
     l.conn.pragma_update(None, "user_version", 1).unwrap();

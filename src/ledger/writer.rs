@@ -533,6 +533,26 @@ impl<'a> Writer<'a> {
         pin: Option<PinState>,
         interrupted: bool,
     ) -> Result<Key> {
+        self.settle(key_id, pin, interrupted, None)
+    }
+
+    /// Settle with what the key itself says (see [`KeySeen`]), which the entry states.
+    pub fn settle_key_change_as_seen(
+        &mut self,
+        key_id: i64,
+        seen: &KeySeen,
+        interrupted: bool,
+    ) -> Result<Key> {
+        self.settle(key_id, seen.pin_state(), interrupted, Some(seen))
+    }
+
+    fn settle(
+        &mut self,
+        key_id: i64,
+        pin: Option<PinState>,
+        interrupted: bool,
+        seen: Option<&KeySeen>,
+    ) -> Result<Key> {
         let key = query::key(&self.tx, &self.path, key_id)?;
         let person = self.person(key.person_id)?;
         let change: Option<String> = self
@@ -560,6 +580,7 @@ impl<'a> Writer<'a> {
             &format!("{} / {}", person.name, key.label),
             &json!({"key_id": key_id, "change": change,
                     "pin_state": {"from": key.pin_state, "to": pin.or(key.pin_state)},
+                    "key_says": seen,
                     "settled_after_an_interruption": interrupted}),
         )?;
         query::key(&self.tx, &self.path, key_id)
