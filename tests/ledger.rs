@@ -1132,6 +1132,19 @@ fn status_never_overstates_what_was_done() {
         !text.contains("Google Account (ada@example.com) needs a replacement"),
         "{text}"
     );
+    // The reports say the same, in names, with where the account's keys are listed.
+    let md = sb.run(&["report", "--format", "md"]).ok().stdout;
+    assert!(
+        md.contains("remove lost Key A from Google Account (ada@example.com): https://"),
+        "{md}"
+    );
+    let csv = sb.run(&["report", "--format", "csv"]).ok().stdout;
+    assert!(
+        csv.lines().any(|l| l.starts_with(
+            "Ada Lovelace,ada@example.com,remove_lost_key,Google Account (ada@example.com),Key A,lost,"
+        ) && l.contains(",https://")),
+        "{csv}"
+    );
     // `key removed` says how many working keys remain, also when there are enough.
     let out = sb
         .run(&[

@@ -61,13 +61,12 @@ pub fn of_status(status: &PersonStatus, book: &HowToBook) -> Vec<KeyTask> {
 }
 
 /// The same from a fleet report's summary of the person, which carries them as
-/// `playbook:identifier / label` (`needs_replacement`) beside the ledger's wording of each
-/// task (`replacement_tasks`, in the same order).
+/// `playbook:identifier / label` (`needs_replacement`); an account has two working keys
+/// besides exactly when it is not among the person's `single_key_accounts`.
 pub fn of_summary(p: &PersonSummary, book: &HowToBook) -> Vec<KeyTask> {
     p.needs_replacement
         .iter()
-        .zip(&p.replacement_tasks)
-        .filter_map(|(n, task)| {
+        .filter_map(|n| {
             let (account, label) = n.rsplit_once(" / ")?;
             let (playbook, identifier) = account.split_once(':')?;
             let state = p
@@ -75,11 +74,15 @@ pub fn of_summary(p: &PersonSummary, book: &HowToBook) -> Vec<KeyTask> {
                 .iter()
                 .find(|k| k.label == label)
                 .map_or(KeyState::Lost, |k| k.state);
+            let single = p
+                .single_key_accounts
+                .iter()
+                .any(|a| a.playbook == playbook && a.identifier.eq_ignore_ascii_case(identifier));
             Some(KeyTask {
                 account: account_name(book, playbook, identifier),
                 key: label.to_string(),
                 state,
-                remove_only: task.starts_with("remove "),
+                remove_only: !single,
                 url: book.keys_page(playbook),
             })
         })
