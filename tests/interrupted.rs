@@ -211,3 +211,179 @@ fn a_killed_virtual_create_never_leaves_a_half_file_blocking_the_name() {
         .collect();
     assert!(after.is_empty(), "{after:?} (before: {temps:?})");
 }
+
+// Issue 11, item 2: a change to a key the ledger knows (its PIN, policy, reset, a credential
+// erased) is recorded as begun before the key is touched; a run killed between the key's change
+// and its record leaves that intent, and the next run settles it by asking the key.
+
+use keyward::ledger::{Actor, Ledger, NewKey, PinState};
+
+const PIN: &str = "482915";
+const NEW_PIN: &str = "739164";
+
+/// A virtual key the ledger knows as Ada's Key A (by its serial number), with a PIN or not.
+struct Known {
+    sb: Sandbox,
+    dev: String,
+    key_id: i64,
+}
+
+impl Known {
+    fn new(with_pin: bool) -> Known {
+        let sb = Sandbox::new();
+        let dev = sb.virtual_key("k.key", "ctap21");
+        if with_pin {
+            sb.run_pins(&["--device", &dev, "key", "pin", "set"], &[PIN])
+                .ok();
+            // No ledger yet: the key commands made none.
+            assert!(!sb.ledger().exists());
+        }
+        let info = sb.run(&["--device", &dev, "--json", "key", "info"]).ok();
+        let serial = info.json()["device"]["serial"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut l = Ledger::open(&sb.ledger()).unwrap();
+        let sam = Actor::operator("sam");
+        let ada = l.upsert_person(&sam, "Ada Lovelace", None).unwrap();
+        let key = l
+            .register_key(
+                &sam,
+                ada.id,
+                &NewKey {
+                    label: "Key A".into(),
+                    serial: Some(serial),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        if with_pin {
+            l.set_pin_state(&sam, key.id, PinState::Set).unwrap();
+        }
+        Known {
+            sb,
+            dev,
+            key_id: key.id,
+        }
+    }
+
+    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut a = vec!["--device", self.dev.as_str()];
+        a.extend_from_slice(args);
+        a
+    }
+
+    fn run(&self, args: &[&str], pins: &[&str]) -> common::Run {
+        self.sb.run_pins(&self.args(args), pins)
+    }
+
+    /// Run, killed right after the key changed and before the ledger recorded it.
+    fn killed(&self, args: &[&str], pins: &[&str]) {
+        let mut a = self.args(args);
+        a.push("--pin-stdin");
+        let input: String = pins.iter().map(|p| format!("{p}\n")).collect();
+        let run = self
+            .sb
+            .run_with(&a, Some(&input), &[("KEYWARD_TEST_KILL_AT", "key-changed")]);
+        assert_eq!(run.code, -1, "not killed: {args:?}\n{}", run.stderr);
+    }
+
+    fn ledger(&self) -> Ledger {
+        Ledger::open(&self.sb.ledger()).unwrap()
+    }
+
+    fn pin_state(&self) -> Option<PinState> {
+        self.ledger()
+            .find_key(&format!("#{}", self.key_id), None)
+            .unwrap()
+            .pin_state
+    }
+
+    fn pending(&self) -> Option<String> {
+        self.ledger().pending_key_change(self.key_id).unwrap()
+    }
+
+    /// The entries that settled a change of this key: (detail, as JSON).
+    fn settled(&self) -> Vec<serde_json::Value> {
+        self.ledger()
+            .audit_entries()
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "key.change.settled")
+            .map(|e| serde_json::from_str(&e.detail).unwrap())
+            .collect()
+    }
+
+    /// The next run settled `change` after the interruption, recording `now` from the key.
+    fn assert_settled_after_interruption(&self, change: &str, now: PinState) {
+        assert_eq!(self.pending(), None, "still unsettled");
+        let settled = self.settled();
+        let entry = settled
+            .iter()
+            .find(|d| d["settled_after_an_interruption"] == true)
+            .unwrap_or_else(|| panic!("no entry settled after an interruption: {settled:?}"));
+        assert_eq!(entry["change"], change, "{entry}");
+        assert_eq!(entry["pin_state"]["to"], now.as_str(), "{entry}");
+        assert!(entry["key_says"]["pin_set"].is_boolean(), "{entry}");
+        self.sb.run(&["audit", "verify"]).ok();
+    }
+}
+
+#[test]
+fn a_pin_set_killed_before_it_was_recorded_is_settled_at_the_next_run() {
+    let k = Known::new(false);
+    k.killed(&["key", "pin", "set"], &[PIN]);
+    // The key has its PIN; the ledger knows only that a change was begun.
+    assert_eq!(k.pending().as_deref(), Some("set_pin"));
+    assert_eq!(k.pin_state(), None);
+    let next = k.run(&["key", "pin", "status"], &[]).ok();
+    assert!(next.stderr.contains("interrupted"), "{}", next.stderr);
+    assert_eq!(k.pin_state(), Some(PinState::Set));
+    k.assert_settled_after_interruption("set_pin", PinState::Set);
+}
+
+#[test]
+fn a_pin_change_killed_before_it_was_recorded_is_settled_at_the_next_run() {
+    let k = Known::new(true);
+    // Recorded whole when nothing interrupts it: the key now demands a new PIN.
+    k.run(&["key", "policy", "--force-pin-change"], &[PIN]).ok();
+    assert_eq!(k.pin_state(), Some(PinState::SetMustChange));
+    assert_eq!(k.pending(), None);
+    k.killed(&["key", "pin", "change"], &[PIN, NEW_PIN]);
+    assert_eq!(k.pending().as_deref(), Some("change_pin"));
+    assert_eq!(
+        k.pin_state(),
+        Some(PinState::SetMustChange),
+        "before the next run"
+    );
+    k.run(&["key", "info"], &[]).ok();
+    // The temporary PIN was replaced: nobody is told to change it any more.
+    assert_eq!(k.pin_state(), Some(PinState::Set));
+    k.assert_settled_after_interruption("change_pin", PinState::Set);
+}
+
+#[test]
+fn a_reset_killed_before_it_was_recorded_is_settled_at_the_next_run() {
+    let k = Known::new(true);
+    k.killed(&["key", "reset", "--yes-erase-key"], &[]);
+    assert_eq!(k.pending().as_deref(), Some("reset"));
+    assert_eq!(k.pin_state(), Some(PinState::Set), "before the next run");
+    // The next run with the key settles first, then does its own change, recorded whole.
+    let next = k.run(&["key", "pin", "set"], &[NEW_PIN]).ok();
+    assert!(next.stderr.contains("interrupted"), "{}", next.stderr);
+    k.assert_settled_after_interruption("reset", PinState::NotSetPersonSets);
+    let last = k.settled().pop().unwrap();
+    assert_eq!(last["change"], "set_pin", "{last}");
+    assert_eq!(last["settled_after_an_interruption"], false, "{last}");
+    assert_eq!(k.pin_state(), Some(PinState::Set));
+}
+
+#[test]
+fn a_key_the_ledger_does_not_know_changes_without_a_record() {
+    let k = Known::new(false);
+    let other = k.sb.virtual_key("other.key", "ctap21");
+    let before = k.ledger().audit_entries().unwrap().len();
+    k.sb.run_pins(&["--device", &other, "key", "pin", "set"], &[PIN])
+        .ok();
+    assert_eq!(k.ledger().audit_entries().unwrap().len(), before);
+}

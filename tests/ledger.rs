@@ -344,7 +344,7 @@ fn a_lost_key_marks_its_accounts_for_replacement() {
     let status = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
     // Key B still works there, but one key is not enough: a replacement is needed.
     assert!(
-        status.contains("google:ada@example.com needs a replacement for lost Key A"),
+        status.contains("Google Account (ada@example.com) needs a replacement for lost Key A"),
         "{status}"
     );
     assert!(status.contains("lost: left in a taxi"), "{status}");
@@ -825,6 +825,113 @@ fn a_damaged_ledger_is_refused_and_left_untouched() {
     refused_untouched(&sb, &bytes, "is damaged");
 }
 
+/// Scribble over the one page of the index on key serials, which reading a person never
+/// touches; the ledger stays in WAL mode, closed the way keyward closes it.
+fn damage_serial_index(sb: &Sandbox) -> Vec<u8> {
+    let root: i64 = {
+        let conn = rusqlite::Connection::open(sb.ledger()).unwrap();
+        conn.query_row(
+            "SELECT rootpage FROM sqlite_schema WHERE name = 'keys_by_serial'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert!(!sb.path("ledger.sqlite-wal").exists(), "closed cleanly");
+    let mut bytes = std::fs::read(sb.ledger()).unwrap();
+    assert_eq!((bytes[18], bytes[19]), (2, 2), "still in WAL mode");
+    let page = u16::from_be_bytes([bytes[16], bytes[17]]) as usize;
+    let at = (root as usize - 1) * page;
+    for b in &mut bytes[at..at + 12] {
+        *b = 0xA5;
+    }
+    std::fs::write(sb.ledger(), &bytes).unwrap();
+    bytes
+}
+
+#[test]
+fn damage_where_one_command_does_not_read_is_found_by_audit_verify_and_export() {
+    let sb = seeded();
+    damage_serial_index(&sb);
+    // Reading one person does not read the whole file (that is what keeps it fast in a large
+    // organisation), so it answers...
+    let run = sb.run(&["status", "Ada Lovelace"]).ok();
+    assert!(run.stdout.contains("Ada Lovelace"), "{}", run.stdout);
+    // ...and the commands that stand for the whole file check all of it.
+    for args in [&["audit", "verify"][..], &["ledger", "export"][..]] {
+        let run = sb.run(args).expect_code(13);
+        assert!(
+            run.stderr.contains("is damaged"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_ledger_not_left_the_way_keyward_leaves_it_is_checked_whole_when_opened() {
+    let sb = seeded();
+    let bytes = damage_serial_index(&sb);
+    // What a killed run leaves: a `-wal` file beside the ledger (this one holds nothing SQLite
+    // would use, so only the check can tell).
+    std::fs::write(sb.path("ledger.sqlite-wal"), b"left by a killed run").unwrap();
+    for args in [
+        &["status", "Ada Lovelace"][..],
+        &[
+            "method",
+            "set",
+            "sms",
+            "removed",
+            "--account",
+            "ada@example.com",
+        ][..],
+    ] {
+        let run = sb.run(args).expect_code(13);
+        assert!(
+            run.stderr.contains("is damaged"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("left untouched"), "{}", run.stderr);
+        assert_eq!(std::fs::read(sb.ledger()).unwrap(), bytes, "{args:?} wrote");
+    }
+}
+
+#[test]
+fn an_account_is_found_by_address_or_playbook_and_address() {
+    let sb = seeded();
+    for (account, method) in [
+        ("ADA@example.com", "sms"),
+        ("google:ada@example.com", "totp"),
+    ] {
+        let run = sb
+            .run(&[
+                "method",
+                "set",
+                method,
+                "removed",
+                "--account",
+                account,
+                "--json",
+            ])
+            .ok();
+        let out = run.json();
+        assert_eq!(out["account"]["playbook"], "google", "{account}");
+        assert_eq!(out["record"]["status"], "removed", "{account}");
+    }
+    let run = sb
+        .run(&[
+            "method",
+            "set",
+            "sms",
+            "removed",
+            "--account",
+            "apple:ada@example.com",
+        ])
+        .expect_code(12);
+    assert!(run.stderr.contains("no account"), "{}", run.stderr);
+}
+
 #[test]
 fn a_ledger_from_a_newer_keyward_is_refused() {
     let sb = seeded();
@@ -983,7 +1090,7 @@ fn status_never_overstates_what_was_done() {
     let fleet = sb.run(&["status"]).ok().stdout;
     assert!(fleet.contains("waiting: add a key first"), "{fleet}");
     assert!(
-        fleet.contains("google:ada@example.com needs a replacement for lost Key A"),
+        fleet.contains("Google Account (ada@example.com) needs a replacement for lost Key A"),
         "{fleet}"
     );
 
@@ -1018,11 +1125,11 @@ fn status_never_overstates_what_was_done() {
     }
     let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
     assert!(
-        text.contains("remove lost Key A from google:ada@example.com"),
+        text.contains("remove lost Key A from Google Account (ada@example.com)"),
         "{text}"
     );
     assert!(
-        !text.contains("google:ada@example.com needs a replacement"),
+        !text.contains("Google Account (ada@example.com) needs a replacement"),
         "{text}"
     );
     // `key removed` says how many working keys remain, also when there are enough.

@@ -1,5 +1,6 @@
 //! `keyward key ...`: inspect and manage one security key.
 
+use super::key_record::{self, recorded};
 use super::Context;
 use crate::device::{Authenticator, DeviceDescriptor, DeviceError, KeyInfo, RpCredentials};
 use crate::error::{Error, Result};
@@ -186,6 +187,7 @@ struct InfoReport<'a> {
 
 fn info(ctx: &Context) -> Result<()> {
     let mut key = ctx.open_key()?;
+    key_record::settle_if_pending(ctx, key.as_mut());
     let info = key.info()?;
     let pin = read_pin_status(key.as_mut(), &info)?;
     let device = key.descriptor().clone();
@@ -278,6 +280,7 @@ fn require_fido2(info: &KeyInfo, what: &str) -> Result<()> {
 
 fn pin_status(ctx: &Context) -> Result<()> {
     let mut key = ctx.open_key()?;
+    key_record::settle_if_pending(ctx, key.as_mut());
     let info = key.info()?;
     let status = read_pin_status(key.as_mut(), &info)?;
     ctx.out
@@ -293,6 +296,7 @@ struct Done<'a> {
 
 fn pin_set(ctx: &Context) -> Result<()> {
     let mut key = ctx.open_key()?;
+    let mut rec = recorded(ctx, key.as_mut())?;
     let info = key.info()?;
     require_fido2(&info, "a PIN")?;
     if info.pin_is_set() == Some(true) {
@@ -305,7 +309,9 @@ fn pin_set(ctx: &Context) -> Result<()> {
         &format!("New PIN (at least {} characters)", info.min_pin_length),
         info.min_pin_length,
     )?;
-    key.set_pin(&new_pin)?;
+    key_record::change(&mut rec, key.as_mut(), "set_pin", |k| {
+        Ok(k.set_pin(&new_pin)?)
+    })?;
     ctx.out.emit(
         &Done {
             ok: true,
@@ -318,6 +324,7 @@ fn pin_set(ctx: &Context) -> Result<()> {
 
 fn pin_change(ctx: &Context) -> Result<()> {
     let mut key = ctx.open_key()?;
+    let mut rec = recorded(ctx, key.as_mut())?;
     let info = key.info()?;
     require_fido2(&info, "a PIN")?;
     if info.pin_is_set() != Some(true) {
@@ -335,8 +342,10 @@ fn pin_change(ctx: &Context) -> Result<()> {
             "the key requires a different PIN from the current one; nothing was changed".into(),
         ));
     }
-    key.change_pin(&current, &new_pin)
-        .map_err(|e| ctx.with_retries(key.as_mut(), e))?;
+    key_record::change(&mut rec, key.as_mut(), "change_pin", |k| {
+        k.change_pin(&current, &new_pin)
+            .map_err(|e| ctx.with_retries(k, e))
+    })?;
     ctx.out.emit(
         &Done {
             ok: true,
@@ -412,6 +421,7 @@ fn credentials_delete(ctx: &Context, id: &str, yes: bool) -> Result<()> {
         ))
     })?;
     let mut key = open_for_credentials(ctx)?;
+    let mut rec = recorded(ctx, key.as_mut())?;
     let rps = key.list_credentials()?;
     let found = rps.iter().find_map(|rp| {
         rp.credentials
@@ -437,7 +447,9 @@ fn credentials_delete(ctx: &Context, id: &str, yes: bool) -> Result<()> {
             return Err(Error::Cancelled("nothing deleted".into()));
         }
     }
-    key.delete_credential(&id_bytes)?;
+    key_record::change(&mut rec, key.as_mut(), "erase", |k| {
+        Ok(k.delete_credential(&id_bytes)?)
+    })?;
     #[derive(Serialize)]
     struct Deleted<'a> {
         ok: bool,
@@ -476,6 +488,7 @@ fn policy(ctx: &Context, args: PolicyArgs) -> Result<()> {
         ));
     }
     let mut key = ctx.open_key()?;
+    let mut rec = recorded(ctx, key.as_mut())?;
     let info = key.info()?;
     require_fido2(&info, "PIN policy")?;
     if (wants_min || args.force_pin_change) && !info.supports_min_pin_length() {
@@ -509,25 +522,28 @@ fn policy(ctx: &Context, args: PolicyArgs) -> Result<()> {
     let mut reader = ctx.pin_reader();
     ctx.unlock(key.as_mut(), &mut reader)?;
     let mut result = PolicyResult::default();
-    if wants_min || args.force_pin_change {
-        key.set_min_pin_length(
-            args.min_pin_length,
-            &args.min_pin_length_rps,
-            args.force_pin_change,
-        )?;
-        result.min_pin_length = args.min_pin_length;
-        result.min_pin_length_rps = args.min_pin_length_rps.clone();
-        result.force_pin_change = args.force_pin_change;
-    }
-    if let Some(want) = args.always_uv {
-        let want = want == OnOff::On;
-        let now = if info.always_uv() != want {
-            key.toggle_always_uv()?
-        } else {
-            want
-        };
-        result.always_uv = Some(now);
-    }
+    key_record::change(&mut rec, key.as_mut(), "policy", |key| {
+        if wants_min || args.force_pin_change {
+            key.set_min_pin_length(
+                args.min_pin_length,
+                &args.min_pin_length_rps,
+                args.force_pin_change,
+            )?;
+            result.min_pin_length = args.min_pin_length;
+            result.min_pin_length_rps = args.min_pin_length_rps.clone();
+            result.force_pin_change = args.force_pin_change;
+        }
+        if let Some(want) = args.always_uv {
+            let want = want == OnOff::On;
+            let now = if info.always_uv() != want {
+                key.toggle_always_uv()?
+            } else {
+                want
+            };
+            result.always_uv = Some(now);
+        }
+        Ok(())
+    })?;
     ctx.out.emit(&result, || {
         let mut s = String::new();
         if let Some(n) = result.min_pin_length {
@@ -568,6 +584,7 @@ every account that uses this key will stop accepting it.";
 
 fn reset(ctx: &Context, args: ResetArgs) -> Result<()> {
     let mut key = ctx.open_key()?;
+    let mut rec = recorded(ctx, key.as_mut())?;
     let desc = key.descriptor().clone();
     ctx.out.note(RESET_WINDOW_TEXT);
     if !args.yes_erase_key {
@@ -585,6 +602,9 @@ fn reset(ctx: &Context, args: ResetArgs) -> Result<()> {
         }
     }
     ctx.out.note("Touch the key when it blinks...");
+    if let Some(r) = rec.as_mut() {
+        r.begin("reset")?;
+    }
     let outcome = match key.reset() {
         Err(DeviceError::NotAllowed { .. }) if ctx.interactive => {
             drop(key);
@@ -593,21 +613,30 @@ fn reset(ctx: &Context, args: ResetArgs) -> Result<()> {
                  then press Enter at once.",
             );
             ctx.ask_text("Press Enter when the key is plugged back in")?;
-            let mut key = ctx.open_key()?;
+            key = ctx.open_key()?;
+            if key.descriptor().serial != desc.serial {
+                // The confirmation was for the first key; the record too.
+                return Err(Error::Cancelled(format!(
+                    "this is not {}; nothing was reset",
+                    desc.display_name()
+                )));
+            }
             ctx.out.note("Touch the key when it blinks...");
             key.reset()
         }
-        Err(DeviceError::NotAllowed { .. }) => {
-            return Err(DeviceError::NotAllowed {
-                reason: "the reset came more than 10 seconds after the key was plugged in; \
-                         unplug it, plug it back in and run the command again at once"
-                    .into(),
-            }
-            .into())
-        }
+        Err(DeviceError::NotAllowed { .. }) => Err(DeviceError::NotAllowed {
+            reason: "the reset came more than 10 seconds after the key was plugged in; \
+                     unplug it, plug it back in and run the command again at once"
+                .into(),
+        }),
         other => other,
     };
+    let settled = match rec.as_mut() {
+        Some(r) => r.settle(key.as_mut()),
+        None => Ok(()),
+    };
     outcome?;
+    settled?;
     ctx.out.emit(
         &Done {
             ok: true,

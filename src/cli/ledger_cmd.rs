@@ -133,13 +133,7 @@ fn resolve_account(ledger: &Ledger, account: &str, person: Option<&str>) -> Resu
     let person = person.map(|p| ledger.find_person(p)).transpose()?;
     let candidates: Vec<Account> = match &person {
         Some(p) => ledger.accounts_of(p.id)?,
-        None => {
-            let mut all = Vec::new();
-            for p in ledger.people()? {
-                all.extend(ledger.accounts_of(p.id)?);
-            }
-            all
-        }
+        None => ledger.accounts_named(account)?,
     };
     let wanted = account.trim();
     let matches: Vec<&Account> = candidates

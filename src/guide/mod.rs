@@ -47,6 +47,13 @@ pub enum GuideError {
         path: PathBuf,
         message: String,
     },
+    #[error("answers file {}{}: the answer for `{id}` cannot be used: {message}", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    RefusedAnswer {
+        id: String,
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
 }
 
 impl GuideError {
@@ -55,7 +62,8 @@ impl GuideError {
             GuideError::NoPrompter => ExitCode::ConfirmationNeeded,
             GuideError::AnswersFile { .. }
             | GuideError::MissingAnswer { .. }
-            | GuideError::BadAnswer { .. } => ExitCode::BadInput,
+            | GuideError::BadAnswer { .. }
+            | GuideError::RefusedAnswer { .. } => ExitCode::BadInput,
         }
     }
 }

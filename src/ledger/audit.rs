@@ -263,31 +263,52 @@ pub(crate) fn verify_ledger(
     }
     let mut chain = Chain::default();
     let mut replay = super::trail::Replay::default();
-    {
-        let mut stmt = conn
-            .prepare(
-                "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit
-                 ORDER BY rowid",
-            )
-            .map_err(sql)?;
-        let mut rows = stmt.query([]).map_err(sql)?;
-        while let Some(r) = rows.next().map_err(sql)? {
-            let e = super::query::audit_row(r).map_err(sql)?;
-            chain.push(&e);
-            match serde_json::from_str::<serde_json::Value>(&e.detail) {
-                Ok(d) => replay.apply(e.seq, &d),
-                Err(_) => replay.problems.push(format!(
-                    "entry {}: its detail is not JSON (the entry was made up)",
-                    e.seq
-                )),
-            }
-        }
-    }
+    each_entry(conn, path, |e| {
+        chain.push(e);
+        apply(&mut replay, e);
+    })?;
     let head = head(conn).map_err(sql)?;
     let mut report = chain.finish(head.as_deref());
-    report.record_problems = replay.finish(conn).map_err(sql)?;
+    let (differences, mut problems) = replay.compare(conn).map_err(sql)?;
+    if !differences.is_empty() {
+        // Only now are the rows the trail recorded for those records needed: read again.
+        let mut rows = super::trail::Replay::keeping(&differences);
+        each_entry(conn, path, |e| apply(&mut rows, e))?;
+        problems.extend(rows.name(conn, differences).map_err(sql)?);
+    }
+    report.record_problems = problems;
     report.ok = report.problems.is_empty() && report.record_problems.is_empty();
     Ok(report)
+}
+
+fn apply(replay: &mut super::trail::Replay, e: &AuditEntry) {
+    match serde_json::from_str::<serde_json::Value>(&e.detail) {
+        Ok(d) => replay.apply(e.seq, &d),
+        Err(_) => replay.problems.push(format!(
+            "entry {}: its detail is not JSON (the entry was made up)",
+            e.seq
+        )),
+    }
+}
+
+/// The trail in order, one entry at a time (a large trail is never held in memory).
+fn each_entry(
+    conn: &rusqlite::Connection,
+    path: &str,
+    mut f: impl FnMut(&AuditEntry),
+) -> Result<(), LedgerError> {
+    let sql = |e| LedgerError::sql_at(path, e);
+    let mut stmt = conn
+        .prepare(
+            "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit
+             ORDER BY rowid",
+        )
+        .map_err(sql)?;
+    let mut rows = stmt.query([]).map_err(sql)?;
+    while let Some(r) = rows.next().map_err(sql)? {
+        f(&super::query::audit_row(r).map_err(sql)?);
+    }
+    Ok(())
 }
 
 pub(crate) fn head(tx: &rusqlite::Connection) -> rusqlite::Result<Option<String>> {

@@ -330,6 +330,36 @@ impl Ledger {
         self.write(actor, |w| w.set_pin_state(key_id, pin))
     }
 
+    /// Before changing a key outside the ledger: the intent, in its own transaction (see
+    /// [`Writer::begin_key_change`]). Then act on the key, then [`Ledger::settle_key_change`].
+    pub fn begin_key_change(&mut self, actor: &Actor, key_id: i64, change: &str) -> Result<()> {
+        self.write(actor, |w| w.begin_key_change(key_id, change))
+    }
+
+    /// After the change (or at the next run, with `interrupted`, when one never settled):
+    /// record what the key says now and close the intent.
+    pub fn settle_key_change(
+        &mut self,
+        actor: &Actor,
+        key_id: i64,
+        seen: &KeySeen,
+        interrupted: bool,
+    ) -> Result<Key> {
+        self.write(actor, |w| {
+            w.settle_key_change_as_seen(key_id, seen, interrupted)
+        })
+    }
+
+    /// The key recorded with this serial number, if any (the most recent active one).
+    pub fn key_by_serial(&self, serial: &str) -> Result<Option<Key>> {
+        query::key_by_serial(&self.conn, &self.path_str(), serial)
+    }
+
+    /// Where the person keeps the key, in their words.
+    pub fn set_key_location(&mut self, actor: &Actor, key_id: i64, location: &str) -> Result<Key> {
+        self.write(actor, |w| w.set_key_location(key_id, location))
+    }
+
     /// The change begun on this key and never settled (see [`Writer::begin_key_change`]).
     pub fn pending_key_change(&self, key_id: i64) -> Result<Option<String>> {
         query::pending_key_change(&self.conn, &self.path_str(), key_id)
@@ -357,6 +387,12 @@ impl Ledger {
 
     pub fn accounts_of(&self, person_id: i64) -> Result<Vec<Account>> {
         query::accounts_of(&self.conn, &self.path_str(), person_id)
+    }
+
+    /// The accounts `wanted` may name (an identifier, or `PLAYBOOK:IDENTIFIER`), found by
+    /// index; the caller filters them.
+    pub fn accounts_named(&self, wanted: &str) -> Result<Vec<Account>> {
+        query::accounts_named(&self.conn, &self.path_str(), wanted)
     }
 
     /// The account with this playbook and identifier, if recorded.
@@ -453,17 +489,20 @@ impl Ledger {
     /// replay the row images it carries against every table (detects a record inserted,
     /// changed or deleted without an entry).
     pub fn verify_audit(&self) -> Result<AuditReport> {
+        schema::check_integrity(&self.path, &self.conn)?;
         audit::verify_ledger(&self.conn, &self.path_str())
     }
 
     /// Every record and the whole audit trail, for `keyward ledger export`.
     pub fn export(&self) -> Result<LedgerExport> {
+        schema::check_integrity(&self.path, &self.conn)?;
         transfer::export(&self.conn, &self.path_str())
     }
 
     /// Write the export as JSON to `out` without holding the audit trail in memory. Returns
     /// the records (with an empty `audit`) and the number of audit entries written.
     pub fn export_to(&self, out: &mut dyn std::io::Write) -> Result<(LedgerExport, usize)> {
+        schema::check_integrity(&self.path, &self.conn)?;
         transfer::export_to(&self.conn, &self.path_str(), out)
     }
 
@@ -473,6 +512,23 @@ impl Ledger {
         let path = self.path_str();
         transfer::import(&mut self.conn, &path, data, source)
     }
+}
+
+/// Debug builds only: a test names a point with `KEYWARD_TEST_KILL_AT` and the process is
+/// killed there (SIGKILL: no clean-up runs), to prove that what a crash leaves is settled at the
+/// next run. Points: `key-changed` (a key was changed, the change not yet recorded).
+pub fn test_kill_point(point: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("KEYWARD_TEST_KILL_AT").as_deref() == Ok(point) {
+        #[cfg(unix)]
+        // SAFETY: signals our own process.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+        std::process::abort();
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
 }
 
 /// The current time as stored: RFC 3339, UTC, milliseconds.

@@ -173,6 +173,16 @@ impl PinState {
             _ => None,
         }
     }
+    /// What a key's own answers say: whether it has a PIN, and whether it demands a new one
+    /// before its next use. `None` for a key without PIN support.
+    pub fn seen(pin_set: Option<bool>, force_pin_change: bool) -> Option<PinState> {
+        match pin_set {
+            Some(true) if force_pin_change => Some(PinState::SetMustChange),
+            Some(true) => Some(PinState::Set),
+            Some(false) => Some(PinState::NotSetPersonSets),
+            None => None,
+        }
+    }
     pub fn describe(self) -> &'static str {
         match self {
             PinState::SetMustChange => "PIN set; the person must change it at first use",
@@ -199,6 +209,9 @@ pub struct Key {
     /// Why it was marked lost or retired.
     pub state_reason: Option<String>,
     pub pin_state: Option<PinState>,
+    /// Where the person keeps it, in their words ("on my keyring"); none until asked.
+    #[serde(default)]
+    pub location: Option<String>,
 }
 
 /// What backs the claim that a key is enrolled in an account, strongest first.
@@ -405,6 +418,22 @@ pub struct NewEnrollment {
     pub key_id: i64,
     pub evidence: Evidence,
     pub detail: EvidenceDetail,
+}
+
+/// What a key says about itself when asked after a change (never its PIN): how a change to it
+/// is settled, and what the audit entry that settles it states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySeen {
+    pub pin_set: Option<bool>,
+    pub force_pin_change: bool,
+    /// PIN attempts left, when the key has a PIN.
+    pub retries: Option<u32>,
+}
+
+impl KeySeen {
+    pub fn pin_state(&self) -> Option<PinState> {
+        PinState::seen(self.pin_set, self.force_pin_change)
+    }
 }
 
 /// A change to a key begun outside the ledger and not settled yet (a crash in between).

@@ -22,7 +22,7 @@ fn bad_value(what: &str, value: &str) -> rusqlite::Error {
 pub(crate) const PERSON_COLS: &str = "id, name, email, created_at";
 pub(crate) const ACCOUNT_COLS: &str = "id, person_id, playbook, identifier, created_at";
 pub(crate) const KEY_COLS: &str =
-    "id, person_id, label, aaguid, model, serial, first_seen, last_seen, state, state_reason, pin_state";
+    "id, person_id, label, aaguid, model, serial, first_seen, last_seen, state, state_reason, pin_state, location";
 pub(crate) const ENROLLMENT_COLS: &str =
     "id, account_id, key_id, enrolled_at, evidence, detail, needs_replacement";
 pub(crate) const METHOD_COLS: &str = "account_id, method, status, reason, updated_at, updated_by";
@@ -70,6 +70,7 @@ pub(crate) fn key_row(r: &Row<'_>) -> rusqlite::Result<Key> {
             Some(s) => Some(PinState::parse(&s).ok_or_else(|| bad_value("PIN state", &s))?),
             None => None,
         },
+        location: r.get(11)?,
     })
 }
 
@@ -239,6 +240,31 @@ pub(crate) fn find_account(
         params![playbook.trim(), identifier.trim()],
         account_row,
     )
+}
+
+/// The accounts `wanted` may name: those whose identifier is `wanted`, or what follows one of
+/// its colons (`PLAYBOOK:IDENTIFIER`), case-insensitively. Found by index, not by reading
+/// everyone's accounts; the caller decides which of them `wanted` really names.
+pub(crate) fn accounts_named(conn: &Connection, path: &str, wanted: &str) -> Result<Vec<Account>> {
+    let wanted = wanted.trim();
+    let mut out: Vec<Account> = Vec::new();
+    let tails =
+        std::iter::once(wanted).chain(wanted.match_indices(':').map(|(i, _)| &wanted[i + 1..]));
+    for identifier in tails {
+        for a in all(
+            conn,
+            path,
+            &format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE identifier = ?1 ORDER BY id"),
+            params![identifier],
+            account_row,
+        )? {
+            if !out.iter().any(|o| o.id == a.id) {
+                out.push(a);
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.playbook, &a.identifier, a.id).cmp(&(&b.playbook, &b.identifier, b.id)));
+    Ok(out)
 }
 
 pub(crate) fn accounts_of(conn: &Connection, path: &str, person_id: i64) -> Result<Vec<Account>> {

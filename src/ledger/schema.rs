@@ -137,6 +137,15 @@ const MIGRATIONS: &[&str] = &[
     // 4 -> 5: every key registered or provisioned is first looked up by its serial; without
     // an index that is a scan of every key (measured: `scripts/bench-ledger`).
     "CREATE INDEX keys_by_serial ON keys(serial);",
+    // 5 -> 6: `method set --account ADDRESS` and `status ADDRESS` find an account or a person
+    // by an address; without these that is a scan of everyone.
+    r#"
+    CREATE INDEX accounts_by_identifier ON accounts(identifier);
+    CREATE INDEX people_by_email ON people(email COLLATE NOCASE);
+    "#,
+    // 6 -> 7: where the person keeps each key ("on my keyring", "in the safe at home"), asked
+    // when the key is labelled and printed on the page the person keeps (issue 12).
+    "ALTER TABLE keys ADD COLUMN location TEXT;",
 ];
 
 /// The first schema whose audit entries carry row images.
@@ -172,10 +181,14 @@ pub fn open(path: &Path) -> Result<Connection, LedgerError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(path)?,
         Err(e) => return Err(LedgerError::io(path, "cannot read", e)),
     }
-    check_header(path)?;
+    let clean = check_header(path)?;
     crate::temp_file::remove_stale(path);
     let mut conn = connect(path, false)?;
-    check_identity(path, &conn)?;
+    let version = check_identity(path, &conn)?;
+    if !clean || version < SCHEMA_VERSION {
+        // Before an upgrade rewrites records, and after an end keyward did not see through.
+        check_integrity(path, &conn)?;
+    }
     migrate(path, &mut conn)?;
     conn.pragma_update(None, "foreign_keys", true)
         .map_err(|e| LedgerError::sql(path, e))?;
@@ -189,7 +202,7 @@ pub fn open_read_only(path: &Path) -> Result<(Connection, i64), LedgerError> {
     if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
         return Err(not_ours(path, "it is a folder; give the path of a file"));
     }
-    check_header(path)?;
+    let clean = check_header(path)?;
     let ro = |immutable: bool| -> Result<(Connection, i64), LedgerError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -210,6 +223,9 @@ pub fn open_read_only(path: &Path) -> Result<(Connection, i64), LedgerError> {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| LedgerError::sql(path, e))?;
         let version = check_identity(path, &conn)?;
+        if !clean {
+            check_integrity(path, &conn)?;
+        }
         Ok((conn, version))
     };
     match ro(false) {
@@ -260,11 +276,12 @@ fn connect(path: &Path, create: bool) -> Result<Connection, LedgerError> {
 }
 
 /// Refuse, by its first bytes, a file SQLite would not even recognise, without letting SQLite
-/// touch it.
-fn check_header(path: &Path) -> Result<(), LedgerError> {
+/// touch it. Returns whether the file was left the way keyward leaves a ledger when it ends
+/// normally (see [`check_integrity`]).
+fn check_header(path: &Path) -> Result<bool, LedgerError> {
     let mut file =
         std::fs::File::open(path).map_err(|e| LedgerError::io(path, "cannot open", e))?;
-    let mut head = [0u8; 16];
+    let mut head = [0u8; 20];
     let mut got = 0;
     while got < head.len() {
         match file.read(&mut head[got..]) {
@@ -276,14 +293,23 @@ fn check_header(path: &Path) -> Result<(), LedgerError> {
     if got == 0 {
         return Err(not_ours(path, "it is an empty file"));
     }
-    if got < head.len() || &head != SQLITE_MAGIC {
+    if got < SQLITE_MAGIC.len() || &head[..SQLITE_MAGIC.len()] != SQLITE_MAGIC {
         return Err(not_ours(path, "it is not an SQLite database"));
     }
-    Ok(())
+    // Bytes 18 and 19 are 2 in WAL mode, in which keyward makes every ledger; when the last
+    // connection closes normally, SQLite folds the `-wal` file back into the ledger and
+    // deletes it. Anything else: a process was killed with changes in the `-wal` file (or is
+    // writing right now), or another program rewrote the file.
+    let wal_mode = got == head.len() && head[18] == 2 && head[19] == 2;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_left = std::fs::metadata(&wal)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
+    Ok(wal_mode && !wal_left)
 }
 
-/// Read-only checks: the application id, the schema version, and SQLite's own integrity check.
-/// Returns the schema version.
+/// Read-only checks: the application id and the schema version. Returns the schema version.
 fn check_identity(path: &Path, conn: &Connection) -> Result<i64, LedgerError> {
     let app_id: i32 = conn
         .pragma_query_value(None, "application_id", |r| r.get(0))
@@ -304,6 +330,19 @@ fn check_identity(path: &Path, conn: &Connection) -> Result<i64, LedgerError> {
             supported: SCHEMA_VERSION,
         });
     }
+    // SQLite checks every page it reads as it reads it (a damaged one is reported as damaged,
+    // and a write meeting one is rolled back); this makes that check cover each cell too.
+    conn.pragma_update(None, "cell_size_check", true)
+        .map_err(|e| classify(path, e, "cannot read"))?;
+    Ok(version)
+}
+
+/// SQLite's structural check of the whole file (`quick_check`). It reads every page, so its
+/// cost grows with the ledger: it runs where the whole file matters or is read anyway (`audit
+/// verify`, `ledger export`, before a schema upgrade) and on opening a ledger that was not
+/// left the way keyward leaves it (see [`check_header`]), not on every command: `status` and
+/// one `method set` must not cost more in an organisation of 50,000 than in one of 50.
+pub(crate) fn check_integrity(path: &Path, conn: &Connection) -> Result<(), LedgerError> {
     let verdict: String = conn
         .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
         .map_err(|e| classify(path, e, "cannot check"))?;
@@ -313,7 +352,7 @@ fn check_identity(path: &Path, conn: &Connection) -> Result<i64, LedgerError> {
             format!("SQLite's integrity check says: {verdict}"),
         ));
     }
-    Ok(version)
+    Ok(())
 }
 
 /// SQLite's "not a database" and "corrupt" results mean the file is damaged, not that the disk

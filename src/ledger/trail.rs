@@ -13,6 +13,7 @@
 
 use rusqlite::types::ValueRef;
 use rusqlite::{params_from_iter, Connection};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -226,11 +227,34 @@ pub(crate) fn snapshot(conn: &Connection) -> rusqlite::Result<Vec<Value>> {
     Ok(out)
 }
 
-/// What the trail says every record should be, built by replaying the row images.
+/// A record as the images name it: its table and its key as JSON, in one string.
+fn record_id(table: &str, key: &Value) -> Box<str> {
+    format!("{table}\u{0}{key}").into_boxed_str()
+}
+
+/// What a row's canonical JSON hashes to. The replay keeps this, not the row: a large
+/// organisation's records do not all sit in memory at once (the rows themselves are fetched
+/// again from the trail only for records that differ). A cryptographic hash, so that no edit
+/// can be made to look like the row the trail recorded.
+type Digest = [u8; 16];
+
+fn digest(row: &str) -> Digest {
+    use crypto_glue::s256::Sha256;
+    use crypto_glue::traits::Digest as _;
+    let full = Sha256::digest(row.as_bytes());
+    let mut d = [0u8; 16];
+    d.copy_from_slice(&full[..16]);
+    d
+}
+
+/// What the trail says every record should be, built by replaying the row images: first as
+/// digests of every record ([`Replay::default`]), then, when some differ, again with the full
+/// rows of only those ([`Replay::keeping`]).
 #[derive(Default)]
 pub(crate) struct Replay {
-    /// (table, key JSON) -> canonical row JSON. Strings, not values: a tenth of the memory.
-    expected: HashMap<(String, String), String>,
+    expected: HashMap<Box<str>, Digest>,
+    /// The second replay: the last image of each of these records (`None`: deleted).
+    keep: Option<HashMap<Box<str>, Option<String>>>,
     pub problems: Vec<String>,
 }
 
@@ -243,12 +267,44 @@ struct Image {
     row: Option<Map<String, Value>>,
 }
 
+/// Records that disagree with the first replay, to be named after the second.
+pub(crate) struct Differences {
+    /// (record id, table, the row in the table).
+    changed: Vec<(Box<str>, String, Map<String, Value>)>,
+    /// Table rows the trail never recorded: (table, row).
+    unrecorded: Vec<(String, Map<String, Value>)>,
+    /// Records the trail says exist, with no row.
+    gone: Vec<Box<str>>,
+}
+
+impl Differences {
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.unrecorded.is_empty() && self.gone.is_empty()
+    }
+}
+
 impl Replay {
+    /// A second replay that keeps the full last image of the records `d` names.
+    pub fn keeping(d: &Differences) -> Replay {
+        let ids = d
+            .changed
+            .iter()
+            .map(|(id, _, _)| id.clone())
+            .chain(d.gone.iter().cloned());
+        Replay {
+            keep: Some(ids.map(|id| (id, None)).collect()),
+            ..Replay::default()
+        }
+    }
+
     /// Apply one entry's images. `baseline` entries (written when an older ledger was
     /// upgraded) state every record at once.
     pub fn apply(&mut self, seq: i64, detail: &Value) {
         if detail.get("baseline").and_then(Value::as_bool) == Some(true) {
             self.expected.clear();
+            if let Some(keep) = &mut self.keep {
+                keep.values_mut().for_each(|v| *v = None);
+            }
             for p in detail
                 .get("found_at_upgrade")
                 .and_then(Value::as_array)
@@ -264,39 +320,48 @@ impl Replay {
         let Some(rows) = detail.get("rows") else {
             return;
         };
-        let Ok(images) = serde_json::from_value::<Vec<Image>>(rows.clone()) else {
+        let Ok(images) = Vec::<Image>::deserialize(rows) else {
             self.problems.push(format!(
                 "entry {seq}: its record images cannot be read (the entry was made up)"
             ));
             return;
         };
         for img in images {
-            let key = (img.t, img.k.to_string());
+            let id = record_id(&img.t, &img.k);
+            if let Some(keep) = &mut self.keep {
+                if let Some(slot) = keep.get_mut(&id) {
+                    *slot = img.row.map(|r| Value::Object(r).to_string());
+                }
+                continue;
+            }
             match img.row {
                 Some(row) => {
-                    let row = Value::Object(row).to_string();
-                    if self.expected.insert(key.clone(), row).is_some() && img.new {
+                    let d = digest(&Value::Object(row).to_string());
+                    if self.expected.insert(id, d).is_some() && img.new {
                         self.problems.push(format!(
                             "{} was recorded again (entry {seq}) although the trail never \
                              removed the one before it: a record was deleted without keyward",
-                            short(&key.0, &img.k)
+                            short(&img.t, &img.k)
                         ));
                     }
                 }
                 None => {
-                    self.expected.remove(&key);
+                    self.expected.remove(&id);
                 }
             }
         }
     }
 
-    /// Hold every table against the replayed images; append what differs, named.
-    pub fn finish(mut self, conn: &Connection) -> rusqlite::Result<Vec<String>> {
-        let tables = tables(conn)?;
-        let names = Names::load(conn)?;
-        let mut problems = std::mem::take(&mut self.problems);
-        for t in &tables {
-            let mut stmt = conn.prepare(&format!("{} ORDER BY 1", select_all(t)))?;
+    /// Hold every table against the replayed digests; what differs is named by [`name`]
+    /// once the second replay has the rows.
+    pub fn compare(mut self, conn: &Connection) -> rusqlite::Result<(Differences, Vec<String>)> {
+        let mut d = Differences {
+            changed: Vec::new(),
+            unrecorded: Vec::new(),
+            gone: Vec::new(),
+        };
+        for t in &tables(conn)? {
+            let mut stmt = conn.prepare(&select_all(t))?;
             let mut rows = stmt.query([])?;
             while let Some(r) = rows.next()? {
                 let key: Vec<Value> = (0..t.key.len())
@@ -306,43 +371,65 @@ impl Replay {
                     continue;
                 }
                 let row = row_of(t, r, t.key.len())?;
-                let k = (t.name.clone(), Value::from(key).to_string());
-                let actual = Value::Object(row.clone()).to_string();
-                match self.expected.remove(&k) {
+                let id = record_id(&t.name, &Value::from(key));
+                let actual = digest(&Value::Object(row.clone()).to_string());
+                match self.expected.remove(&id) {
                     Some(exp) if exp == actual => {}
-                    Some(exp) => {
-                        let exp: Map<String, Value> =
-                            serde_json::from_str(&exp).unwrap_or_default();
-                        for c in &t.columns {
-                            let (e, a) = (
-                                exp.get(c).unwrap_or(&Value::Null),
-                                row.get(c).unwrap_or(&Value::Null),
-                            );
-                            if e != a {
-                                problems.push(format!(
-                                    "{} : {c}: trail says {}, table has {}",
-                                    names.record(&t.name, &row),
-                                    shown(e),
-                                    shown(a)
-                                ));
-                            }
-                        }
-                    }
-                    None => problems.push(format!(
-                        "{} : table has a row the trail never recorded (added without keyward)",
-                        names.record(&t.name, &row)
-                    )),
+                    Some(_) => d.changed.push((id, t.name.clone(), row)),
+                    None => d.unrecorded.push((t.name.clone(), row)),
                 }
             }
         }
-        let mut gone: Vec<_> = self.expected.into_iter().collect();
-        gone.sort();
-        for ((table, _), row) in gone {
-            let row: Map<String, Value> = serde_json::from_str(&row).unwrap_or_default();
+        d.gone = self.expected.into_keys().collect();
+        d.gone.sort();
+        Ok((d, self.problems))
+    }
+
+    /// Name each difference, column by column, with the rows this (second) replay kept.
+    pub fn name(self, conn: &Connection, d: Differences) -> rusqlite::Result<Vec<String>> {
+        let names = Names::load(conn)?;
+        let columns: HashMap<String, Vec<String>> = tables(conn)?
+            .into_iter()
+            .map(|t| (t.name, t.columns))
+            .collect();
+        let mut keep = self.keep.unwrap_or_default();
+        let mut last = |id: &str| -> Map<String, Value> {
+            keep.remove(id)
+                .flatten()
+                .and_then(|row| serde_json::from_str(&row).ok())
+                .unwrap_or_default()
+        };
+        let mut problems = Vec::new();
+        for (id, table, row) in &d.changed {
+            let exp = last(id);
+            for c in columns.get(table).into_iter().flatten() {
+                let (e, a) = (
+                    exp.get(c).unwrap_or(&Value::Null),
+                    row.get(c).unwrap_or(&Value::Null),
+                );
+                if e != a {
+                    problems.push(format!(
+                        "{} : {c}: trail says {}, table has {}",
+                        names.record(table, row),
+                        shown(e),
+                        shown(a)
+                    ));
+                }
+            }
+        }
+        for (table, row) in &d.unrecorded {
+            problems.push(format!(
+                "{} : table has a row the trail never recorded (added without keyward)",
+                names.record(table, row)
+            ));
+        }
+        for id in &d.gone {
+            let table = id.split('\u{0}').next().unwrap_or_default();
+            let row = last(id);
             problems.push(format!(
                 "{} : trail says {}, table has no row",
-                names.record(&table, &row),
-                summary(&table, &row)
+                names.record(table, &row),
+                summary(table, &row)
             ));
         }
         Ok(problems)

@@ -481,6 +481,27 @@ impl<'a> Writer<'a> {
         query::key(&self.tx, &self.path, key_id)
     }
 
+    /// Where the person keeps the key, in their words.
+    pub fn set_key_location(&mut self, key_id: i64, location: &str) -> Result<Key> {
+        let key = query::key(&self.tx, &self.path, key_id)?;
+        if key.location.as_deref() == Some(location) {
+            return Ok(key);
+        }
+        let person = self.person(key.person_id)?;
+        self.tx
+            .execute(
+                "UPDATE keys SET location = ?1 WHERE id = ?2",
+                params![location, key_id],
+            )
+            .map_err(|e| self.sql(e))?;
+        self.audit(
+            "key.location",
+            &format!("{} / {}", person.name, key.label),
+            &json!({"key_id": key_id, "location": {"from": key.location, "to": location}}),
+        )?;
+        query::key(&self.tx, &self.path, key_id)
+    }
+
     /// Before keyward changes a key outside the ledger (`change`: `set_pin`, `change_pin`,
     /// `policy`, `reset`, `erase`): the intent, in its own transaction, so that a crash
     /// between the key's change and its record is noticed at the next run.
@@ -512,6 +533,26 @@ impl<'a> Writer<'a> {
         pin: Option<PinState>,
         interrupted: bool,
     ) -> Result<Key> {
+        self.settle(key_id, pin, interrupted, None)
+    }
+
+    /// Settle with what the key itself says (see [`KeySeen`]), which the entry states.
+    pub fn settle_key_change_as_seen(
+        &mut self,
+        key_id: i64,
+        seen: &KeySeen,
+        interrupted: bool,
+    ) -> Result<Key> {
+        self.settle(key_id, seen.pin_state(), interrupted, Some(seen))
+    }
+
+    fn settle(
+        &mut self,
+        key_id: i64,
+        pin: Option<PinState>,
+        interrupted: bool,
+        seen: Option<&KeySeen>,
+    ) -> Result<Key> {
         let key = query::key(&self.tx, &self.path, key_id)?;
         let person = self.person(key.person_id)?;
         let change: Option<String> = self
@@ -539,6 +580,7 @@ impl<'a> Writer<'a> {
             &format!("{} / {}", person.name, key.label),
             &json!({"key_id": key_id, "change": change,
                     "pin_state": {"from": key.pin_state, "to": pin.or(key.pin_state)},
+                    "key_says": seen,
                     "settled_after_an_interruption": interrupted}),
         )?;
         query::key(&self.tx, &self.path, key_id)
