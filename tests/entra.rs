@@ -111,6 +111,25 @@ impl T {
     }
 }
 
+/// Graph's ids of the user's passkeys, as the double holds them.
+fn passkey_ids(t: &T, upn: &str) -> Vec<String> {
+    t.g.methods_of(upn)
+        .iter()
+        .filter(|m| m["@odata.type"] == "#microsoft.graph.fido2AuthenticationMethod")
+        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The ledger records `method` with this status and a reason starting with `prefix`.
+fn assert_recorded(t: &T, method: &str, status: &str, prefix: &str) {
+    let m = t.method(method).unwrap();
+    assert_eq!(m["status"], status, "{m}");
+    assert!(
+        m["reason"].as_str().unwrap_or("").starts_with(prefix),
+        "{m}"
+    );
+}
+
 #[test]
 fn connect_keeps_no_secret_in_its_settings_and_checks_the_secret_first() {
     let t = T::bare();
@@ -241,15 +260,8 @@ fn methods_are_mapped_onto_the_weaker_method_vocabulary_and_recorded_with_graph_
         "the number is masked"
     );
     assert!(!t.runs.borrow().join("\n").contains("2065550123"));
+    assert_recorded(&t, "sms", "present", "Microsoft Graph lists Phone (mobile)");
     let sms = t.method("sms").unwrap();
-    assert_eq!(sms["status"], "present");
-    assert!(
-        sms["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("Microsoft Graph lists Phone (mobile)"),
-        "{sms}"
-    );
     assert!(
         sms["reason"].as_str().unwrap().contains("(checked 20"),
         "dated: {sms}"
@@ -369,14 +381,11 @@ fn enroll_records_a_removal_only_once_graph_no_longer_lists_it() {
         !guided.contains("Graph") && !guided.contains(MOBILE),
         "{guided}"
     );
-    let sms = t.method("sms").unwrap();
-    assert_eq!(sms["status"], "removed");
-    assert!(
-        sms["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("Microsoft Graph does not list it (checked 20"),
-        "{sms}"
+    assert_recorded(
+        &t,
+        "sms",
+        "removed",
+        "Microsoft Graph does not list it (checked 20",
     );
     let push = t.method("push").unwrap();
     assert_eq!(push["status"], "present", "Graph still lists it: {push}");
@@ -415,15 +424,7 @@ fn enroll_never_takes_a_removal_microsoft_could_not_confirm_and_stops_looking_af
     assert!(r.stderr.contains(
         "\"Phone: text message codes\" stays on the list until Microsoft no longer shows it"
     ));
-    let sms = t.method("sms").unwrap();
-    assert_eq!(sms["status"], "present", "{sms}");
-    assert!(
-        sms["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("said to be removed, not confirmed: "),
-        "{sms}"
-    );
+    assert_recorded(&t, "sms", "present", "said to be removed, not confirmed: ");
 }
 
 #[test]
@@ -496,14 +497,7 @@ fn a_registration_the_ledger_failed_to_record_is_recorded_from_graph_never_poste
     assert_ne!(r.code, 0, "{}", r.stderr);
     assert_eq!(t.g.count("POST", "fido2Methods"), 1);
     assert!(t.export()["enrollments"].as_array().unwrap().is_empty());
-    let method_id =
-        t.g.methods_of(ADA)
-            .iter()
-            .find(|m| m["@odata.type"] == "#microsoft.graph.fido2AuthenticationMethod")
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let method_id = passkey_ids(&t, ADA)[0].clone();
     // Again with the same key: the key holds the passkey Graph lists, so it is recorded now.
     let j = t.register(ADA).ok().json();
     assert_eq!(j["recorded_now"], true, "{j}");
@@ -1103,13 +1097,9 @@ fn a_registration_graph_took_but_the_ledger_did_not_is_recorded_from_graph_on_th
             .collect()
     };
     assert!(entra_enrollments(&t).is_empty());
-    let in_graph: Vec<Value> =
-        t.g.methods_of("p0@contoso.com")
-            .into_iter()
-            .filter(|m| m["@odata.type"] == "#microsoft.graph.fido2AuthenticationMethod")
-            .collect();
+    let in_graph = passkey_ids(&t, "p0@contoso.com");
     assert_eq!(in_graph.len(), 1);
-    let method_id = in_graph[0]["id"].as_str().unwrap().to_string();
+    let method_id = in_graph[0].clone();
 
     // The same command again: Graph's list settles it before any key is touched.
     let second = t.sb.path("pins-2.csv").display().to_string();
@@ -1179,14 +1169,7 @@ fn a_passkey_graph_holds_for_a_key_never_recorded_is_named_for_deletion_not_reco
         t.sb.path("p1.csv").to_str().unwrap(),
     );
     assert_ne!(first.code, 0, "{}", first.stderr);
-    let method_id =
-        t.g.methods_of("p0@contoso.com")
-            .iter()
-            .find(|m| m["@odata.type"] == "#microsoft.graph.fido2AuthenticationMethod")
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let method_id = passkey_ids(&t, "p0@contoso.com")[0].clone();
     let r = provision_entra(
         &t,
         &roster,
