@@ -108,8 +108,45 @@ pub fn good<T: fmt::Display>(text: T) -> Styled<T> {
     styled(GOOD, text)
 }
 
+/// `text` broken into lines of at most `width` columns at spaces (a word longer than that
+/// keeps its own line), its own line breaks kept. Style codes take no room.
+pub fn wrap_lines(text: &str, width: usize) -> Vec<String> {
+    let cols = dialoguer::console::measure_text_width;
+    let mut out = Vec::new();
+    for paragraph in text.split('\n') {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            if !line.is_empty() && cols(&line) + 1 + cols(word) > width {
+                out.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        out.push(line);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn wrap_lines_breaks_at_spaces_within_the_width_and_keeps_line_breaks() {
+        assert_eq!(
+            super::wrap_lines("Ada Lovelace is not in the ledger yet. Add them?", 20),
+            ["Ada Lovelace is not", "in the ledger yet.", "Add them?"]
+        );
+        assert_eq!(
+            super::wrap_lines("one\ntwo three", 5),
+            ["one", "two", "three"]
+        );
+        assert_eq!(
+            super::wrap_lines("\x1b[1mbold\x1b[0m word", 9),
+            ["\x1b[1mbold\x1b[0m word"]
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -344,7 +344,7 @@ fn a_lost_key_marks_its_accounts_for_replacement() {
     let status = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
     // Key B still works there, but one key is not enough: a replacement is needed.
     assert!(
-        status.contains("google:ada@example.com needs a replacement for lost Key A"),
+        status.contains("Google Account (ada@example.com) needs a replacement for lost Key A"),
         "{status}"
     );
     assert!(status.contains("lost: left in a taxi"), "{status}");
@@ -1090,7 +1090,7 @@ fn status_never_overstates_what_was_done() {
     let fleet = sb.run(&["status"]).ok().stdout;
     assert!(fleet.contains("waiting: add a key first"), "{fleet}");
     assert!(
-        fleet.contains("google:ada@example.com needs a replacement for lost Key A"),
+        fleet.contains("Google Account (ada@example.com) needs a replacement for lost Key A"),
         "{fleet}"
     );
 
@@ -1125,12 +1125,25 @@ fn status_never_overstates_what_was_done() {
     }
     let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
     assert!(
-        text.contains("remove lost Key A from google:ada@example.com"),
+        text.contains("remove lost Key A from Google Account (ada@example.com)"),
         "{text}"
     );
     assert!(
-        !text.contains("google:ada@example.com needs a replacement"),
+        !text.contains("Google Account (ada@example.com) needs a replacement"),
         "{text}"
+    );
+    // The reports say the same, in names, with where the account's keys are listed.
+    let md = sb.run(&["report", "--format", "md"]).ok().stdout;
+    assert!(
+        md.contains("remove lost Key A from Google Account (ada@example.com): https://"),
+        "{md}"
+    );
+    let csv = sb.run(&["report", "--format", "csv"]).ok().stdout;
+    assert!(
+        csv.lines().any(|l| l.starts_with(
+            "Ada Lovelace,ada@example.com,remove_lost_key,Google Account (ada@example.com),Key A,lost,"
+        ) && l.contains(",https://")),
+        "{csv}"
     );
     // `key removed` says how many working keys remain, also when there are enough.
     let out = sb

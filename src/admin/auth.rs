@@ -47,7 +47,7 @@ impl Tokens {
     pub fn load(config: EntraConfig) -> Result<Tokens> {
         match config.auth {
             AuthMode::ClientSecret => {
-                if let Ok(s) = std::env::var(CLIENT_SECRET_ENV) {
+                if let Ok(s) = std::env::var(CLIENT_SECRET_ENV).map(zeroize::Zeroizing::new) {
                     if !s.trim().is_empty() {
                         return Ok(Tokens::new(
                             config,
@@ -209,15 +209,17 @@ impl Tokens {
                 message: auth_advice(&code, &message),
             });
         }
-        let v = reply.json().unwrap_or_default();
-        let access = v["access_token"].as_str().ok_or_else(|| AdminError::Auth {
+        let mut v = reply.json().unwrap_or_default();
+        // Moved out of the parsed answer, not copied: the tokens live on only in `Secret`s.
+        let mut take = |k: &str| match v[k].take() {
+            serde_json::Value::String(s) => Some(Secret::new(s)),
+            _ => None,
+        };
+        let access = take("access_token").ok_or_else(|| AdminError::Auth {
             host: host_of(&self.endpoints.login),
             message: "the answer holds no access token".into(),
         })?;
-        let refresh = v["refresh_token"]
-            .as_str()
-            .map(|r| Secret::new(r.to_string()));
-        Ok((Secret::new(access.to_string()), refresh))
+        Ok((access, take("refresh_token")))
     }
 }
 
@@ -310,8 +312,11 @@ pub fn device_code_sign_in(
             message: auth_advice(&code, &message),
         });
     }
-    let v = reply.json().unwrap_or_default();
-    let device_code = Secret::new(v["device_code"].as_str().unwrap_or("").to_string());
+    let mut v = reply.json().unwrap_or_default();
+    let device_code = match v["device_code"].take() {
+        serde_json::Value::String(s) => Secret::new(s),
+        _ => Secret::new(String::new()),
+    };
     let text = v["message"]
         .as_str()
         .map(str::to_string)

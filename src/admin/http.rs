@@ -5,6 +5,7 @@
 //! a throttling answer (the service says it did nothing), never after a lost answer.
 
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// Graph gives up on a request after 60 s; waiting a little longer lets its answer arrive.
 const TIMEOUT: Duration = Duration::from_secs(70);
@@ -39,17 +40,28 @@ pub enum Body<'a> {
     Form(&'a [(&'a str, &'a str)]),
 }
 
-/// An HTTP answer, whatever its status.
-#[derive(Debug, Clone)]
+/// An HTTP answer, whatever its status. The body may hold a token (sign-in answers): it is
+/// wiped when dropped and never shown by `Debug`.
+#[derive(Clone)]
 pub struct Reply {
     pub status: u16,
-    pub body: String,
+    pub body: Zeroizing<String>,
     pub retry_after: Option<Duration>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .field("retry_after", &self.retry_after)
+            .finish()
+    }
 }
 
 impl Reply {
     pub fn json(&self) -> Option<serde_json::Value> {
-        serde_json::from_str(&self.body).ok()
+        serde_json::from_str(self.body.as_str()).ok()
     }
 
     /// Graph's `error.code` and `error.message`, or the OAuth `error` and
@@ -114,33 +126,43 @@ impl Http {
         bearer: Option<&str>,
         body: Body<'_>,
     ) -> Result<Reply, NoAnswer> {
-        let auth = bearer.map(|t| format!("Bearer {t}"));
+        let auth = bearer.map(|t| Zeroizing::new(format!("Bearer {t}")));
         let result = match (method, body) {
             (Method::Get, _) => {
                 let mut r = self.agent.get(url).header("Accept", "application/json");
                 if let Some(a) = &auth {
-                    r = r.header("Authorization", a);
+                    r = r.header("Authorization", a.as_str());
                 }
                 r.call()
             }
             (Method::Delete, _) => {
                 let mut r = self.agent.delete(url);
                 if let Some(a) = &auth {
-                    r = r.header("Authorization", a);
+                    r = r.header("Authorization", a.as_str());
                 }
                 r.call()
             }
             (Method::Post, body) => {
                 let mut r = self.agent.post(url).header("Accept", "application/json");
                 if let Some(a) = &auth {
-                    r = r.header("Authorization", a);
+                    r = r.header("Authorization", a.as_str());
                 }
                 match body {
                     Body::Empty => r.send_empty(),
                     Body::Json(v) => r
                         .header("Content-Type", "application/json")
                         .send(v.to_string()),
-                    Body::Form(pairs) => r.send_form(pairs.iter().copied()),
+                    // Encoded here, into memory that is wiped: it holds a client secret,
+                    // an assertion or a refresh token.
+                    Body::Form(pairs) => {
+                        let form = Zeroizing::new(
+                            url::form_urlencoded::Serializer::new(String::new())
+                                .extend_pairs(pairs.iter())
+                                .finish(),
+                        );
+                        r.header("Content-Type", "application/x-www-form-urlencoded")
+                            .send(form.as_bytes())
+                    }
                 }
             }
         };
@@ -158,6 +180,7 @@ impl Http {
                     .with_config()
                     .limit(8 * 1024 * 1024)
                     .read_to_string()
+                    .map(Zeroizing::new)
                     .map_err(|e| NoAnswer {
                         message: format!("the answer broke off ({})", describe(&e)),
                         maybe_delivered: true,
@@ -255,4 +278,23 @@ fn test_roots() -> Option<Vec<ureq::tls::Certificate<'static>>> {
 #[cfg(not(debug_assertions))]
 fn test_roots() -> Option<Vec<ureq::tls::Certificate<'static>>> {
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_holding_a_token_never_shows_it_in_debug_output() {
+        let r = Reply {
+            status: 200,
+            body: Zeroizing::new(r#"{"access_token":"eyJ0eXAi.secret-token"}"#.into()),
+            retry_after: None,
+        };
+        let shown = format!("{r:?}");
+        assert!(
+            !shown.contains("secret-token") && shown.contains("200"),
+            "{shown}"
+        );
+    }
 }

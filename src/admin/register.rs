@@ -152,6 +152,17 @@ impl Registered {
     }
 }
 
+/// Whether Graph's fido2AuthenticationMethod `m` is the passkey keyward posted under this
+/// display name from a key of this model (Graph shows no credential id to match on).
+pub fn is_named(m: &Value, display_name: &str, aaguid: Option<&str>) -> bool {
+    m["displayName"].as_str() == Some(display_name)
+        && aaguid.is_none_or(|a| {
+            m["aaGuid"]
+                .as_str()
+                .is_none_or(|g| g.eq_ignore_ascii_case(a))
+        })
+}
+
 /// POST the passkey. A lost answer is settled by listing the user's passkeys: found, it is
 /// done; not found, Graph never took it and it is sent again (the challenge is still valid).
 pub fn post(
@@ -172,14 +183,10 @@ pub fn post(
             }
             Posted::Unsettled(why) => {
                 last = why;
-                let found = graph.list_passkeys(user)?.into_iter().find(|m| {
-                    m["displayName"].as_str() == Some(name)
-                        && aaguid.is_none_or(|a| {
-                            m["aaGuid"]
-                                .as_str()
-                                .is_none_or(|g| g.eq_ignore_ascii_case(a))
-                        })
-                });
+                let found = graph
+                    .list_passkeys(user)?
+                    .into_iter()
+                    .find(|m| is_named(m, name, aaguid));
                 if let Some(method) = found {
                     return Ok(Registered {
                         method,

@@ -169,6 +169,26 @@ mod tests {
         assert_eq!(format!("{s:?}"), "Secret(<hidden>)");
     }
 
+    /// The real OS credential store (kernel keyutils, Keychain, Credential Manager) keeps,
+    /// returns and forgets a dummy secret. Ignored by default: it writes to the store of the
+    /// session running it. `cargo test --lib admin::secret -- --ignored` (docs/entra.md).
+    #[test]
+    #[ignore = "uses this session's real credential store (docs/entra.md)"]
+    fn the_os_credential_store_round_trips_and_forgets() {
+        let store = Store {
+            inner: native().expect("this system's credential store opens"),
+        };
+        let name = format!("keyward-test/{}/client-secret", uuid::Uuid::new_v4());
+        let secret = Secret::new(format!("dummy-{}", uuid::Uuid::new_v4()));
+        assert!(store.get(&name).unwrap().is_none());
+        store.set(&name, &secret).unwrap();
+        let back = store.get(&name).unwrap().expect("kept");
+        assert_eq!(back.expose(), secret.expose());
+        store.delete(&name).unwrap();
+        assert!(store.get(&name).unwrap().is_none(), "forgotten");
+        store.delete(&name).unwrap();
+    }
+
     #[test]
     fn the_mock_store_round_trips_and_forgets() {
         let store = Store {

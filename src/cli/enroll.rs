@@ -5,7 +5,7 @@ use super::{Context, GlobalArgs};
 use crate::device::{self, Authenticator, DeviceDescriptor, DeviceSpec};
 use crate::error::{Error, Result};
 use crate::guide::{
-    Answer, AnswersFile, Guide, GuideError, KeySource, Options, Outcome, Prompter,
+    Answer, AnswersFile, Guide, GuideError, KeySource, Options, Outcome, Prompter, ProviderCheck,
     ScriptedPrompter, SecretKind, StandIn, TerminalPrompter,
 };
 use crate::ledger::{Account, Ledger};
@@ -79,6 +79,8 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
     let mut keys = DeviceKeys {
         spec: ctx.global.device.clone(),
     };
+    // With an Entra tenant connected, a removal is confirmed by reading Graph again.
+    let mut graph_check = super::entra_confirm::GraphCheck::when_connected();
     // From here on, Ctrl-C or SIGTERM says how to continue and gives the terminal back.
     crate::guide::stop::install();
     let outcome = Guide {
@@ -87,6 +89,7 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
         catalog: &catalog,
         keys: &mut keys,
         stand_in: None,
+        provider: graph_check.as_mut().map(|c| c as &mut dyn ProviderCheck),
         actor: ctx.actor(),
         pins: Default::default(),
         options: Options {
@@ -110,13 +113,40 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
             path.display()
         ));
     }
+    // A person at a terminal ends with their own page; a script (or --json) with the
+    // record, exactly as `keyward status` gives it.
+    let for_the_person = args.answers.is_none() && !ctx.global.json;
+    let page = if for_the_person {
+        let status = ledger.person_status(outcome.person.id)?;
+        let book = super::howto::HowToBook::load(ctx);
+        let helpdesk = super::summary::helpdesk_contact();
+        Some(super::summary::markdown(&super::summary::build(
+            &status,
+            &book,
+            helpdesk.as_deref(),
+        )))
+    } else {
+        None
+    };
     drop(ledger);
-    report(ctx, &outcome)
+    match page {
+        Some(page) => {
+            left_for_later(ctx, &outcome);
+            ctx.out.note("");
+            ctx.out.document(&page);
+            ctx.out.note(format!(
+                "\nThe help desk's full record (with each key's model and the proof of each \
+                 enrollment): keyward status \"{}\"",
+                outcome.person.name
+            ));
+            Ok(())
+        }
+        None => report(ctx, &outcome),
+    }
 }
 
-/// Say what was left for later (stderr), then print the person's record exactly as
-/// `keyward status` does, from the ledger at `ctx`.
-fn report(ctx: &Context, outcome: &Outcome) -> Result<()> {
+/// What was left for later, on stderr.
+fn left_for_later(ctx: &Context, outcome: &Outcome) {
     if !outcome.left_for_later.is_empty() {
         ctx.out.note(format!(
             "\nLeft for later (run `keyward enroll --person \"{}\"` again to continue):",
@@ -126,6 +156,12 @@ fn report(ctx: &Context, outcome: &Outcome) -> Result<()> {
             ctx.out.note(format!("  - {l}"));
         }
     }
+}
+
+/// Say what was left for later (stderr), then print the person's record exactly as
+/// `keyward status` does, from the ledger at `ctx`.
+fn report(ctx: &Context, outcome: &Outcome) -> Result<()> {
+    left_for_later(ctx, outcome);
     ctx.out.note("");
     super::records::status(
         ctx,
@@ -254,6 +290,8 @@ fn demo_answers(key_specs: &[String]) -> BTreeMap<String, Answer> {
     a.insert("keys.count".into(), t("2"));
     a.insert("keys.a.device".into(), t(&key_specs[0]));
     a.insert("keys.b.device".into(), t(&key_specs[1]));
+    a.insert("keys.a.location".into(), t("on my keyring"));
+    a.insert("keys.b.location".into(), t("in the safe at home"));
     for (playbook, id) in DEMO_ACCOUNTS {
         a.insert(format!("account.{playbook}.identifier"), t(id));
     }
@@ -324,6 +362,7 @@ pub fn demo(ctx: &Context, args: DemoArgs) -> Result<()> {
         catalog: &catalog,
         keys: &mut keys,
         stand_in: Some(&mut websites),
+        provider: None,
         actor: crate::ledger::Actor::operator("keyward demo"),
         pins: Default::default(),
         options: Options {

@@ -2,6 +2,7 @@
 //! user's methods and the passkey policy, remove weaker methods, register the key in hand.
 //! Every Graph answer that proves something goes to the ledger as evidence, with its date.
 
+use super::entra_intent::{self, Intent};
 use super::Context;
 use crate::admin::cloud::{Call, Cloud};
 use crate::admin::config::{AuthMode, EntraConfig};
@@ -191,7 +192,7 @@ fn connect(ctx: &Context, a: ConnectArgs) -> Result<()> {
             let secret = match (a.secret_fd, a.secret_stdin) {
                 (Some(fd), _) => secret::read_fd(fd)?,
                 (None, true) => secret::read_stdin()?,
-                (None, false) => match std::env::var(env) {
+                (None, false) => match std::env::var(env).map(zeroize::Zeroizing::new) {
                     Ok(s) if !s.trim().is_empty() => Secret::new(s.trim().to_string()),
                     _ => {
                         return Err(Error::ConfirmationNeeded(format!(
@@ -314,6 +315,30 @@ fn account_for(
     Ok(ledger.add_account(&actor, p.id, PLAYBOOK, user)?)
 }
 
+/// Whether Graph lists a method standing for `kind`, and that answer as the ledger records it
+/// (dated, so the help desk reads Graph's word, not a person's).
+pub(super) fn graph_says(kind: MethodKind, listed: &[GraphMethod], at: &str) -> (bool, String) {
+    let present: Vec<&str> = listed
+        .iter()
+        .filter(|m| m.weaker.contains(&kind))
+        .map(|m| m.label.as_str())
+        .collect();
+    if present.is_empty() {
+        (
+            false,
+            format!("Microsoft Graph does not list it (checked {at})"),
+        )
+    } else {
+        (
+            true,
+            format!(
+                "Microsoft Graph lists {} (checked {at})",
+                present.join("; ")
+            ),
+        )
+    }
+}
+
 /// Record what Graph lists as the state of each weaker method it can see, with the date.
 /// `deleted` names methods this run deleted, with Graph's answer.
 fn record_methods(
@@ -336,11 +361,7 @@ fn record_methods(
         .collect();
     ledger.write(&actor, |w| {
         for kind in VISIBLE_TO_GRAPH {
-            let present: Vec<&str> = listed
-                .iter()
-                .filter(|m| m.weaker.contains(&kind))
-                .map(|m| m.label.as_str())
-                .collect();
+            let (present, graphs_word) = graph_says(kind, listed, at);
             let gone_now: Vec<String> = deleted
                 .iter()
                 .filter(|(m, _)| m.weaker.contains(&kind))
@@ -349,11 +370,8 @@ fn record_methods(
                     Deleted::AlreadyGone => format!("{} (method {}) already gone, HTTP 404", m.label, m.id),
                 })
                 .collect();
-            let (status, reason) = if !present.is_empty() {
-                (
-                    MethodStatus::Present,
-                    format!("Microsoft Graph lists {} (checked {at})", present.join("; ")),
-                )
+            let (status, reason) = if present {
+                (MethodStatus::Present, graphs_word)
             } else if !gone_now.is_empty() {
                 (
                     MethodStatus::Removed,
@@ -363,15 +381,9 @@ fn record_methods(
                     ),
                 )
             } else if was_on.contains(kind.as_str()) {
-                (
-                    MethodStatus::Removed,
-                    format!("Microsoft Graph does not list it (checked {at})"),
-                )
+                (MethodStatus::Removed, graphs_word)
             } else {
-                (
-                    MethodStatus::Absent,
-                    format!("Microsoft Graph does not list it (checked {at})"),
-                )
+                (MethodStatus::Absent, graphs_word)
             };
             w.set_method_status(account.id, kind.as_str(), status, Some(&reason))?;
             out.push((kind, status));
@@ -681,7 +693,23 @@ fn remove(ctx: &Context, a: RemoveArgs) -> Result<()> {
                 deleted.push(((*m).clone(), d));
             }
             Err(e) => {
-                ctx.out.warn(format!("{} was not deleted: {e}", m.label));
+                let default =
+                    matches!(&e, AdminError::Graph { message, .. } if message.contains("default"));
+                ctx.out.warn(format!(
+                    "{} was not deleted: {e}{}",
+                    m.label,
+                    if default {
+                        format!(
+                            ". It is the default sign-in method, which Graph v1.0 cannot change: \
+                             set the default to the passkey in the Entra admin center (Users › {} › \
+                             Authentication methods) or have the person do it on Security info, \
+                             then run this again",
+                            a.user
+                        )
+                    } else {
+                        String::new()
+                    }
+                ));
                 failed.push(((*m).clone(), e.to_string()));
             }
         }
@@ -800,12 +828,57 @@ fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
     ctx.unlock(key.as_mut(), &mut ctx.pin_reader())?;
     ctx.out
         .note(format!("Touch the key to create {}'s passkey...", a.user));
-    let (made, cdj) = register::make_credential(key.as_mut(), &opts)?;
+    let new_key = NewKey {
+        label: label.clone(),
+        aaguid: info.aaguid,
+        model: Some(model.clone()),
+        serial: descriptor.serial.clone(),
+    };
+    let (made, cdj) = match register::make_credential(key.as_mut(), &opts) {
+        Ok(made) => made,
+        Err(Error::Admin(AdminError::AlreadyRegistered(why))) => {
+            // Graph holds a passkey on this key. One an earlier run announced and never
+            // recorded (the ledger failed after Graph's answer) is recorded now.
+            let Some((enrollment, passkey)) =
+                recorded_from_graph(ctx, &mut ledger, &mut graph, &account, &opts, &new_key)?
+            else {
+                return Err(AdminError::AlreadyRegistered(why).into());
+            };
+            let method_id = passkey.method["id"].as_str().unwrap_or("?").to_string();
+            let out = json!({"ok": true, "user": a.user, "method_id": method_id,
+                "display_name": passkey.display_name, "recorded_now": true,
+                "enrollment_id": enrollment.id});
+            ctx.out.emit(&out, || {
+                format!(
+                    "{} was already registered in Microsoft for {} (Graph method {method_id}), \
+                     recorded now; nothing was registered twice.",
+                    passkey.display_name, a.user
+                )
+            });
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let body = register::post_body(&display_name, &made, &cdj);
     let aaguid = made.aaguid.map(|g| g.to_string());
+    let person = ledger.person(account.person_id)?;
+    entra_intent::announce(
+        &mut ledger,
+        &ctx.actor(),
+        &person.name,
+        None,
+        &Intent {
+            user: a.user.clone(),
+            display_name: display_name.clone(),
+            aaguid: aaguid.clone(),
+            credential_id: hex::encode(&made.credential_id),
+            rp_id: opts.rp_id.clone(),
+            key_label: label.clone(),
+            key_serial: descriptor.serial.clone(),
+        },
+    )?;
     let done = register::post(&mut graph, &a.user, &body, aaguid.as_deref())?;
     let method_id = done.method_id().to_string();
-    let actor = ctx.actor();
     let passkey = Passkey {
         user: a.user.clone(),
         rp_id: opts.rp_id.clone(),
@@ -813,19 +886,7 @@ fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
         display_name: display_name.clone(),
         method: done.method.clone(),
     };
-    // The key and its enrollment together, or neither.
-    let enrollment = ledger.write(&actor, |w| {
-        let k = w.register_key(
-            account.person_id,
-            &NewKey {
-                label: label.clone(),
-                aaguid: made.aaguid,
-                model: Some(model.clone()),
-                serial: descriptor.serial.clone(),
-            },
-        )?;
-        w.record_enrollment(&passkey_enrollment(account.id, k.id, &passkey))
-    })?;
+    let enrollment = record_key_and_passkey(ctx, &mut ledger, &account, &new_key, &passkey)?;
     let out = json!({"ok": true, "user": a.user, "method_id": method_id, "display_name": display_name,
         "key_label": label, "attestation_level": done.method["attestationLevel"],
         "settled_by_reading": done.settled_by_reading, "enrollment_id": enrollment.id});
@@ -837,6 +898,67 @@ fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
         )
     });
     Ok(())
+}
+
+/// The key and its enrollment together, or neither.
+fn record_key_and_passkey(
+    ctx: &Context,
+    ledger: &mut Ledger,
+    account: &Account,
+    key: &NewKey,
+    passkey: &Passkey,
+) -> Result<crate::ledger::Enrollment> {
+    // Tests of the debug build make this write fail, as a full disk would; compiled out of
+    // releases.
+    #[cfg(debug_assertions)]
+    if std::env::var("KEYWARD_TEST_FAIL_ENTRA_RECORD").as_deref() == Ok(key.label.as_str()) {
+        return Err(Error::io(
+            "recording the Entra enrollment",
+            std::io::Error::other("injected by KEYWARD_TEST_FAIL_ENTRA_RECORD"),
+        ));
+    }
+    Ok(ledger.write(&ctx.actor(), |w| {
+        let k = w.register_key(account.person_id, key)?;
+        w.record_enrollment(&passkey_enrollment(account.id, k.id, passkey))
+    })?)
+}
+
+/// The key in hand holds a passkey of this user (Graph's excludeCredentials): if it is one this
+/// key was announced to register (same serial) and Graph lists it, record it now.
+fn recorded_from_graph(
+    ctx: &Context,
+    ledger: &mut Ledger,
+    graph: &mut Graph,
+    account: &Account,
+    opts: &register::Options,
+    key: &NewKey,
+) -> Result<Option<(crate::ledger::Enrollment, Passkey)>> {
+    let person = ledger.person(account.person_id)?;
+    let mut listed = None;
+    for intent in entra_intent::unsettled(ledger, &person, &account.identifier)? {
+        let credential_id = hex::decode(&intent.credential_id).unwrap_or_default();
+        let this_key = intent.key_serial.is_some() && intent.key_serial == key.serial;
+        if !this_key || !opts.exclude.contains(&credential_id) {
+            continue;
+        }
+        let Some(method) = entra_intent::find_in_graph(ledger, graph, &intent, &mut listed)? else {
+            continue;
+        };
+        let passkey = Passkey {
+            user: intent.user.clone(),
+            rp_id: intent.rp_id.clone(),
+            credential_id,
+            display_name: intent.display_name.clone(),
+            method,
+        };
+        let key = NewKey {
+            label: intent.key_label.clone(),
+            ..key.clone()
+        };
+        let enrollment = record_key_and_passkey(ctx, ledger, account, &key, &passkey)?;
+        return Ok(Some((enrollment, passkey)));
+    }
+    Ok(None)
 }
 
 /// The model a person reads on the key, for Graph's display name.
@@ -857,10 +979,18 @@ pub(super) struct Passkey {
     pub method: serde_json::Value,
 }
 
+/// How an enrollment's evidence names Graph's method, followed by its id.
+const METHOD_NOTE: &str = "Microsoft Graph fido2Method ";
+
+/// The Graph method id in an enrollment note [`passkey_enrollment`] wrote.
+pub(super) fn method_id_in(note: &str) -> Option<&str> {
+    note.strip_prefix(METHOD_NOTE)?.split(' ').next()
+}
+
 /// The enrollment, with Graph's method id, date and attestation level as the evidence.
 pub(super) fn passkey_enrollment(account_id: i64, key_id: i64, p: &Passkey) -> NewEnrollment {
     let note = format!(
-        "Microsoft Graph fido2Method {} \"{}\", created {}, attestation {}",
+        "{METHOD_NOTE}{} \"{}\", created {}, attestation {}",
         p.method["id"].as_str().unwrap_or("?"),
         p.display_name,
         p.method["createdDateTime"].as_str().unwrap_or("?"),

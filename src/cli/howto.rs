@@ -72,6 +72,20 @@ impl HowToBook {
         })
     }
 
+    /// The playbook's name for the method, else the generic one a person recognises (a
+    /// method no playbook lists, e.g. one Graph reported), never the bare id unless unknown.
+    pub fn method_name(&self, playbook: &str, method: &str) -> String {
+        self.get(playbook, method)
+            .and_then(|h| h.name)
+            .or_else(|| {
+                method
+                    .parse::<MethodKind>()
+                    .ok()
+                    .map(|k| k.description().to_string())
+            })
+            .unwrap_or_else(|| method.to_string())
+    }
+
     /// The playbook's name for the provider, e.g. "Google Account"; the id when unknown.
     pub fn provider(&self, playbook: &str) -> String {
         self.catalog
@@ -79,6 +93,15 @@ impl HowToBook {
             .and_then(|c| c.get(playbook))
             .map(|p| p.name.clone())
             .unwrap_or_else(|| playbook.to_string())
+    }
+
+    /// Where the provider lists the account's keys (to take a lost one out), if the playbook
+    /// says.
+    pub fn keys_page(&self, playbook: &str) -> Option<String> {
+        self.catalog
+            .as_ref()
+            .and_then(|c| c.get(playbook))
+            .and_then(|p| p.key_pages().into_iter().next())
     }
 
     /// Whether `method` is in the vocabulary, and whether the playbook lists it.

@@ -75,7 +75,7 @@ pub fn run(ctx: &Context, args: ProvisionArgs) -> Result<()> {
     let journal_ledger = ctx.ledger()?;
     let ledger_journal = LedgerJournal::new(journal_ledger, ctx.actor())?;
     let mut journal: Box<dyn Journal> = match &entra {
-        Some(e) => Box::new(e.journal(ledger_journal, ctx.ledger()?, ctx.actor())),
+        Some(e) => Box::new(e.journal(ledger_journal, ctx.ledger()?, ctx.actor(), ctx.out)),
         None => Box::new(ledger_journal),
     };
     let mut to_do = 0;

@@ -4,13 +4,14 @@
 //! key is being registered, so a bulk run waits for one round trip per key, not two.
 
 use super::entra::{graph, passkey_enrollment, Passkey, PLAYBOOK};
-use super::Context;
+use super::entra_intent::{self, Intent, Settled};
+use super::{Context, Output};
 use crate::admin::cloud::Call;
 use crate::admin::graph::{user_segment, Graph};
 use crate::admin::{policy, register, AdminError};
 use crate::device::{Authenticator, DeviceError};
 use crate::error::{Error, Result};
-use crate::ledger::{Actor, Ledger};
+use crate::ledger::{Actor, Ledger, LedgerError};
 use crate::pin::Pin;
 use crate::provision::journal::{Journal, KeyRecord, LedgerJournal};
 use crate::provision::{Event, Operator, Slot};
@@ -28,6 +29,9 @@ type Made = Rc<RefCell<HashMap<String, Passkey>>>;
 
 pub struct EntraRun {
     graph: Graph,
+    /// Where each registration is announced before it is posted.
+    ledger: Ledger,
+    actor: Actor,
     slots: Vec<Slot>,
     pub current: Current,
     made: Made,
@@ -73,9 +77,13 @@ pub fn prepare(ctx: &Context, slots: &[Slot], has_pin: bool) -> Result<EntraRun>
             .warn("cannot read the passkey policy; registering without checking it first"),
         Err(e) => return Err(e.into()),
     }
+    let mut ledger = ctx.ledger()?;
+    settle_earlier_runs(ctx, &mut ledger, &mut graph, slots)?;
     let prefetch = Prefetcher::start(graph.tokens.config.clone());
     Ok(EntraRun {
         graph,
+        ledger,
+        actor: ctx.actor(),
         slots: slots.to_vec(),
         current: Rc::new(RefCell::new(None)),
         made: Rc::new(RefCell::new(HashMap::new())),
@@ -119,6 +127,23 @@ impl EntraRun {
         let display_name = format!("{} ({model})", slot.label);
         let body = register::post_body(&display_name, &made, &cdj);
         let aaguid = made.aaguid.map(|g| g.to_string());
+        let intent = Intent {
+            user: user.clone(),
+            display_name: display_name.clone(),
+            aaguid: aaguid.clone(),
+            credential_id: hex::encode(&made.credential_id),
+            rp_id: opts.rp_id.clone(),
+            key_label: slot.label.clone(),
+            key_serial: key.descriptor().serial.clone(),
+        };
+        entra_intent::announce(
+            &mut self.ledger,
+            &self.actor,
+            &slot.person,
+            Some(&user),
+            &intent,
+        )
+        .map_err(words)?;
         let done = register::post(&mut self.graph, &user, &body, aaguid.as_deref())
             .map_err(|e| words(e.into()))?;
         ctx.out.event(
@@ -145,14 +170,69 @@ impl EntraRun {
         Ok(())
     }
 
-    pub fn journal(&self, inner: LedgerJournal, ledger: Ledger, actor: Actor) -> EntraJournal {
+    pub fn journal(
+        &self,
+        inner: LedgerJournal,
+        ledger: Ledger,
+        actor: Actor,
+        out: Output,
+    ) -> EntraJournal {
         EntraJournal {
             inner,
             ledger,
             actor,
             made: self.made.clone(),
+            out,
         }
     }
+}
+
+/// Registrations an earlier run announced and never recorded (it stopped, or the ledger
+/// failed, after Graph's answer): settled from Graph's list before any key is touched, so no
+/// key is registered twice and no registration Graph holds goes unrecorded.
+fn settle_earlier_runs(
+    ctx: &Context,
+    ledger: &mut Ledger,
+    graph: &mut Graph,
+    slots: &[Slot],
+) -> Result<()> {
+    let actor = ctx.actor();
+    for slot in slots {
+        let Some(user) = &slot.email else { continue };
+        let person = match ledger.find_person(&slot.person) {
+            Ok(p) => p,
+            Err(LedgerError::UnknownPerson(_) | LedgerError::NotFound(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut listed = None;
+        for intent in entra_intent::unsettled(ledger, &person, user)? {
+            if intent.key_label != slot.label {
+                continue;
+            }
+            match entra_intent::settle(ledger, &actor, graph, &person, &intent, &mut listed)? {
+                Settled::RecordedNow { method_id } => ctx.out.event(
+                    &json!({"event": "entra_recorded_now", "slot": slot.id(), "user": user,
+                        "method_id": method_id, "display_name": intent.display_name}),
+                    || {
+                        format!(
+                            "  Entra: \"{}\" for {user} was already registered in Microsoft \
+                             (Graph method {method_id}), recorded now",
+                            intent.display_name
+                        )
+                    },
+                ),
+                Settled::KeyNeverRecorded { method_id } => ctx.out.warn(format!(
+                    "Entra: Microsoft lists the passkey \"{}\" for {user} (Graph method \
+                     {method_id}) from an earlier run that stopped before its key was recorded. \
+                     If that key was reset or set aside, delete this passkey in the Entra admin \
+                     center (Users › {user} › Authentication methods)",
+                    intent.display_name
+                )),
+                Settled::NotInGraph => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Less than a minute of the 5-minute challenge left: ask again.
@@ -172,6 +252,7 @@ pub struct EntraJournal {
     ledger: Ledger,
     actor: Actor,
     made: Made,
+    out: Output,
 }
 
 impl Journal for EntraJournal {
@@ -186,6 +267,36 @@ impl Journal for EntraJournal {
         let Some(p) = self.made.borrow_mut().remove(&slot.id()) else {
             return Ok(());
         };
+        // The key is provisioned and recorded; if its registration cannot be recorded too,
+        // the run goes on and the next one records it from Graph (its intent is announced).
+        if let Err(e) = self.record_enrollment(slot, &p) {
+            self.out.warn(format!(
+                "Entra: {} is provisioned, but its registration in Microsoft (Graph method {}) \
+                 could not be recorded in the ledger ({e}); run the same command again: it \
+                 records it from Graph without registering anything twice",
+                slot.label,
+                p.method["id"].as_str().unwrap_or("?")
+            ));
+        }
+        Ok(())
+    }
+    fn record_failed(&mut self, slot: &Slot, reason: &str) -> Result<()> {
+        self.made.borrow_mut().remove(&slot.id());
+        self.inner.record_failed(slot, reason)
+    }
+}
+
+impl EntraJournal {
+    fn record_enrollment(&mut self, slot: &Slot, p: &Passkey) -> Result<()> {
+        // Tests of the debug build make this write fail for one slot, as a full disk would;
+        // compiled out of releases.
+        #[cfg(debug_assertions)]
+        if std::env::var("KEYWARD_TEST_FAIL_ENTRA_RECORD").as_deref() == Ok(slot.label.as_str()) {
+            return Err(Error::io(
+                "recording the Entra enrollment",
+                std::io::Error::other("injected by KEYWARD_TEST_FAIL_ENTRA_RECORD"),
+            ));
+        }
         let person = self.ledger.find_person(&slot.person)?;
         let account = match self.ledger.find_account(PLAYBOOK, &p.user)? {
             Some(a) => a,
@@ -195,12 +306,8 @@ impl Journal for EntraJournal {
         };
         let k = self.ledger.find_key(&slot.label, Some(person.id))?;
         self.ledger
-            .record_enrollment(&self.actor, &passkey_enrollment(account.id, k.id, &p))?;
+            .record_enrollment(&self.actor, &passkey_enrollment(account.id, k.id, p))?;
         Ok(())
-    }
-    fn record_failed(&mut self, slot: &Slot, reason: &str) -> Result<()> {
-        self.made.borrow_mut().remove(&slot.id());
-        self.inner.record_failed(slot, reason)
     }
 }
 

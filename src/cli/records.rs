@@ -75,7 +75,8 @@ pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
     let ledger = ctx.read_ledger()?;
     let Some(who) = args.person else {
         let report = ledger.fleet_report()?;
-        ctx.out.emit(&report, || fleet_text(&report, true));
+        let book = HowToBook::load(ctx);
+        ctx.out.emit(&report, || fleet_text(&report, true, &book));
         return Ok(());
     };
     let person = ledger.find_person(&who)?;
@@ -227,8 +228,8 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
              than two working keys needs another key too (`keyward enroll`):",
             style::warn("Lost or retired keys still in an account")
         );
-        for n in &out.replacement_tasks {
-            let _ = writeln!(s, "  - {n}");
+        for t in super::replacement::of_status(status, book) {
+            let _ = writeln!(s, "  - {}", t.with_url());
         }
     }
     if !out.single_key_accounts.is_empty() {
@@ -346,6 +347,9 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
         if let Some(p) = k.pin_state {
             facts.push(p.describe().to_string());
         }
+        if let Some(place) = &k.location {
+            facts.push(format!("kept {}", super::summary::place(place)));
+        }
         facts.push(format!(
             "first seen {}, last seen {}",
             date(&k.first_seen),
@@ -383,10 +387,10 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
             json.emit(&report, String::new);
             return Ok(());
         }
-        ReportFormat::Text => fleet_text(&report, false),
+        ReportFormat::Text => fleet_text(&report, false, &HowToBook::load(ctx)),
         ReportFormat::Md => fleet_markdown(&report, &HowToBook::load(ctx)),
         ReportFormat::Html => fleet_html(&report, &HowToBook::load(ctx)),
-        ReportFormat::Csv => fleet_csv(&report)?,
+        ReportFormat::Csv => fleet_csv(&report, &HowToBook::load(ctx))?,
     };
     if format == ReportFormat::Text {
         ctx.out.emit(&report, || text);
@@ -396,14 +400,14 @@ pub fn report(ctx: &Context, args: ReportArgs) -> Result<()> {
     Ok(())
 }
 
-fn remaining_list(rs: &[Remaining]) -> String {
+fn remaining_list(rs: &[Remaining], book: &HowToBook) -> String {
     rs.iter()
         .map(|r| {
             format!(
-                "{}:{} {} ({})",
-                r.playbook,
+                "{} ({}): {} ({})",
+                book.provider(&r.playbook),
                 r.identifier,
-                r.method,
+                book.method_name(&r.playbook, &r.method),
                 method_state(r.status)
             )
         })
@@ -414,15 +418,31 @@ fn remaining_list(rs: &[Remaining]) -> String {
 fn lost_list(p: &PersonSummary) -> String {
     p.lost_or_retired_keys
         .iter()
-        .map(|k| match &k.state_reason {
-            Some(r) => format!("{} ({}: {r})", k.label, k.state.as_str()),
-            None => format!("{} ({})", k.label, k.state.as_str()),
+        .map(|k| {
+            let mut facts = vec![match &k.state_reason {
+                Some(r) => format!("{}: {r}", k.state.as_str()),
+                None => k.state.as_str().to_string(),
+            }];
+            if let Some(place) = &k.location {
+                facts.push(format!("was kept {}", super::summary::place(place)));
+            }
+            format!("{} ({})", k.label, facts.join("; "))
         })
         .collect::<Vec<_>>()
         .join("; ")
 }
 
-fn fleet_text(r: &FleetReport, hint: bool) -> String {
+/// What is to be done about the person's lost or retired keys still in an account, in names,
+/// with where to do it.
+fn key_tasks(p: &PersonSummary, book: &HowToBook) -> String {
+    super::replacement::of_summary(p, book)
+        .iter()
+        .map(|t| t.with_url())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn fleet_text(r: &FleetReport, hint: bool, book: &HowToBook) -> String {
     let mut s = String::new();
     if r.people.is_empty() {
         return "The ledger records nobody yet; `keyward enroll` starts with a person.\n".into();
@@ -452,21 +472,21 @@ fn fleet_text(r: &FleetReport, hint: bool) -> String {
             let _ = writeln!(s, "  enrollment unfinished ({at})");
         }
         if !p.waiting.is_empty() {
-            let _ = writeln!(s, "  {WAITING}: {}", remaining_list(&p.waiting));
+            let _ = writeln!(s, "  {WAITING}: {}", remaining_list(&p.waiting, book));
         }
         if !p.to_disable.is_empty() {
             let _ = writeln!(
                 s,
                 "  {}: {}",
                 style::todo("to disable"),
-                remaining_list(&p.to_disable)
+                remaining_list(&p.to_disable, book)
             );
         }
         if !p.single_key_accounts.is_empty() {
             let accts: Vec<_> = p
                 .single_key_accounts
                 .iter()
-                .map(|a| format!("{}:{}", a.playbook, a.identifier))
+                .map(|a| format!("{} ({})", book.provider(&a.playbook), a.identifier))
                 .collect();
             let _ = writeln!(
                 s,
@@ -476,7 +496,7 @@ fn fleet_text(r: &FleetReport, hint: bool) -> String {
             );
         }
         if !p.replacement_tasks.is_empty() {
-            let _ = writeln!(s, "  lost keys: {}", p.replacement_tasks.join("; "));
+            let _ = writeln!(s, "  lost keys: {}", key_tasks(p, book));
         }
         if !p.lost_or_retired_keys.is_empty() {
             let _ = writeln!(s, "  keys lost or retired: {}", lost_list(p));
@@ -552,7 +572,7 @@ fn report_rows(r: &FleetReport, book: &HowToBook) -> Vec<[String; 6]> {
                 todo.join("; "),
                 waiting.join("; "),
                 single.join("; "),
-                p.replacement_tasks.join("; "),
+                key_tasks(p, book),
                 lost_list(p),
             ]
         })
@@ -618,34 +638,44 @@ fn fleet_html(r: &FleetReport, book: &HowToBook) -> String {
     s
 }
 
-/// One row per finding, so a spreadsheet can filter and count.
-fn fleet_csv(r: &FleetReport) -> Result<String> {
+/// One row per finding, so a spreadsheet can filter and count; each in the playbooks' names,
+/// with the page where it is done (`how_to`).
+fn fleet_csv(r: &FleetReport, book: &HowToBook) -> Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| crate::Error::io("writing CSV", std::io::Error::other(e));
     w.write_record([
-        "person", "email", "finding", "account", "item", "status", "detail",
+        "person", "email", "finding", "account", "item", "status", "detail", "how_to",
     ])
     .map_err(io)?;
+    let account = |pb: &str, id: &str| format!("{} ({id})", book.provider(pb));
     for p in &r.people {
         let email = p.person.email.clone().unwrap_or_default();
+        let person = p.person.name.as_str();
         for m in &p.to_disable {
+            let how = book.get(&m.playbook, &m.method);
+            let name = how
+                .as_ref()
+                .and_then(|h| h.name.clone())
+                .unwrap_or_else(|| m.method.clone());
             w.write_record([
-                p.person.name.as_str(),
+                person,
                 &email,
                 "method_to_disable",
-                &format!("{}:{}", m.playbook, m.identifier),
-                &m.method,
+                &account(&m.playbook, &m.identifier),
+                &name,
                 m.status.as_str(),
                 &m.updated_at,
+                &how.and_then(|h| h.url).unwrap_or_default(),
             ])
             .map_err(io)?;
         }
         for a in &p.single_key_accounts {
             w.write_record([
-                p.person.name.as_str(),
+                person,
                 &email,
                 "fewer_than_two_keys",
-                &format!("{}:{}", a.playbook, a.identifier),
+                &account(&a.playbook, &a.identifier),
+                "",
                 "",
                 "",
                 "",
@@ -654,25 +684,31 @@ fn fleet_csv(r: &FleetReport) -> Result<String> {
         }
         for k in &p.lost_or_retired_keys {
             w.write_record([
-                p.person.name.as_str(),
+                person,
                 &email,
                 "key_lost_or_retired",
                 "",
                 &k.label,
                 k.state.as_str(),
                 k.state_reason.as_deref().unwrap_or(""),
+                "",
             ])
             .map_err(io)?;
         }
-        for n in &p.needs_replacement {
+        for t in super::replacement::of_summary(p, book) {
             w.write_record([
-                p.person.name.as_str(),
+                person,
                 &email,
-                "needs_replacement_key",
-                n.split(" / ").next().unwrap_or(n),
-                n.split(" / ").nth(1).unwrap_or(""),
-                "",
-                "",
+                if t.remove_only {
+                    "remove_lost_key"
+                } else {
+                    "needs_replacement_key"
+                },
+                &t.account,
+                &t.key,
+                t.state.as_str(),
+                &t.text(),
+                t.url.as_deref().unwrap_or(""),
             ])
             .map_err(io)?;
         }

@@ -86,7 +86,11 @@ pub fn build(status: &PersonStatus, book: &HowToBook, helpdesk: Option<&str>) ->
             if let Some(sn) = &k.serial {
                 line.push_str(&format!(", serial {sn}"));
             }
-            line.push_str("): ");
+            line.push(')');
+            if let Some(where_) = &k.location {
+                line.push_str(&format!(", kept {}", place(where_)));
+            }
+            line.push_str(": ");
             if opens.is_empty() {
                 line.push_str("not in any account yet");
             } else {
@@ -119,10 +123,7 @@ pub fn build(status: &PersonStatus, book: &HowToBook, helpdesk: Option<&str>) ->
     }
     for r in &status.remaining {
         let how = book.get(&r.playbook, &r.method);
-        let name = how
-            .as_ref()
-            .and_then(|h| h.name.clone())
-            .unwrap_or_else(|| r.method.clone());
+        let name = book.method_name(&r.playbook, &r.method);
         let mut line = format!(
             "Turn off {name} on {} ({})",
             book.provider(&r.playbook),
@@ -141,11 +142,21 @@ pub fn build(status: &PersonStatus, book: &HowToBook, helpdesk: Option<&str>) ->
         ));
     }
     todo.dedup();
-    for t in status.replacement_tasks() {
-        todo.push(
-            t.replace("lost", "the lost")
-                .replace("retired", "the retired"),
-        );
+    for t in super::replacement::of_status(status, book) {
+        let state = t.state.as_str();
+        let mut line = if t.remove_only {
+            format!("Remove the {state} {} from {}", t.key, t.account)
+        } else {
+            format!(
+                "{} needs another key in place of the {state} {}: run `keyward enroll --person \"{}\"` \
+                 (or ask the help desk), then remove the {state} key there",
+                t.account, t.key, status.person.name
+            )
+        };
+        if let Some(u) = &t.url {
+            line.push_str(&format!(": {u}"));
+        }
+        todo.push(line);
     }
     sections.push(Section {
         title: "Still to do".into(),
@@ -170,6 +181,20 @@ pub fn build(status: &PersonStatus, book: &HowToBook, helpdesk: Option<&str>) ->
     Summary {
         person: status.person.name.clone(),
         sections,
+    }
+}
+
+/// Where a key is kept, as the person said it, readable after "kept": "on my keyring" stays,
+/// a bare "desk drawer" becomes "at: desk drawer".
+pub fn place(location: &str) -> String {
+    const LEADS: &[&str] = &[
+        "on ", "in ", "at ", "with ", "under ", "inside ", "near ", "by ", "behind ",
+    ];
+    let lower = location.to_lowercase();
+    if LEADS.iter().any(|w| lower.starts_with(w)) {
+        location.to_string()
+    } else {
+        format!("at: {location}")
     }
 }
 

@@ -112,6 +112,9 @@ pub struct KnobArgs {
     /// Answer every PIN as wrong (retries are not spent).
     #[arg(long, value_name = "on|off")]
     pub refuse_pin: Option<Switch>,
+    /// Every touch comes this many seconds after the key asks for it (0: at once).
+    #[arg(long, value_name = "SECONDS")]
+    pub touch_after: Option<u64>,
     /// Clear every knob first.
     #[arg(long)]
     pub clear: bool,
@@ -296,7 +299,8 @@ fn knob(ctx: &Context, k: KnobArgs) -> Result<()> {
         || k.bad_signature.is_some()
         || k.attest_out_of_profile.is_some()
         || k.attest_wrong_aaguid.is_some()
-        || k.refuse_pin.is_some();
+        || k.refuse_pin.is_some()
+        || k.touch_after.is_some();
     if changes {
         virtual_key::set_knobs(&k.file, |knobs| {
             if k.clear {
@@ -322,6 +326,9 @@ fn knob(ctx: &Context, k: KnobArgs) -> Result<()> {
             knobs.attestation_wrong_aaguid =
                 on(k.attest_wrong_aaguid, knobs.attestation_wrong_aaguid);
             knobs.refuse_pin = on(k.refuse_pin, knobs.refuse_pin);
+            if let Some(secs) = k.touch_after {
+                knobs.touch_after_ms = (secs > 0).then(|| secs.saturating_mul(1000));
+            }
         })?;
     }
     if let Some(secs) = k.powered_up_ago {
@@ -358,6 +365,9 @@ fn knob(ctx: &Context, k: KnobArgs) -> Result<()> {
         }
         if n.refuse_pin {
             line("refuses every PIN".into());
+        }
+        if let Some(ms) = n.touch_after_ms {
+            line(format!("every touch comes {} s late", ms / 1000));
         }
         if lines.is_empty() {
             lines.push("no knobs set: behaves like a well-made key".into());

@@ -75,6 +75,8 @@ const EXACT_ONLY: &[&str] = &["low_retries"];
 pub struct AnswersFile {
     path: PathBuf,
     entries: BTreeMap<String, Answer>,
+    /// The file as read (empty for built-in answers), to say on which line an answer is.
+    text: String,
 }
 
 impl AnswersFile {
@@ -117,7 +119,24 @@ impl AnswersFile {
         };
         let mut entries = BTreeMap::new();
         flatten("", &serde_json::Value::Object(top), &mut entries).map_err(bad)?;
-        Self::from_entries(path, entries)
+        let mut file = Self::from_entries(path, entries)?;
+        file.text = text;
+        Ok(file)
+    }
+
+    /// The line where `key` (an entry of this file) is given: `"key" = ...` or `key = ...`
+    /// in TOML, `"key": ...` in JSON. None for a key inside a `[table]`.
+    fn line_of(&self, key: &str) -> Option<usize> {
+        let quoted = format!("\"{key}\"");
+        self.text
+            .lines()
+            .position(|l| {
+                let t = l.trim_start();
+                t.starts_with(&quoted)
+                    || t.strip_prefix(key)
+                        .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+            .map(|i| i + 1)
     }
 
     /// Build from already flattened entries (the demo's built-in answers).
@@ -148,6 +167,7 @@ impl AnswersFile {
         Ok(AnswersFile {
             path: path.to_path_buf(),
             entries,
+            text: String::new(),
         })
     }
 
@@ -398,6 +418,13 @@ impl Prompter for ScriptedPrompter {
 
     fn text(&mut self, id: &str, question: &str, default: Option<&str>) -> Result<String> {
         let expected = "a text";
+        // A question with a default (where a key lives) may be left out of the file.
+        if let (None, Some(d)) = (self.file.lookup(id), default) {
+            if self.echo {
+                eprintln!("{question} [{id}]: {d} (the default; the answers file does not say)");
+            }
+            return Ok(d.to_string());
+        }
         let got = self.answer(id, question, expected)?;
         let s = match &got {
             Answer::Text(s) => s.trim().to_string(),
@@ -409,6 +436,17 @@ impl Prompter for ScriptedPrompter {
             (true, None) => Err(self.wrong(id, &got, "a non-empty text")),
             (false, _) => Ok(s),
         }
+    }
+
+    fn refused(&mut self, id: &str, why: &str) -> Result<()> {
+        let key = self.file.lookup(id).map(|(k, _)| k.to_string());
+        Err(GuideError::RefusedAnswer {
+            id: id.to_string(),
+            path: self.file.path.clone(),
+            line: key.and_then(|k| self.file.line_of(&k)),
+            message: why.to_string(),
+        }
+        .into())
     }
 
     fn secret(&mut self, _id: &str, question: &str, kind: SecretKind) -> Result<Pin> {

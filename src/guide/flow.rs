@@ -121,6 +121,9 @@ pub struct Guide<'a> {
     pub keys: &'a mut dyn KeySource,
     /// `keyward demo` only: plays the websites.
     pub stand_in: Option<&'a mut dyn StandIn>,
+    /// Asks the provider whether a method the person removed is really gone (a connected
+    /// Entra tenant); `None` records the person's word.
+    pub provider: Option<&'a mut dyn super::confirm::ProviderCheck>,
     /// Recorded with every change (`--operator NAME`, else the OS user).
     pub actor: Actor,
     pub options: Options,
@@ -387,14 +390,9 @@ impl Guide<'_> {
             v
         };
         for p in &wanted {
-            let identifier = self.prompter.text(
-                &format!("account.{}.identifier", p.id),
-                &format!(
-                    "{}: the email address or user name you sign in with",
-                    p.name
-                ),
-                None,
-            )?;
+            let Some(identifier) = self.identifier(person, p)? else {
+                continue;
+            };
             self.new_account(person, p, &identifier)?;
             // Advanced Protection protects the Google account just named.
             if p.id == "google" && !forced {
@@ -443,6 +441,44 @@ impl Guide<'_> {
                 .info("No accounts chosen: nothing to enroll this time.");
         }
         Ok(out)
+    }
+
+    /// The name the person signs in to `p` with. One already in the ledger for that provider
+    /// is refused in plain words and asked again (Enter alone then goes on without it); a
+    /// script stops there, naming the answer. Whose it is, when it is someone else's, is not
+    /// said: whoever sits at the screen learns nothing about other people.
+    fn identifier(&mut self, person: &Person, p: &Playbook) -> Result<Option<String>> {
+        let id = format!("account.{}.identifier", p.id);
+        let mut question = format!(
+            "{}: the email address or user name you sign in with",
+            p.name
+        );
+        let mut again = false;
+        loop {
+            let typed = self.prompter.text(&id, &question, again.then_some(""))?;
+            if typed.is_empty() {
+                return Ok(None);
+            }
+            let Some(known) = self.record.find_account(&p.id, &typed)? else {
+                return Ok(Some(typed));
+            };
+            let why = if known.person_id == person.id {
+                format!(
+                    "You already added {} for {}. Type a different address, or press Enter to \
+                     go on.",
+                    known.identifier, p.name
+                )
+            } else {
+                format!(
+                    "{} is already recorded for {} for someone else in the ledger. Type a \
+                     different address, or press Enter to go on.",
+                    known.identifier, p.name
+                )
+            };
+            self.prompter.refused(&id, &why)?;
+            question = format!("{}: another email address or user name", p.name);
+            again = true;
+        }
     }
 
     fn new_account(&mut self, person: &Person, p: &Playbook, identifier: &str) -> Result<Account> {

@@ -77,9 +77,43 @@ impl Guide<'_> {
         for (label, known) in labels_for(&all, count) {
             let mut present = self.acquire(person, &label, known.as_ref(), true)?;
             self.ready(&mut present, playbooks, count as u32)?;
-            keys.push(present.record);
+            // Let go of the key before asking anything more (training acts on virtual keys
+            // between questions).
+            let mut record = present.record.clone();
+            drop(present);
+            self.place(person, &mut record)?;
+            keys.push(record);
         }
         Ok(keys)
+    }
+
+    /// Have the person mark the key with its letter and say where it will live, once: the
+    /// letter is how every later step names it, the place goes on the page they keep.
+    fn place(&mut self, person: &Person, key: &mut Key) -> Result<()> {
+        if key.location.is_some() {
+            return Ok(());
+        }
+        let label = key.label.clone();
+        let letter = label.trim_start_matches("Key ");
+        self.prompter.info(&format!(
+            "Write {letter} on this key now (a sticker or a marker): from here on it is {label}, \
+             and every step says which key to use by its letter."
+        ));
+        // The first key usually goes with the person, the next one somewhere safe.
+        let carried = self.record.keys(person)?.iter().any(|k| {
+            k.id != key.id
+                && k.state == KeyState::Active
+                && k.location.as_deref() == Some(ON_KEYRING)
+        });
+        let default = if carried { AT_HOME } else { ON_KEYRING };
+        let place = self.prompter.text(
+            &format!("keys.{}.location", label_id(&label)),
+            &format!("Where will {label} live?"),
+            Some(default),
+        )?;
+        self.record.set_key_location(key, &place, &self.actor)?;
+        key.location = Some(place);
+        Ok(())
     }
 
     /// Find `label` among the keys plugged in (asking the person to plug it in), open it and
@@ -489,6 +523,10 @@ impl Guide<'_> {
         Ok(())
     }
 }
+
+/// The places a key is offered to live, first the one carried, then the spare's.
+const ON_KEYRING: &str = "on my keyring";
+const AT_HOME: &str = "in the safe at home";
 
 /// The checkpoint recording how many keys the person said they would enroll.
 const KEYS_COUNT: &str = "keys/count/";

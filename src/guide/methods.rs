@@ -173,7 +173,7 @@ impl Guide<'_> {
             later,
         )?;
         let (status, reason) = match outcome.as_str() {
-            "removed" => (MethodStatus::Removed, None),
+            "removed" => return self.removed_by_person(playbook, account, m),
             "kept" => (MethodStatus::Kept, keep_reason),
             _ => (MethodStatus::Present, None),
         };

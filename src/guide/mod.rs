@@ -6,6 +6,7 @@
 
 mod answers;
 pub mod browser;
+mod confirm;
 pub mod flow;
 mod keys;
 mod methods;
@@ -18,6 +19,7 @@ mod terminal;
 mod verify;
 
 pub use answers::{Answer, AnswersFile, ScriptedPrompter};
+pub use confirm::{Looked, ProviderCheck};
 pub use flow::{Guide, KeySource, Options, Outcome, StandIn};
 pub use prompt::{Choice, Prompter, SecretKind};
 pub use record::Record;
@@ -45,6 +47,13 @@ pub enum GuideError {
         path: PathBuf,
         message: String,
     },
+    #[error("answers file {}{}: the answer for `{id}` cannot be used: {message}", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    RefusedAnswer {
+        id: String,
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
 }
 
 impl GuideError {
@@ -53,7 +62,8 @@ impl GuideError {
             GuideError::NoPrompter => ExitCode::ConfirmationNeeded,
             GuideError::AnswersFile { .. }
             | GuideError::MissingAnswer { .. }
-            | GuideError::BadAnswer { .. } => ExitCode::BadInput,
+            | GuideError::BadAnswer { .. }
+            | GuideError::RefusedAnswer { .. } => ExitCode::BadInput,
         }
     }
 }

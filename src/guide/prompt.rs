@@ -74,6 +74,15 @@ pub trait Prompter {
     /// sources (`--pin-stdin`, `--pin-fd`, `KEYWARD_PIN` / `KEYWARD_NEW_PIN`, or a hidden prompt).
     fn secret(&mut self, id: &str, question: &str, kind: SecretKind) -> Result<Pin>;
 
+    /// The answer just given for `id` cannot be used (`why`, in plain words, saying what to
+    /// do). A person reads why and is asked again; a script cannot answer differently, so it
+    /// stops with an error naming where in its file the answer is.
+    fn refused(&mut self, id: &str, why: &str) -> Result<()> {
+        let _ = id;
+        self.warn(why);
+        Ok(())
+    }
+
     /// Something the person must not miss (a wrong PIN, a key that is not ready).
     fn warn(&mut self, text: &str) {
         self.info(text);

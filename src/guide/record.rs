@@ -16,6 +16,8 @@ pub trait Record {
     fn add_person(&mut self, name: &str, actor: &Actor) -> Result<Person>;
 
     fn accounts(&mut self, person: &Person) -> Result<Vec<Account>>;
+    /// The account of this provider with this identifier, whoever's it is.
+    fn find_account(&mut self, playbook: &str, identifier: &str) -> Result<Option<Account>>;
     /// Add the account with each of `methods` "not checked yet" (unless already recorded), in
     /// ONE transaction: an interruption never leaves an account without its weaker methods.
     /// On an existing account, records the ones missing (how a half-written ledger of an
@@ -35,6 +37,8 @@ pub trait Record {
     fn key_seen(&mut self, key: &Key, actor: &Actor) -> Result<()>;
     /// What is known about the key's PIN now (never the PIN itself).
     fn set_pin_state(&mut self, key: &Key, state: PinState, actor: &Actor) -> Result<()>;
+    /// Where the person keeps the key, in their words.
+    fn set_key_location(&mut self, key: &Key, location: &str, actor: &Actor) -> Result<()>;
 
     /// Before keyward changes the key itself (`set_pin`, `change_pin`...): recorded first, so
     /// that a crash before [`Record::settle_key_change`] is noticed at the next run.
@@ -103,6 +107,9 @@ impl Record for Ledger {
     fn accounts(&mut self, person: &Person) -> Result<Vec<Account>> {
         Ok(self.accounts_of(person.id)?)
     }
+    fn find_account(&mut self, playbook: &str, identifier: &str) -> Result<Option<Account>> {
+        Ok(Ledger::find_account(self, playbook, identifier)?)
+    }
     fn add_account(
         &mut self,
         person: &Person,
@@ -136,6 +143,10 @@ impl Record for Ledger {
     }
     fn set_pin_state(&mut self, key: &Key, state: PinState, actor: &Actor) -> Result<()> {
         Ledger::set_pin_state(self, actor, key.id, state)?;
+        Ok(())
+    }
+    fn set_key_location(&mut self, key: &Key, location: &str, actor: &Actor) -> Result<()> {
+        Ledger::set_key_location(self, actor, key.id, location)?;
         Ok(())
     }
     fn begin_key_change(&mut self, key: &Key, change: &str, actor: &Actor) -> Result<()> {

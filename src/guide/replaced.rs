@@ -25,7 +25,7 @@ impl Guide<'_> {
             return Ok(Vec::new());
         }
         let keys = self.record.keys(person)?;
-        let pages = key_pages(playbook);
+        let pages = playbook.key_pages();
         let mut later = Vec::new();
         for e in pending {
             let Some(key) = keys.iter().find(|k| k.id == e.key_id) else {
@@ -73,25 +73,6 @@ impl Guide<'_> {
         }
         Ok(later)
     }
-}
-
-/// The provider pages the playbook sends a person to, where enrolled keys are listed too.
-fn key_pages(playbook: &Playbook) -> Vec<String> {
-    let mut pages: Vec<String> = Vec::new();
-    for path in &playbook.paths {
-        let last_page = path
-            .steps
-            .iter()
-            .rev()
-            .find_map(|s| s.web.as_ref().and_then(|w| w.url.clone()));
-        if let Some(url) = last_page {
-            if !pages.contains(&url) {
-                pages.push(url);
-            }
-        }
-    }
-    pages.truncate(2);
-    pages
 }
 
 /// `2026-11-21T10:00:00Z` -> `2026-11-21`.

@@ -136,6 +136,9 @@ impl Guide<'_> {
                         for k in &round {
                             self.stand_in_act(person, playbook, &path, account, k, &mut opened)?;
                         }
+                        // Let go of every key while the person is at the website: it (or, in
+                        // training, the website's stand-in and `keyward virtual`) needs them.
+                        opened.clear();
                         let ok = self.prompter.confirm(
                             &format!("step.{}.{last}.done", playbook.id),
                             &format!(
@@ -172,6 +175,7 @@ impl Guide<'_> {
                         i += 1;
                     }
                     Expects::Confirm => {
+                        opened.clear();
                         self.show_step(n, total, step, platform);
                         self.progress(person, &format!("{}, {labels}, step {n}", playbook.name))?;
                         let ok = self.prompter.confirm(

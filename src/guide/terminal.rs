@@ -32,10 +32,66 @@ fn cancelled(e: dialoguer::Error) -> Error {
 impl TerminalPrompter {
     /// dialoguer's own report repeats the prompt text verbatim; ours marks the answer, so a
     /// transcript (or a test reading the terminal) never mistakes it for a new question.
+    /// `question` is the last line of the question (see [`TerminalPrompter::fit`]): the lines
+    /// above it stay on the screen, so the question reads once, with its answer.
     fn echo(&self, question: &str, answer: &str) {
         let _ = self.term.write_line(&format!("{question} -> {answer}"));
     }
+
+    /// The question as dialoguer gets it: a last line short enough to stay one row of the
+    /// terminal (with `reserve` columns left for what dialoguer adds after it), every line
+    /// before it written here, once. dialoguer redraws and clears a question by the lines it
+    /// wrote, so a question the terminal wrapped left a piece of itself behind at every redraw
+    /// (a yes/no question showed three times). Where the width is unknown nothing is wrapped.
+    fn fit(&self, question: &str, reserve: usize) -> String {
+        let Some((_, cols)) = self.term.size_checked() else {
+            return question.to_string();
+        };
+        let width = usize::from(cols).saturating_sub(reserve).max(12);
+        let mut lines = crate::style::wrap_lines(question, width);
+        let last = lines.pop().unwrap_or_default();
+        for line in lines {
+            let _ = self.term.write_line(&line);
+        }
+        last
+    }
 }
+
+impl TerminalPrompter {
+    /// When dialoguer closes a menu it clears one row per entry, but an entry wider than the
+    /// terminal took more (each is drawn after a `marker`-wide `> ` or `> [x] `): those rows
+    /// would stay on the screen under the answer. Clear them. A long, paged menu is cleared
+    /// page by page by dialoguer itself and left alone.
+    fn clear_wrapped(&self, labels: &[&str], marker: usize) {
+        let Some((rows, cols)) = self.term.size_checked() else {
+            return;
+        };
+        let cols = usize::from(cols);
+        if labels.len() + 2 > usize::from(rows) {
+            return;
+        }
+        let extra: usize = labels
+            .iter()
+            .map(|l| {
+                (dialoguer::console::measure_text_width(l) + marker)
+                    .div_ceil(cols)
+                    .saturating_sub(1)
+            })
+            .sum();
+        if extra > 0 {
+            let _ = self.term.clear_last_lines(extra);
+        }
+    }
+}
+
+/// Columns kept free after a yes/no question: dialoguer's ` [Y/n] `, and the last column (a
+/// character written there moves some terminals to the next row).
+const CONFIRM_RESERVE: usize = " [Y/n] ".len() + 1;
+/// After a menu's or checklist's title: its `:`.
+const MENU_RESERVE: usize = 2;
+/// Before each entry of a menu (`> `) and of a checklist (`> [x] `).
+const SELECT_MARKER: usize = 2;
+const CHECKLIST_MARKER: usize = 6;
 
 impl Prompter for TerminalPrompter {
     fn info(&mut self, text: &str) {
@@ -44,6 +100,7 @@ impl Prompter for TerminalPrompter {
     }
 
     fn confirm(&mut self, _id: &str, question: &str, default: bool) -> Result<bool> {
+        let question = &self.fit(question, CONFIRM_RESERVE);
         let yes = dialoguer::Confirm::new()
             .with_prompt(question)
             .default(default)
@@ -62,6 +119,7 @@ impl Prompter for TerminalPrompter {
         choices: &[Choice],
         default: usize,
     ) -> Result<String> {
+        let question = &self.fit(question, MENU_RESERVE);
         let labels: Vec<&str> = choices.iter().map(|c| c.label.as_str()).collect();
         let i = dialoguer::Select::new()
             .with_prompt(question)
@@ -70,6 +128,7 @@ impl Prompter for TerminalPrompter {
             .report(false)
             .interact_on(&self.term)
             .map_err(cancelled)?;
+        self.clear_wrapped(&labels, SELECT_MARKER);
         self.echo(question, &choices[i].label);
         Ok(choices[i].value.clone())
     }
@@ -81,6 +140,7 @@ impl Prompter for TerminalPrompter {
         choices: &[Choice],
         ticked: &[bool],
     ) -> Result<Vec<String>> {
+        let question = &self.fit(question, MENU_RESERVE);
         let labels: Vec<&str> = choices.iter().map(|c| c.label.as_str()).collect();
         let defaults: Vec<bool> = (0..choices.len())
             .map(|i| ticked.get(i).copied().unwrap_or(false))
@@ -92,6 +152,7 @@ impl Prompter for TerminalPrompter {
             .report(false)
             .interact_on(&self.term)
             .map_err(cancelled)?;
+        self.clear_wrapped(&labels, CHECKLIST_MARKER);
         let names: Vec<&str> = picked.iter().map(|&i| choices[i].label.as_str()).collect();
         self.echo(
             question,
@@ -108,12 +169,18 @@ impl Prompter for TerminalPrompter {
     }
 
     fn text(&mut self, _id: &str, question: &str, default: Option<&str>) -> Result<String> {
+        // Room for ` [default]: ` and for what the person types on the same row: an answer
+        // the terminal wrapped would leave a piece behind just the same.
+        let cols = self.term.size_checked().map_or(0, |(_, c)| usize::from(c));
+        let reserve = (default.map_or(0, str::len) + 4).max(cols / 2);
+        let question = &self.fit(question, reserve);
         loop {
             let mut input = dialoguer::Input::<String>::new()
                 .with_prompt(question)
                 .allow_empty(default.is_some())
                 .report(false);
-            if let Some(d) = default {
+            // An empty default (Enter goes on) is not drawn as `[]`.
+            if let Some(d) = default.filter(|d| !d.is_empty()) {
                 input = input.default(d.to_string());
             }
             let s = input.interact_text_on(&self.term).map_err(cancelled)?;
@@ -123,7 +190,14 @@ impl Prompter for TerminalPrompter {
                 (true, Some(d)) => d.to_string(),
                 (true, None) => continue,
             };
-            self.echo(question, &answer);
+            self.echo(
+                question,
+                if answer.is_empty() {
+                    "(nothing: going on)"
+                } else {
+                    &answer
+                },
+            );
             return Ok(answer);
         }
     }

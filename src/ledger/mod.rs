@@ -355,6 +355,11 @@ impl Ledger {
         query::key_by_serial(&self.conn, &self.path_str(), serial)
     }
 
+    /// Where the person keeps the key, in their words.
+    pub fn set_key_location(&mut self, actor: &Actor, key_id: i64, location: &str) -> Result<Key> {
+        self.write(actor, |w| w.set_key_location(key_id, location))
+    }
+
     /// The change begun on this key and never settled (see [`Writer::begin_key_change`]).
     pub fn pending_key_change(&self, key_id: i64) -> Result<Option<String>> {
         query::pending_key_change(&self.conn, &self.path_str(), key_id)

@@ -209,6 +209,9 @@ pub struct Key {
     /// Why it was marked lost or retired.
     pub state_reason: Option<String>,
     pub pin_state: Option<PinState>,
+    /// Where the person keeps it, in their words ("on my keyring"); none until asked.
+    #[serde(default)]
+    pub location: Option<String>,
 }
 
 /// What backs the claim that a key is enrolled in an account, strongest first.

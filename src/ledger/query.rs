@@ -22,7 +22,7 @@ fn bad_value(what: &str, value: &str) -> rusqlite::Error {
 pub(crate) const PERSON_COLS: &str = "id, name, email, created_at";
 pub(crate) const ACCOUNT_COLS: &str = "id, person_id, playbook, identifier, created_at";
 pub(crate) const KEY_COLS: &str =
-    "id, person_id, label, aaguid, model, serial, first_seen, last_seen, state, state_reason, pin_state";
+    "id, person_id, label, aaguid, model, serial, first_seen, last_seen, state, state_reason, pin_state, location";
 pub(crate) const ENROLLMENT_COLS: &str =
     "id, account_id, key_id, enrolled_at, evidence, detail, needs_replacement";
 pub(crate) const METHOD_COLS: &str = "account_id, method, status, reason, updated_at, updated_by";
@@ -70,6 +70,7 @@ pub(crate) fn key_row(r: &Row<'_>) -> rusqlite::Result<Key> {
             Some(s) => Some(PinState::parse(&s).ok_or_else(|| bad_value("PIN state", &s))?),
             None => None,
         },
+        location: r.get(11)?,
     })
 }
 

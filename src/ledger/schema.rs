@@ -143,6 +143,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX accounts_by_identifier ON accounts(identifier);
     CREATE INDEX people_by_email ON people(email COLLATE NOCASE);
     "#,
+    // 6 -> 7: where the person keeps each key ("on my keyring", "in the safe at home"), asked
+    // when the key is labelled and printed on the page the person keeps (issue 12).
+    "ALTER TABLE keys ADD COLUMN location TEXT;",
 ];
 
 /// The first schema whose audit entries carry row images.

@@ -376,6 +376,7 @@ fn everything(l: &mut Ledger) {
     l.set_method_status(&a, g.id, "totp", MethodStatus::Kept, Some("shared desk"))
         .unwrap();
     l.set_pin_state(&a, ka.id, PinState::SetMustChange).unwrap();
+    l.set_key_location(&a, ka.id, "on my keyring").unwrap();
     l.set_key_state(&a, kb.id, KeyState::Lost, Some("taxi"))
         .unwrap();
     l.write(&a, |w| {
@@ -602,13 +603,14 @@ fn as_schema_1(l: &Ledger) {
         prev = hash;
     }
     // Schema 1 had neither the key-change table nor the per-person indexes (schema 3), and
-    // its methods table knew no `absent` (schema 4 rebuilds it), nor the later indexes.
+    // its methods table knew no `absent` (schema 4 rebuilds it), nor the later indexes; keys
+    // had no location (schema 7).
     l.conn
         .execute_batch(
             "DROP TABLE key_changes; DROP INDEX accounts_by_person; \
              DROP INDEX enrollments_by_key; DROP INDEX slots_by_person; \
              DROP INDEX keys_by_serial; DROP INDEX accounts_by_identifier; \
-             DROP INDEX people_by_email;",
+             DROP INDEX people_by_email; ALTER TABLE keys DROP COLUMN location;",
         )
         .unwrap();
     l.conn.pragma_update(None, "user_version", 1).unwrap();

@@ -318,8 +318,8 @@ fn load(tx: &Connection, path: &str, data: &LedgerExport, source: &str) -> Resul
     for k in &data.keys {
         tx.execute(
             "INSERT INTO keys (id, person_id, label, aaguid, model, serial, first_seen, last_seen,
-                               state, state_reason, pin_state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                               state, state_reason, pin_state, location)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 k.id,
                 k.person_id,
@@ -331,7 +331,8 @@ fn load(tx: &Connection, path: &str, data: &LedgerExport, source: &str) -> Resul
                 k.last_seen,
                 k.state.as_str(),
                 k.state_reason,
-                k.pin_state.map(|p| p.as_str())
+                k.pin_state.map(|p| p.as_str()),
+                k.location
             ],
         )
         .map_err(refused(format!("key #{} ({})", k.id, k.label)))?;

@@ -481,6 +481,27 @@ impl<'a> Writer<'a> {
         query::key(&self.tx, &self.path, key_id)
     }
 
+    /// Where the person keeps the key, in their words.
+    pub fn set_key_location(&mut self, key_id: i64, location: &str) -> Result<Key> {
+        let key = query::key(&self.tx, &self.path, key_id)?;
+        if key.location.as_deref() == Some(location) {
+            return Ok(key);
+        }
+        let person = self.person(key.person_id)?;
+        self.tx
+            .execute(
+                "UPDATE keys SET location = ?1 WHERE id = ?2",
+                params![location, key_id],
+            )
+            .map_err(|e| self.sql(e))?;
+        self.audit(
+            "key.location",
+            &format!("{} / {}", person.name, key.label),
+            &json!({"key_id": key_id, "location": {"from": key.location, "to": location}}),
+        )?;
+        query::key(&self.tx, &self.path, key_id)
+    }
+
     /// Before keyward changes a key outside the ledger (`change`: `set_pin`, `change_pin`,
     /// `policy`, `reset`, `erase`): the intent, in its own transaction, so that a crash
     /// between the key's change and its record is noticed at the next run.

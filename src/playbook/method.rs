@@ -117,7 +117,7 @@ impl MethodKind {
             MethodKind::Sms => "Codes by text message (SMS)",
             MethodKind::Voice => "Codes by phone call",
             MethodKind::Totp => "Authenticator app codes",
-            MethodKind::HardwareOath => "Hardware code token (OATH)",
+            MethodKind::HardwareOath => "Hardware code token",
             MethodKind::Push => "Sign-in prompts on a phone",
             MethodKind::EmailCode => "Codes by email",
             MethodKind::BackupCodes => "Backup codes",

@@ -511,6 +511,26 @@ pub struct Note {
 }
 
 impl Playbook {
+    /// The provider pages the playbook sends a person to, where enrolled keys are listed too
+    /// (the last page of each path): where a lost key is taken out of the account.
+    pub fn key_pages(&self) -> Vec<String> {
+        let mut pages: Vec<String> = Vec::new();
+        for path in &self.paths {
+            let last_page = path
+                .steps
+                .iter()
+                .rev()
+                .find_map(|s| s.web.as_ref().and_then(|w| w.url.clone()));
+            if let Some(url) = last_page {
+                if !pages.contains(&url) {
+                    pages.push(url);
+                }
+            }
+        }
+        pages.truncate(2);
+        pages
+    }
+
     /// The path to lead a person through: the first that is not a fallback (or the first).
     ///
     /// # Panics

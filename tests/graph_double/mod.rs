@@ -65,6 +65,9 @@ pub struct User {
     pub credentials: BTreeMap<String, String>,
     /// The default method's id: Graph refuses to delete it.
     pub default_method: Option<String>,
+    /// `(method id, n)`: the person removes this method on the website while keyward looks,
+    /// so the n-th listing of the user's methods (and every later one) no longer shows it.
+    pub removed_at_listing: Option<(String, u32)>,
 }
 
 pub struct State {
@@ -239,6 +242,7 @@ impl Double {
                 methods,
                 credentials: BTreeMap::new(),
                 default_method: None,
+                removed_at_listing: None,
             },
         );
     }
@@ -436,10 +440,15 @@ fn serve(
 
 fn take_fault(state: &Arc<Mutex<State>>, req: &Request) -> Option<FaultKind> {
     let mut s = state.lock().unwrap();
+    // A `$` at the end of `path_contains` matches the end of the path only.
+    let hits = |f: &Fault| match f.path_contains.strip_suffix('$') {
+        Some(end) => req.path.split('?').next().unwrap_or("").ends_with(end),
+        None => req.path.contains(&f.path_contains),
+    };
     let f = s
         .faults
         .iter_mut()
-        .find(|f| f.times > 0 && f.method == req.method && req.path.contains(&f.path_contains))?;
+        .find(|f| f.times > 0 && f.method == req.method && hits(f))?;
     f.times -= 1;
     Some(f.kind.clone())
 }
@@ -645,6 +654,14 @@ fn graph(s: &mut State, schema: &schema::Schema, req: &Request, segs: &[&str]) -
     let user_id = user.id.clone();
     match (req.method.as_str(), &segs[4..]) {
         ("GET", ["methods"]) => {
+            let user = s.users.get_mut(&upn).unwrap();
+            if let Some((id, n)) = &mut user.removed_at_listing {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    let id = id.clone();
+                    user.methods.retain(|m| m["id"] != id.as_str());
+                }
+            }
             let v = user.methods.clone();
             (
                 200,

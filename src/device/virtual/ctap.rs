@@ -144,6 +144,9 @@ impl VirtualAuthenticator {
     /// The person touches the key, unless a knob says otherwise.
     pub(super) fn touch(&mut self) -> Result<(), CtapStatus> {
         self.waited_for_touch = true;
+        if let Some(ms) = self.state.knobs.touch_after_ms {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
         if let Some(outcome) = self.state.knobs.next_touch.take() {
             self.persist()?;
             return Err(match outcome {

@@ -130,6 +130,10 @@ pub struct Knobs {
     pub attestation_wrong_aaguid: bool,
     /// Answer every PIN with "wrong PIN" (retries are not spent).
     pub refuse_pin: bool,
+    /// Every touch comes this many milliseconds after the key asks for it (a person slow to
+    /// touch), so a test can stop keyward while it waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub touch_after_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
