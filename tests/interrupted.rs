@@ -387,3 +387,41 @@ fn a_key_the_ledger_does_not_know_changes_without_a_record() {
         .ok();
     assert_eq!(k.ledger().audit_entries().unwrap().len(), before);
 }
+
+#[test]
+fn a_credential_erase_killed_before_it_was_recorded_is_settled_at_the_next_run() {
+    let k = Known::new(true);
+    let file = k.sb.path("k.key");
+    k.sb.run_pins(
+        &[
+            "virtual",
+            "register",
+            path_str(&file),
+            "--rp",
+            "example.com",
+            "--user",
+            "ada",
+            "--discoverable",
+        ],
+        &[PIN],
+    )
+    .ok();
+    let list = k
+        .run(&["--json", "key", "credentials", "list"], &[PIN])
+        .ok()
+        .json();
+    let id = list["relying_parties"][0]["credentials"][0]["credential_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    k.killed(&["key", "credentials", "delete", &id, "--yes"], &[PIN]);
+    assert_eq!(k.pending().as_deref(), Some("erase"));
+    let next = k.run(&["key", "pin", "status"], &[]).ok();
+    assert!(next.stderr.contains("interrupted"), "{}", next.stderr);
+    k.assert_settled_after_interruption("erase", PinState::Set);
+    let list = k
+        .run(&["--json", "key", "credentials", "list"], &[PIN])
+        .ok()
+        .json();
+    assert_eq!(list["existing"], 0, "the credential was erased: {list}");
+}
