@@ -465,12 +465,7 @@ fn enroll_reads_the_weaker_methods_graph_lists_instead_of_asking() {
                 .unwrap()
                 .contains("Microsoft Graph lists Phone (mobile) ending 23")
     });
-    let finished = at(&|e| {
-        e["detail"]
-            .as_str()
-            .unwrap()
-            .contains("/finished\"")
-    });
+    let finished = at(&|e| e["detail"].as_str().unwrap().contains("/finished\""));
     assert!(
         sms_listed < finished,
         "recorded by the session itself: {audit:#?}"

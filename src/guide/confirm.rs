@@ -107,7 +107,9 @@ impl Guide<'_> {
             said.push_str("\nNot on it:");
         }
         said.push_str(&names(&mut off.iter().map(|(m, _, _)| *m)));
-        self.prompter.info(&said);
+        if !on.is_empty() || !off.is_empty() {
+            self.prompter.info(&said);
+        }
         for (m, status, evidence) in off {
             self.record.set_method(
                 account,
