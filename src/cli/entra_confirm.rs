@@ -12,19 +12,17 @@ use crate::guide::{Listing, Looked, ProviderCheck};
 use crate::ledger::{Account, MethodRecord};
 use crate::playbook::MethodKind;
 
-/// Reads the user's methods from Graph for each look; the connection is made at the first.
+/// Reads the user's methods from Graph for the session's checklist and each look.
 pub struct GraphCheck {
     graph: Option<Graph>,
 }
 
 impl GraphCheck {
-    /// Only when a tenant is connected: otherwise enroll records the person's word as before.
+    /// Only when a tenant is connected: otherwise enroll asks the person and records their word.
     pub fn when_connected() -> Option<GraphCheck> {
         matches!(connected(), Ok(Some(_))).then_some(GraphCheck { graph: None })
     }
-}
 
-impl GraphCheck {
     /// The user's methods as Graph lists them now; the connection is made at the first call.
     fn listed(&mut self, user: &str) -> Result<Vec<GraphMethod>> {
         let graph = match &mut self.graph {
