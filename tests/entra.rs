@@ -521,6 +521,26 @@ fn enroll_asks_the_checklist_when_microsoft_cannot_be_reached() {
 }
 
 #[test]
+fn enroll_asks_the_checklist_for_an_account_microsoft_does_not_know() {
+    // Connected, but the tenant has no such user (a personal address typed by mistake, a
+    // user not synced yet): Graph answers 404, so the person is asked.
+    let t = T::bare();
+    t.connect(&[], None, &[]).ok();
+    let r = enroll_entra(&t, "\"method.microsoft-entra.on\" = []\n").ok();
+    assert!(
+        r.stderr.contains(
+            "keyward could not check your account with Microsoft, so it asks you instead."
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_no_admin_jargon(&r.stderr);
+    let sms = t.method("sms").unwrap();
+    assert_eq!(sms["status"], "absent", "the person's word: {sms}");
+    assert_eq!(sms["reason"], Value::Null, "{sms}");
+}
+
+#[test]
 fn enroll_never_takes_a_removal_microsoft_could_not_confirm_and_stops_looking_after_five() {
     let t = T::new();
     // Graph throttles every look (for longer than keyward waits), so nothing can be confirmed;
