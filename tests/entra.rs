@@ -5,7 +5,7 @@
 mod common;
 mod graph_double;
 
-use common::{Run, Sandbox};
+use common::{assert_no_admin_jargon, Run, Sandbox};
 use graph_double::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -301,8 +301,8 @@ fn status_reads_graph_again_when_connected_and_shows_the_date() {
 }
 
 /// `enroll` for Ada's Microsoft work account, connected to the double: her key already holds
-/// the passkey Security info made, and she says she removed each weaker method in `removed`.
-fn enroll_removing(t: &T, removed: &[&str], recheck: &[(&str, &str)]) -> Run {
+/// the passkey Security info made; `answers` (TOML lines) say the rest.
+fn enroll_entra(t: &T, answers: &str) -> Run {
     let file = t.dev.strip_prefix("virtual:").unwrap();
     t.sb.run_with(
         &[
@@ -319,22 +319,12 @@ fn enroll_removing(t: &T, removed: &[&str], recheck: &[(&str, &str)]) -> Run {
         &[("KEYWARD_PIN", PIN)],
     )
     .ok();
-    let mut answers = format!(
+    let answers = format!(
         "\"person.new\" = true\n\"account.microsoft-entra.identifier\" = \"{ADA}\"\n\
          \"keys.count\" = \"1\"\n\"keys.one_only\" = true\n\"keys.a.device\" = \"{}\"\n\"step.*.*.done\" = true\n\
-         \"method.microsoft-entra.on\" = [{}]\n\"method.*.*.outcome\" = \"removed\"\n",
+         \"method.*.*.outcome\" = \"later\"\n{answers}",
         t.dev,
-        removed
-            .iter()
-            .map(|m| format!("\"{m}\""))
-            .collect::<Vec<_>>()
-            .join(", ")
     );
-    for (m, a) in recheck {
-        answers.push_str(&format!(
-            "\"method.microsoft-entra.{m}.recheck\" = \"{a}\"\n"
-        ));
-    }
     std::fs::write(t.sb.path("answers.toml"), answers).unwrap();
     let path = t.sb.path("answers.toml");
     t.run_with(
@@ -352,18 +342,32 @@ fn enroll_removing(t: &T, removed: &[&str], recheck: &[(&str, &str)]) -> Run {
     )
 }
 
+/// [`enroll_entra`] where Ada says she removed each weaker method in `removed` (and leaves the
+/// others for later); the checklist, for when Microsoft cannot be asked, ticks the same ones.
+fn enroll_removing(t: &T, removed: &[&str], recheck: &[(&str, &str)]) -> Run {
+    let quoted: Vec<String> = removed.iter().map(|m| format!("\"{m}\"")).collect();
+    let mut answers = format!("\"method.microsoft-entra.on\" = [{}]\n", quoted.join(", "));
+    for m in removed {
+        answers.push_str(&format!(
+            "\"method.microsoft-entra.{m}.outcome\" = \"removed\"\n"
+        ));
+    }
+    for (m, a) in recheck {
+        answers.push_str(&format!(
+            "\"method.microsoft-entra.{m}.recheck\" = \"{a}\"\n"
+        ));
+    }
+    enroll_entra(t, &answers)
+}
+
 #[test]
 fn enroll_records_a_removal_only_once_graph_no_longer_lists_it() {
     let t = T::new();
-    // Ada deletes her phone on the website while keyward looks: the first look still shows
-    // it, the second does not. The Authenticator app she says she removed stays.
-    t.g.with_user(ADA, |u| u.removed_at_listing = Some((MOBILE.into(), 2)));
+    // Ada deletes her phone on the website while keyward looks: the first look after she says
+    // so still shows it, the second does not. The Authenticator app she says she removed stays.
+    t.g.with_user(ADA, |u| u.removed_at_listing = Some((MOBILE.into(), 3)));
     let r = enroll_removing(&t, &["sms", "push"], &[("sms", "again"), ("push", "later")]).ok();
-    let guided = r
-        .stderr
-        .split("weaker methods read from Microsoft Graph")
-        .next()
-        .unwrap();
+    let guided = &r.stderr;
     assert!(
         guided.contains("Microsoft still shows \"Phone: text message codes\" on this account"),
         "{guided}"
@@ -377,10 +381,8 @@ fn enroll_records_a_removal_only_once_graph_no_longer_lists_it() {
         "{guided}"
     );
     // Plain words for the person: no Graph, no method ids.
-    assert!(
-        !guided.contains("Graph") && !guided.contains(MOBILE),
-        "{guided}"
-    );
+    assert_no_admin_jargon(guided);
+    assert!(!guided.contains(MOBILE), "{guided}");
     assert_recorded(
         &t,
         "sms",
@@ -396,14 +398,146 @@ fn enroll_records_a_removal_only_once_graph_no_longer_lists_it() {
             && !audit.contains(r#""to":"removed","method":"push""#),
         "{audit}"
     );
+    // What Graph cannot see, the script did not answer: not checked yet, and said so.
+    assert!(
+        guided.contains("Microsoft does not show keyward these:")
+            && guided.contains("They stay on the list as not checked yet."),
+        "{guided}"
+    );
+    assert_eq!(t.method("app_password").unwrap()["status"], "unknown");
     assert_eq!(
         t.g.requests()
             .iter()
             .filter(|(m, p, _)| m == "GET" && p.ends_with("/methods"))
             .count(),
-        4,
-        "a look at sms, a second look, a look at push, then status at the end"
+        5,
+        "the read instead of the checklist, a look at sms, a second look, a look at push, \
+         then status at the end"
     );
+}
+
+#[test]
+fn enroll_reads_the_weaker_methods_graph_lists_instead_of_asking() {
+    let t = T::new();
+    // No checklist answer for what Microsoft can show; only for what it cannot.
+    let r = enroll_entra(
+        &t,
+        "\"method.microsoft-entra.unlisted\" = [\"app_password\"]\n",
+    )
+    .ok();
+    let said = &r.stderr;
+    assert!(
+        said.contains(
+            "Microsoft shows these on your account:\n  - Phone: text message codes\n  - Phone: \
+             voice call\n  - Microsoft Authenticator (notifications, phone sign-in)\n  - Email \
+             one-time code\nNot on it:\n  - Authenticator app codes\n  - Temporary Access Pass\n"
+        ),
+        "{said}"
+    );
+    assert!(
+        !said.contains("Which of these does ada@contoso.com still have?\n"),
+        "only what Microsoft cannot show is asked: {said}"
+    );
+    // Each one Graph lists is recorded present with Graph's word and the date, in the session
+    // itself (before the record printed at its end reads Graph again).
+    for (m, listed) in [
+        ("sms", "Phone (mobile) ending 23"),
+        ("voice", "Phone (mobile) ending 23"),
+        ("push", "Microsoft Authenticator"),
+        ("email_code", "Email"),
+    ] {
+        assert_recorded(&t, m, "present", &format!("Microsoft Graph lists {listed}"));
+    }
+    for m in ["totp", "temporary_access_pass"] {
+        assert_recorded(
+            &t,
+            m,
+            "absent",
+            "Microsoft Graph does not list it (checked 20",
+        );
+    }
+    let audit = t.export()["audit"].as_array().unwrap().clone();
+    let at = |what: &dyn Fn(&Value) -> bool| audit.iter().position(what).unwrap();
+    let sms_listed = at(&|e| {
+        e["subject"].as_str().unwrap().ends_with("/ sms")
+            && e["detail"]
+                .as_str()
+                .unwrap()
+                .contains("Microsoft Graph lists Phone (mobile) ending 23")
+    });
+    let finished = at(&|e| e["detail"].as_str().unwrap().contains("/finished\""));
+    assert!(
+        sms_listed < finished,
+        "recorded by the session itself: {audit:#?}"
+    );
+    // What Graph cannot see is the person's word, asked as a checklist of those alone.
+    let app = t.method("app_password").unwrap();
+    assert_eq!(app["status"], "present", "{app}");
+    assert_eq!(t.method("security_questions").unwrap()["status"], "absent");
+    // The person reads plain words, also in the record printed at the end.
+    assert_no_admin_jargon(said);
+    // The help desk's record keeps Graph's word.
+    assert!(
+        r.stdout
+            .contains("Microsoft Graph lists Phone (mobile) ending 23"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn enroll_asks_the_checklist_when_microsoft_cannot_be_reached() {
+    let t = T::new();
+    // The read instead of the checklist fails, and so does the one for the record at the end.
+    t.g.fault("GET", "/methods", FaultKind::Status(429, Some(999)), 2);
+    let r = enroll_entra(&t, "\"method.microsoft-entra.on\" = [\"totp\"]\n").ok();
+    let said = &r.stderr;
+    assert!(
+        said.contains(
+            "keyward could not check your account with Microsoft, so it asks you instead."
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains("Which of these does ada@contoso.com still have?"),
+        "{said}"
+    );
+    assert!(!said.contains("Microsoft shows"), "{said}");
+    assert!(
+        said.contains(
+            "ada@contoso.com: keyward could not check with Microsoft just now; the record below \
+             is what was recorded before"
+        ),
+        "{said}"
+    );
+    assert_no_admin_jargon(said);
+    // The person's word: app codes on (Graph lists none), the phone off (Graph lists one).
+    let totp = t.method("totp").unwrap();
+    assert_eq!(totp["status"], "present", "{totp}");
+    assert_eq!(totp["reason"], Value::Null, "{totp}");
+    let sms = t.method("sms").unwrap();
+    assert_eq!(sms["status"], "absent", "{sms}");
+    assert_eq!(sms["reason"], Value::Null, "{sms}");
+}
+
+#[test]
+fn enroll_asks_the_checklist_for_an_account_microsoft_does_not_know() {
+    // Connected, but the tenant has no such user (a personal address typed by mistake, a
+    // user not synced yet): Graph answers 404, so the person is asked.
+    let t = T::bare();
+    t.connect(&[], None, &[]).ok();
+    let r = enroll_entra(&t, "\"method.microsoft-entra.on\" = []\n").ok();
+    assert!(
+        r.stderr.contains(
+            "keyward could not check your account with Microsoft, so it asks you instead."
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_no_admin_jargon(&r.stderr);
+    let sms = t.method("sms").unwrap();
+    assert_eq!(sms["status"], "absent", "the person's word: {sms}");
+    assert_eq!(sms["reason"], Value::Null, "{sms}");
 }
 
 #[test]

@@ -163,11 +163,12 @@ fn left_for_later(ctx: &Context, outcome: &Outcome) {
 fn report(ctx: &Context, outcome: &Outcome) -> Result<()> {
     left_for_later(ctx, outcome);
     ctx.out.note("");
-    super::records::status(
+    super::records::status_for(
         ctx,
         super::records::StatusArgs {
             person: Some(format!("#{}", outcome.person.id)),
         },
+        true,
     )
 }
 

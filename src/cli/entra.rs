@@ -13,12 +13,13 @@ use crate::admin::secret::{self, Secret, Store};
 use crate::admin::{checked_at, register, AdminError};
 use crate::error::{Error, ExitCode, Result};
 use crate::ledger::{
-    Account, Evidence, EvidenceDetail, Ledger, MethodStatus, NewEnrollment, NewKey,
+    Account, Evidence, EvidenceDetail, Ledger, MethodRecord, MethodStatus, NewEnrollment, NewKey,
 };
 use crate::playbook::MethodKind;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::json;
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 /// The playbook id of Entra accounts in the ledger.
@@ -351,46 +352,62 @@ fn record_methods(
 ) -> Result<Vec<(MethodKind, MethodStatus)>> {
     let mut out = Vec::new();
     let actor = ctx.actor();
-    // A method Graph does not list was removed only if it was on before; otherwise it was
-    // never set up, and saying "removed" would overstate what anyone did.
-    let was_on: std::collections::HashSet<String> = ledger
-        .methods_of(account.id)?
-        .into_iter()
-        .filter(|m| matches!(m.status, MethodStatus::Present | MethodStatus::Removed))
-        .map(|m| m.method)
-        .collect();
+    let was_on = was_on(&ledger.methods_of(account.id)?);
     ledger.write(&actor, |w| {
         for kind in VISIBLE_TO_GRAPH {
-            let (present, graphs_word) = graph_says(kind, listed, at);
-            let gone_now: Vec<String> = deleted
-                .iter()
-                .filter(|(m, _)| m.weaker.contains(&kind))
-                .map(|(m, d)| match d {
-                    Deleted::Now(code) => format!("{} (method {}) deleted, HTTP {code}", m.label, m.id),
-                    Deleted::AlreadyGone => format!("{} (method {}) already gone, HTTP 404", m.label, m.id),
-                })
-                .collect();
-            let (status, reason) = if present {
-                (MethodStatus::Present, graphs_word)
-            } else if !gone_now.is_empty() {
-                (
-                    MethodStatus::Removed,
-                    format!(
-                        "deleted through Microsoft Graph: {}; Graph no longer lists it (checked {at})",
-                        gone_now.join("; ")
-                    ),
-                )
-            } else if was_on.contains(kind.as_str()) {
-                (MethodStatus::Removed, graphs_word)
-            } else {
-                (MethodStatus::Absent, graphs_word)
-            };
+            let (status, reason) = graph_state(kind, listed, deleted, &was_on, at);
             w.set_method_status(account.id, kind.as_str(), status, Some(&reason))?;
             out.push((kind, status));
         }
         Ok(())
     })?;
     Ok(out)
+}
+
+/// The methods recorded present or removed: a method Graph no longer lists was removed only
+/// if it was one of them; otherwise it was never set up.
+pub(super) fn was_on(recorded: &[MethodRecord]) -> HashSet<String> {
+    recorded
+        .iter()
+        .filter(|m| matches!(m.status, MethodStatus::Present | MethodStatus::Removed))
+        .map(|m| m.method.clone())
+        .collect()
+}
+
+/// The state of `kind` on an account as Graph lists it, and the reason the ledger records
+/// with it. `was_on` is [`was_on`] of what the ledger had: "removed" for a method nobody ever
+/// had would overstate what anyone did. `deleted`: what this run deleted.
+pub(super) fn graph_state(
+    kind: MethodKind,
+    listed: &[GraphMethod],
+    deleted: &[(GraphMethod, Deleted)],
+    was_on: &HashSet<String>,
+    at: &str,
+) -> (MethodStatus, String) {
+    let (present, graphs_word) = graph_says(kind, listed, at);
+    let gone_now: Vec<String> = deleted
+        .iter()
+        .filter(|(m, _)| m.weaker.contains(&kind))
+        .map(|(m, d)| match d {
+            Deleted::Now(code) => format!("{} (method {}) deleted, HTTP {code}", m.label, m.id),
+            Deleted::AlreadyGone => format!("{} (method {}) already gone, HTTP 404", m.label, m.id),
+        })
+        .collect();
+    if present {
+        (MethodStatus::Present, graphs_word)
+    } else if !gone_now.is_empty() {
+        (
+            MethodStatus::Removed,
+            format!(
+                "deleted through Microsoft Graph: {}; Graph no longer lists it (checked {at})",
+                gone_now.join("; ")
+            ),
+        )
+    } else if was_on.contains(kind.as_str()) {
+        (MethodStatus::Removed, graphs_word)
+    } else {
+        (MethodStatus::Absent, graphs_word)
+    }
 }
 
 #[derive(Serialize)]
@@ -1011,8 +1028,10 @@ pub(super) fn passkey_enrollment(account_id: i64, key_id: i64, p: &Passkey) -> N
 
 /// For `status` and `enroll`: when a tenant is connected, read each of the person's Entra
 /// accounts from Graph and record what it lists. A failure is a warning; the ledger then
-/// shows what was recorded before.
-pub fn refresh_person(ctx: &Context, ledger: &mut Ledger, person_id: i64) {
+/// shows what was recorded before. `for_the_person` (the record at the end of `enroll`): in
+/// plain words, and nothing when it worked, since the session already said what Microsoft
+/// shows.
+pub fn refresh_person(ctx: &Context, ledger: &mut Ledger, person_id: i64, for_the_person: bool) {
     let Ok(Some(_)) = connected() else { return };
     let Ok(accounts) = ledger.accounts_of(person_id) else {
         return;
@@ -1024,10 +1043,20 @@ pub fn refresh_person(ctx: &Context, ledger: &mut Ledger, person_id: i64) {
     if entra.is_empty() {
         return;
     }
+    let not_read = |what: &str, e: &Error| {
+        ctx.out.warn(if for_the_person {
+            format!(
+                "{what}: keyward could not check with Microsoft just now; the record below is \
+                 what was recorded before"
+            )
+        } else {
+            format!("{what}: Microsoft Graph not read ({e}); showing what the ledger had")
+        })
+    };
     let mut graph = match graph() {
         Ok(g) => g,
         Err(e) => {
-            ctx.out.warn(format!("Microsoft Graph not read: {e}"));
+            not_read("Microsoft work accounts", &e);
             return;
         }
     };
@@ -1040,14 +1069,12 @@ pub fn refresh_person(ctx: &Context, ledger: &mut Ledger, person_id: i64) {
                 record_methods(ctx, ledger, &account, &listed, &[], &checked_at())
             });
         match result {
+            Ok(_) if for_the_person => {}
             Ok(_) => ctx.out.note(format!(
                 "{}: weaker methods read from Microsoft Graph",
                 account.identifier
             )),
-            Err(e) => ctx.out.warn(format!(
-                "{}: Microsoft Graph not read ({e}); showing what the ledger had",
-                account.identifier
-            )),
+            Err(e) => not_read(&account.identifier, &e),
         }
     }
 }

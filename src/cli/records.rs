@@ -64,12 +64,18 @@ struct StatusOut<'a> {
 }
 
 pub fn status(ctx: &Context, args: StatusArgs) -> Result<()> {
+    status_for(ctx, args, false)
+}
+
+/// `status`; `for_the_person` when it closes an `enroll` session, whose reader is told about
+/// Microsoft in plain words.
+pub(super) fn status_for(ctx: &Context, args: StatusArgs, for_the_person: bool) -> Result<()> {
     // With an Entra tenant connected, Graph's view of the person's Entra accounts is recorded
     // first (the only write `status` makes); the report itself reads the ledger read-only.
     if let (Some(who), Ok(Some(_))) = (&args.person, super::entra::connected()) {
         let mut ledger = ctx.existing_ledger()?;
         if let Ok(person) = ledger.find_person(who) {
-            super::entra::refresh_person(ctx, &mut ledger, person.id);
+            super::entra::refresh_person(ctx, &mut ledger, person.id, for_the_person);
         }
     }
     let ledger = ctx.read_ledger()?;

@@ -67,7 +67,18 @@ impl Guide<'_> {
         if ask.is_empty() {
             return Ok(());
         }
-        let list_id = format!("method.{}.on", playbook.id);
+        let mut list_id = format!("method.{}.on", playbook.id);
+        // What the provider lists is read from it, not asked; only the rest is asked.
+        let ask = match self.listed_by_provider(playbook, account, &ask)? {
+            Some(unlisted) => {
+                list_id = unlisted.list_id;
+                unlisted.methods
+            }
+            None => ask,
+        };
+        if ask.is_empty() {
+            return Ok(());
+        }
         let legacy = format!("method.{}.{}.status", playbook.id, ask[0].method.as_str());
         if !self.prompter.has_answer(&list_id) && self.prompter.has_answer(&legacy) {
             // An answers file written for one question per method.
@@ -98,7 +109,7 @@ impl Guide<'_> {
         }
         for m in ask {
             if on.iter().any(|v| v == m.method.as_str()) {
-                self.still_on(playbook, account, m)?;
+                self.still_on(playbook, account, m, None)?;
             } else {
                 self.record.set_method(
                     account,
@@ -144,13 +155,20 @@ impl Guide<'_> {
                 &self.actor,
             ),
             UNKNOWN => Ok(()),
-            _ => self.still_on(playbook, account, m),
+            _ => self.still_on(playbook, account, m, None),
         }
     }
 
     /// A method that is on: why it matters, how to remove it, and what the person did. The
     /// default is "leave it on for now": saying it was removed is a claim the record keeps.
-    fn still_on(&mut self, playbook: &Playbook, account: &Account, m: &WeakerMethod) -> Result<()> {
+    /// `seen`: the provider's word that it is on, recorded when it stays.
+    pub(super) fn still_on(
+        &mut self,
+        playbook: &Playbook,
+        account: &Account,
+        m: &WeakerMethod,
+        seen: Option<&str>,
+    ) -> Result<()> {
         let mid = format!("method.{}.{}", playbook.id, m.method.as_str());
         let keep_reason = m.keep_reason.clone().or_else(|| m.condition.clone());
         self.prompter
@@ -175,7 +193,7 @@ impl Guide<'_> {
         let (status, reason) = match outcome.as_str() {
             "removed" => return self.removed_by_person(playbook, account, m),
             "kept" => (MethodStatus::Kept, keep_reason),
-            _ => (MethodStatus::Present, None),
+            _ => (MethodStatus::Present, seen.map(str::to_string)),
         };
         self.record.set_method(
             account,

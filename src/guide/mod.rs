@@ -19,7 +19,7 @@ mod terminal;
 mod verify;
 
 pub use answers::{Answer, AnswersFile, ScriptedPrompter};
-pub use confirm::{Looked, ProviderCheck};
+pub use confirm::{Listing, Looked, ProviderCheck};
 pub use flow::{Guide, KeySource, Options, Outcome, StandIn};
 pub use prompt::{Choice, Prompter, SecretKind};
 pub use record::Record;

@@ -140,3 +140,19 @@ impl Sandbox {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// What a person reads carries no administrator's words: no UPN, OATH, RP ID, Graph, AAGUID
+/// or GUID, and no "a Apple".
+pub fn assert_no_admin_jargon(said: &str) {
+    for word in ["UPN", "OATH", "RP ID", "Graph", "AAGUID"] {
+        assert!(!said.contains(word), "`{word}` in:\n{said}");
+    }
+    let guid = said
+        .split(|c: char| !c.is_ascii_hexdigit() && c != '-')
+        .any(|w| {
+            let parts: Vec<usize> = w.split('-').map(str::len).collect();
+            parts == [8, 4, 4, 4, 12]
+        });
+    assert!(!guid, "a GUID in:\n{said}");
+    assert!(!said.contains("a Apple"), "{said}");
+}
