@@ -216,7 +216,9 @@ fn a_killed_virtual_create_never_leaves_a_half_file_blocking_the_name() {
 // erased) is recorded as begun before the key is touched; a run killed between the key's change
 // and its record leaves that intent, and the next run settles it by asking the key.
 
-use keyward::ledger::{Actor, Ledger, NewKey, PinState};
+use keyward::ledger::{
+    Actor, Evidence, EvidenceDetail, KeyState, Ledger, NewEnrollment, NewKey, PinState,
+};
 
 const PIN: &str = "482915";
 const NEW_PIN: &str = "739164";
@@ -301,6 +303,85 @@ impl Known {
 
     fn pending(&self) -> Option<String> {
         self.ledger().pending_key_change(self.key_id).unwrap()
+    }
+
+    /// A discoverable passkey for `rp` made on the key, recorded in the ledger as what opens
+    /// Ada's account there. Returns its credential ID (hex).
+    fn enrolled(&self, rp: &str, user: &str) -> String {
+        let file = self.sb.path("k.key");
+        self.sb
+            .run_pins(
+                &[
+                    "virtual",
+                    "register",
+                    path_str(&file),
+                    "--rp",
+                    rp,
+                    "--user",
+                    user,
+                    "--discoverable",
+                ],
+                &[PIN],
+            )
+            .ok();
+        let list = self
+            .run(&["--json", "key", "credentials", "list"], &[PIN])
+            .ok()
+            .json();
+        let id = list["relying_parties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rp_id"] == rp)
+            .unwrap_or_else(|| panic!("no passkey for {rp}: {list}"))["credentials"][0]
+            ["credential_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut l = self.ledger();
+        let sam = Actor::operator("sam");
+        let ada = l.find_person("Ada Lovelace").unwrap();
+        let playbook = if rp == "google.com" {
+            "google"
+        } else {
+            "microsoft-personal"
+        };
+        let account = l.add_account(&sam, ada.id, playbook, user).unwrap();
+        l.record_enrollment(
+            &sam,
+            &NewEnrollment {
+                account_id: account.id,
+                key_id: self.key_id,
+                evidence: Evidence::SeenOnKey,
+                detail: EvidenceDetail {
+                    rp_id: Some(rp.into()),
+                    user_name: Some(user.into()),
+                    credential_id: Some(id.clone()),
+                    note: None,
+                },
+            },
+        )
+        .unwrap();
+        id
+    }
+
+    fn key_state(&self) -> KeyState {
+        self.ledger()
+            .find_key(&format!("#{}", self.key_id), None)
+            .unwrap()
+            .state
+    }
+
+    /// How many accounts the ledger records this key as opening, replacement aside.
+    fn opens(&self) -> usize {
+        let l = self.ledger();
+        let ada = l.find_person("Ada Lovelace").unwrap();
+        l.accounts_of(ada.id)
+            .unwrap()
+            .iter()
+            .flat_map(|a| l.enrollments_of_account(a.id).unwrap())
+            .filter(|e| e.key_id == self.key_id && !e.needs_replacement)
+            .count()
     }
 
     /// The entries that settled a change of this key: (detail, as JSON).
@@ -424,4 +505,70 @@ fn a_credential_erase_killed_before_it_was_recorded_is_settled_at_the_next_run()
         .ok()
         .json();
     assert_eq!(list["existing"], 0, "the credential was erased: {list}");
+}
+
+#[test]
+fn a_reset_key_that_opened_accounts_is_recorded_retired_never_as_still_opening_them() {
+    let k = Known::new(true);
+    k.enrolled("google.com", "ada@example.com");
+    k.enrolled("login.microsoft.com", "ada@outlook.com");
+    assert_eq!(k.opens(), 2);
+    let run = k.run(&["key", "reset", "--yes-erase-key"], &[]).ok();
+    assert!(
+        run.stderr.contains("opened 2 accounts") && run.stderr.contains("retired"),
+        "the person is told what the reset did to the accounts: {}",
+        run.stderr
+    );
+    assert_eq!(k.key_state(), KeyState::Retired);
+    assert_eq!(k.opens(), 0, "a reset key opens nothing");
+    let status = k.sb.run(&["--json", "status", "Ada Lovelace"]).json();
+    assert!(
+        status.to_string().contains("Key A"),
+        "status names the key to remove: {status}"
+    );
+    k.sb.run(&["audit", "verify"]).ok();
+}
+
+#[test]
+fn a_reset_killed_before_it_was_recorded_retires_the_key_at_the_next_run() {
+    let k = Known::new(true);
+    k.enrolled("google.com", "ada@example.com");
+    k.killed(&["key", "reset", "--yes-erase-key"], &[]);
+    assert_eq!(k.key_state(), KeyState::Active, "before the next run");
+    let next = k.run(&["key", "info"], &[]).ok();
+    assert!(next.stderr.contains("interrupted"), "{}", next.stderr);
+    assert!(next.stderr.contains("retired"), "{}", next.stderr);
+    k.assert_settled_after_interruption("reset", PinState::NotSetPersonSets);
+    assert_eq!(k.key_state(), KeyState::Retired);
+    assert_eq!(k.opens(), 0);
+}
+
+#[test]
+fn a_deleted_passkey_no_longer_counts_as_opening_its_account() {
+    let k = Known::new(true);
+    let google = k.enrolled("google.com", "ada@example.com");
+    k.enrolled("login.microsoft.com", "ada@outlook.com");
+    let run = k
+        .run(&["key", "credentials", "delete", &google, "--yes"], &[PIN])
+        .ok();
+    assert!(
+        run.stderr.contains("no longer opens 1 account"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(k.opens(), 1, "the Microsoft passkey is still there");
+    assert_eq!(k.key_state(), KeyState::Active);
+    let l = k.ledger();
+    let ada = l.find_person("Ada Lovelace").unwrap();
+    let google_account = l
+        .accounts_of(ada.id)
+        .unwrap()
+        .into_iter()
+        .find(|a| a.playbook == "google")
+        .unwrap();
+    assert!(l
+        .enrollments_of_account(google_account.id)
+        .unwrap()
+        .is_empty());
+    k.sb.run(&["audit", "verify"]).ok();
 }

@@ -4,6 +4,7 @@ use super::key_record::{self, recorded};
 use super::Context;
 use crate::device::{Authenticator, DeviceDescriptor, DeviceError, KeyInfo, RpCredentials};
 use crate::error::{Error, Result};
+use crate::ledger::KeyErased;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -309,9 +310,14 @@ fn pin_set(ctx: &Context) -> Result<()> {
         &format!("New PIN (at least {} characters)", info.min_pin_length),
         info.min_pin_length,
     )?;
-    key_record::change(&mut rec, key.as_mut(), "set_pin", |k| {
-        Ok(k.set_pin(&new_pin)?)
-    })?;
+    key_record::change(
+        ctx,
+        &mut rec,
+        key.as_mut(),
+        "set_pin",
+        KeyErased::Nothing,
+        |k| Ok(k.set_pin(&new_pin)?),
+    )?;
     ctx.out.emit(
         &Done {
             ok: true,
@@ -342,10 +348,17 @@ fn pin_change(ctx: &Context) -> Result<()> {
             "the key requires a different PIN from the current one; nothing was changed".into(),
         ));
     }
-    key_record::change(&mut rec, key.as_mut(), "change_pin", |k| {
-        k.change_pin(&current, &new_pin)
-            .map_err(|e| ctx.with_retries(k, e))
-    })?;
+    key_record::change(
+        ctx,
+        &mut rec,
+        key.as_mut(),
+        "change_pin",
+        KeyErased::Nothing,
+        |k| {
+            k.change_pin(&current, &new_pin)
+                .map_err(|e| ctx.with_retries(k, e))
+        },
+    )?;
     ctx.out.emit(
         &Done {
             ok: true,
@@ -447,7 +460,8 @@ fn credentials_delete(ctx: &Context, id: &str, yes: bool) -> Result<()> {
             return Err(Error::Cancelled("nothing deleted".into()));
         }
     }
-    key_record::change(&mut rec, key.as_mut(), "erase", |k| {
+    let erased = KeyErased::Credential(hex::encode(&id_bytes));
+    key_record::change(ctx, &mut rec, key.as_mut(), "erase", erased, |k| {
         Ok(k.delete_credential(&id_bytes)?)
     })?;
     #[derive(Serialize)]
@@ -522,28 +536,35 @@ fn policy(ctx: &Context, args: PolicyArgs) -> Result<()> {
     let mut reader = ctx.pin_reader();
     ctx.unlock(key.as_mut(), &mut reader)?;
     let mut result = PolicyResult::default();
-    key_record::change(&mut rec, key.as_mut(), "policy", |key| {
-        if wants_min || args.force_pin_change {
-            key.set_min_pin_length(
-                args.min_pin_length,
-                &args.min_pin_length_rps,
-                args.force_pin_change,
-            )?;
-            result.min_pin_length = args.min_pin_length;
-            result.min_pin_length_rps = args.min_pin_length_rps.clone();
-            result.force_pin_change = args.force_pin_change;
-        }
-        if let Some(want) = args.always_uv {
-            let want = want == OnOff::On;
-            let now = if info.always_uv() != want {
-                key.toggle_always_uv()?
-            } else {
-                want
-            };
-            result.always_uv = Some(now);
-        }
-        Ok(())
-    })?;
+    key_record::change(
+        ctx,
+        &mut rec,
+        key.as_mut(),
+        "policy",
+        KeyErased::Nothing,
+        |key| {
+            if wants_min || args.force_pin_change {
+                key.set_min_pin_length(
+                    args.min_pin_length,
+                    &args.min_pin_length_rps,
+                    args.force_pin_change,
+                )?;
+                result.min_pin_length = args.min_pin_length;
+                result.min_pin_length_rps = args.min_pin_length_rps.clone();
+                result.force_pin_change = args.force_pin_change;
+            }
+            if let Some(want) = args.always_uv {
+                let want = want == OnOff::On;
+                let now = if info.always_uv() != want {
+                    key.toggle_always_uv()?
+                } else {
+                    want
+                };
+                result.always_uv = Some(now);
+            }
+            Ok(())
+        },
+    )?;
     ctx.out.emit(&result, || {
         let mut s = String::new();
         if let Some(n) = result.min_pin_length {
@@ -631,8 +652,13 @@ fn reset(ctx: &Context, args: ResetArgs) -> Result<()> {
         }),
         other => other,
     };
+    let erased = if outcome.is_ok() {
+        KeyErased::Everything
+    } else {
+        KeyErased::Nothing
+    };
     let settled = match rec.as_mut() {
-        Some(r) => r.settle(key.as_mut()),
+        Some(r) => r.settle(ctx, key.as_mut(), &erased),
         None => Ok(()),
     };
     outcome?;

@@ -8,7 +8,7 @@
 use super::Context;
 use crate::device::Authenticator;
 use crate::error::Result;
-use crate::ledger::{Actor, Key, KeySeen, Ledger};
+use crate::ledger::{Actor, Key, KeyErased, KeySeen, Ledger, PinState};
 
 /// The ledger's record of the key plugged in, open for writing.
 pub(super) struct Recorded {
@@ -90,9 +90,21 @@ impl Recorded {
             return Ok(());
         };
         let now = seen(key)?;
-        self.key = self
-            .ledger
-            .settle_key_change(&self.actor, self.key.id, &now, true)?;
+        // A reset is the one change that takes a PIN away: a key that had one and has none now
+        // was reset. Without a PIN before, the key cannot say, and the ledger is not guessed at.
+        let had_pin = matches!(
+            self.key.pin_state,
+            Some(PinState::Set | PinState::SetMustChange)
+        );
+        let erased = if change == "reset" && had_pin && now.pin_set == Some(false) {
+            KeyErased::Everything
+        } else {
+            KeyErased::Nothing
+        };
+        let (settled, touched) =
+            self.ledger
+                .settle_key_erase(&self.actor, self.key.id, &now, true, &erased)?;
+        self.key = settled;
         ctx.out.note(format!(
             "{}: the last run was interrupted while changing this key ({}); the ledger now \
              records what the key says: {}.",
@@ -103,7 +115,41 @@ impl Recorded {
                 .map(|p| p.describe())
                 .unwrap_or("no PIN support")
         ));
+        if change == "reset" && erased == KeyErased::Nothing {
+            ctx.out.warn(format!(
+                "keyward cannot tell from the key whether that reset happened. If `keyward key \
+                 credentials list` shows no passkeys, record it: keyward key retire \"{}\"",
+                self.key.label
+            ));
+        }
+        self.tell(ctx, &erased, touched);
         Ok(())
+    }
+
+    /// What an erase did to the accounts the ledger records this key as opening.
+    fn tell(&self, ctx: &Context, erased: &KeyErased, touched: usize) {
+        if touched == 0 {
+            return;
+        }
+        let accounts = if touched == 1 {
+            "1 account".to_string()
+        } else {
+            format!("{touched} accounts")
+        };
+        match erased {
+            KeyErased::Nothing => {}
+            KeyErased::Everything => ctx.out.warn(format!(
+                "{label} opened {accounts} in the ledger and now opens none: it is recorded as \
+                 retired. Remove {label} from each of those accounts (`keyward status` lists \
+                 them); to use this key again, enroll it under a new label.",
+                label = self.key.label
+            )),
+            KeyErased::Credential(_) => ctx.out.warn(format!(
+                "{label} no longer opens {accounts} it was recorded for: the ledger no longer \
+                 counts it there. Remove {label} from that account's list of keys too.",
+                label = self.key.label
+            )),
+        }
     }
 
     /// Record the intent (`set_pin`, `change_pin`, `policy`, `reset`, `erase`) before the key is
@@ -114,31 +160,47 @@ impl Recorded {
             .begin_key_change(&self.actor, self.key.id, change)?)
     }
 
-    /// After acting, whether or not the key accepted: record what it says now.
-    pub(super) fn settle(&mut self, key: &mut dyn Authenticator) -> Result<()> {
+    /// After acting, whether or not the key accepted: record what it says now, and what the
+    /// act erased.
+    pub(super) fn settle(
+        &mut self,
+        ctx: &Context,
+        key: &mut dyn Authenticator,
+        erased: &KeyErased,
+    ) -> Result<()> {
         crate::ledger::test_kill_point("key-changed");
         let now = seen(key)?;
-        self.key = self
-            .ledger
-            .settle_key_change(&self.actor, self.key.id, &now, false)?;
+        let (settled, touched) =
+            self.ledger
+                .settle_key_erase(&self.actor, self.key.id, &now, false, erased)?;
+        self.key = settled;
+        self.tell(ctx, erased, touched);
         Ok(())
     }
 }
 
-/// Intent, act, settle, for a key the ledger may know (`rec`). The act's own error is returned
-/// after the settle, which records the key as it is either way.
+/// Intent, act, settle, for a key the ledger may know (`rec`). `erased` is what the act
+/// erases when the key accepts it. The act's own error is returned after the settle, which
+/// records the key as it is either way.
 pub(super) fn change<T>(
+    ctx: &Context,
     rec: &mut Option<Recorded>,
     key: &mut dyn Authenticator,
     change: &str,
+    erased: KeyErased,
     act: impl FnOnce(&mut dyn Authenticator) -> Result<T>,
 ) -> Result<T> {
     if let Some(r) = rec.as_mut() {
         r.begin(change)?;
     }
     let done = act(key);
+    let erased = if done.is_ok() {
+        erased
+    } else {
+        KeyErased::Nothing
+    };
     let settled = match rec.as_mut() {
-        Some(r) => r.settle(key),
+        Some(r) => r.settle(ctx, key, &erased),
         None => Ok(()),
     };
     // The key's refusal says more than a failure to record after it; either way an intent

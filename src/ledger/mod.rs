@@ -350,6 +350,22 @@ impl Ledger {
         })
     }
 
+    /// [`Ledger::settle_key_change`] for a change that may have erased passkeys, with what
+    /// that means for the key's enrollments, in one transaction (see
+    /// [`Writer::settle_key_change_erased`]).
+    pub fn settle_key_erase(
+        &mut self,
+        actor: &Actor,
+        key_id: i64,
+        seen: &KeySeen,
+        interrupted: bool,
+        erased: &KeyErased,
+    ) -> Result<(Key, usize)> {
+        self.write(actor, |w| {
+            w.settle_key_change_erased(key_id, seen, interrupted, erased)
+        })
+    }
+
     /// The key recorded with this serial number, if any (the most recent active one).
     pub fn key_by_serial(&self, serial: &str) -> Result<Option<Key>> {
         query::key_by_serial(&self.conn, &self.path_str(), serial)

@@ -436,6 +436,19 @@ impl KeySeen {
     }
 }
 
+/// What a change did to the passkeys on a key, beyond its PIN: recorded with the settle, in
+/// the same transaction, so the ledger never goes on saying a key opens an account after its
+/// passkey for that account is gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyErased {
+    /// Nothing erased (a PIN or policy change, or an erase the key refused).
+    Nothing,
+    /// The key was reset: every passkey on it is gone.
+    Everything,
+    /// One passkey was deleted; its credential ID in lowercase hex.
+    Credential(String),
+}
+
 /// A change to a key begun outside the ledger and not settled yet (a crash in between).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyChange {

@@ -409,6 +409,20 @@ pub(crate) fn enrollment_of(
     )
 }
 
+pub(crate) fn enrollments_of_key(
+    conn: &Connection,
+    path: &str,
+    key_id: i64,
+) -> Result<Vec<Enrollment>> {
+    all(
+        conn,
+        path,
+        &format!("SELECT {ENROLLMENT_COLS} FROM enrollments WHERE key_id = ?1 ORDER BY id"),
+        params![key_id],
+        enrollment_row,
+    )
+}
+
 pub(crate) fn enrollments_of_account(
     conn: &Connection,
     path: &str,

@@ -586,6 +586,49 @@ impl<'a> Writer<'a> {
         query::key(&self.tx, &self.path, key_id)
     }
 
+    /// The settle, and what the erase means for the accounts the key opened: a reset key is
+    /// recorded retired (its accounts need it removed and a replacement); a deleted passkey's
+    /// enrollment is removed (that account no longer opens with this key). Returns the key and
+    /// how many enrollments the erase touched.
+    pub fn settle_key_change_erased(
+        &mut self,
+        key_id: i64,
+        seen: &KeySeen,
+        interrupted: bool,
+        erased: &KeyErased,
+    ) -> Result<(Key, usize)> {
+        let key = self.settle_key_change_as_seen(key_id, seen, interrupted)?;
+        let enrolled = query::enrollments_of_key(&self.tx, &self.path, key_id)?;
+        match erased {
+            KeyErased::Nothing => Ok((key, 0)),
+            KeyErased::Everything if enrolled.is_empty() || key.state != KeyState::Active => {
+                Ok((key, 0))
+            }
+            KeyErased::Everything => {
+                let reason = format!(
+                    "reset on {}: its passkeys are erased; remove it from each account it opened",
+                    self.at.get(..10).unwrap_or(&self.at)
+                );
+                let key = self.set_key_state(key_id, KeyState::Retired, Some(&reason))?;
+                Ok((key, enrolled.len()))
+            }
+            KeyErased::Credential(id) => {
+                let gone: Vec<_> = enrolled
+                    .iter()
+                    .filter(|e| e.detail.credential_id.as_deref() == Some(id.as_str()))
+                    .collect();
+                for e in &gone {
+                    self.remove_enrollment(
+                        e.account_id,
+                        key_id,
+                        Some("its passkey was deleted from the key"),
+                    )?;
+                }
+                Ok((key, gone.len()))
+            }
+        }
+    }
+
     /// The change begun on this key and never settled (a crash in between), if any.
     pub fn pending_key_change(&self, key_id: i64) -> Result<Option<String>> {
         query::pending_key_change(&self.tx, &self.path, key_id)
