@@ -147,7 +147,7 @@ pub fn device_exit_code(e: &DeviceError) -> ExitCode {
         }
         D::CredentialExcluded | D::NoCredentials | D::NotAllowed { .. } => ExitCode::KeyState,
         D::PinPolicyViolation { .. } => ExitCode::BadInput,
-        D::OperationDenied => ExitCode::Cancelled,
+        D::OperationDenied | D::Stopped => ExitCode::Cancelled,
         D::Unsupported { .. } => ExitCode::Unsupported,
         D::Environment { .. } => ExitCode::Environment,
         D::VirtualState { .. } => ExitCode::BadInput,

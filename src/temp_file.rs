@@ -13,7 +13,7 @@
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Files (and folders) to remove if a signal ends the process.
@@ -27,6 +27,40 @@ static ENDING: AtomicBool = AtomicBool::new(false);
 pub fn hold_if_ending() {
     while ENDING.load(Ordering::SeqCst) {
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Whether a signal is ending the process.
+pub fn ending() -> bool {
+    ENDING.load(Ordering::SeqCst)
+}
+
+/// Requests waiting for a key's answer (see [`KeyRequest`]).
+static KEY_REQUESTS: AtomicUsize = AtomicUsize::new(0);
+
+/// How long a signal's clean-up waits for requests on a key to be cancelled there.
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Held while a request waits for a key's answer. A signal's clean-up gives it a moment to
+/// cancel the request on the key (CTAPHID_CANCEL) before the process ends: a key left
+/// blinking would otherwise take a late touch and make a passkey no record knows of.
+pub struct KeyRequest(());
+
+pub fn key_request() -> KeyRequest {
+    KEY_REQUESTS.fetch_add(1, Ordering::SeqCst);
+    KeyRequest(())
+}
+
+impl Drop for KeyRequest {
+    fn drop(&mut self) {
+        KEY_REQUESTS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn wait_for_key_requests() {
+    let until = std::time::Instant::now() + CANCEL_GRACE;
+    while KEY_REQUESTS.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 
@@ -80,8 +114,9 @@ fn remove(path: &Path) {
     }
 }
 
-/// On SIGINT, SIGTERM and SIGHUP: remove every remembered path, then end as the signal would
-/// have (same exit status for the shell). Call once, early in `main`.
+/// On SIGINT, SIGTERM and SIGHUP: let a request waiting on a key be cancelled there (see
+/// [`KeyRequest`]), remove every remembered path, then end as the signal would have (same
+/// exit status for the shell). Call once, early in `main`.
 #[cfg(unix)]
 pub fn remove_on_signals() {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -93,6 +128,7 @@ pub fn remove_on_signals() {
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
                 ENDING.store(true, Ordering::SeqCst);
+                wait_for_key_requests();
                 // Held until the process ends: nothing made through `create_guarded` or
                 // `TempFile` can appear after the clean-up.
                 let live = live();

@@ -43,6 +43,27 @@ pub const QUICK: Duration = Duration::from_secs(5);
 /// How long to wait for a cancelled request's last word.
 const DRAIN: Duration = Duration::from_millis(100);
 
+/// How often a wait for the key looks whether the process is being stopped.
+const STOP_CHECK: Duration = Duration::from_millis(50);
+
+/// How a request learns that a signal is ending the process, and what it does once it has
+/// cancelled itself on the key. Tests give their own; the product uses the one signal path
+/// (`temp_file`), whose clean-up waits for the cancel and then ends the process.
+#[derive(Clone, Copy)]
+pub struct Stopping {
+    pub asked: fn() -> bool,
+    pub after_cancel: fn(),
+}
+
+impl Default for Stopping {
+    fn default() -> Stopping {
+        Stopping {
+            asked: crate::temp_file::ending,
+            after_cancel: crate::temp_file::hold_if_ending,
+        }
+    }
+}
+
 /// Called once per request when the key first says it waits for a touch.
 pub type OnKeepalive = Box<dyn FnMut() + Send>;
 
@@ -88,6 +109,7 @@ pub struct Channel<T: Transport> {
     capabilities: u8,
     /// Tells the person to touch the key when it sends UPNEEDED.
     on_touch: Option<OnKeepalive>,
+    stopping: Stopping,
 }
 
 /// CTAPHID_INIT capability flags.
@@ -115,19 +137,36 @@ impl<T: Transport> Channel<T> {
     }
 
     pub fn open_with_nonce(transport: T, nonce: [u8; 8]) -> Result<Channel<T>, DeviceError> {
+        Channel::open_stopping(transport, nonce, Stopping::default())
+    }
+
+    pub fn open_stopping(
+        transport: T,
+        nonce: [u8; 8],
+        stopping: Stopping,
+    ) -> Result<Channel<T>, DeviceError> {
         let mut ch = Channel {
             transport,
             cid: BROADCAST_CID,
             capabilities: 0,
             on_touch: None,
+            stopping,
         };
+        let waiting = crate::temp_file::key_request();
         let deadline = Instant::now() + QUICK;
         for p in frame(BROADCAST_CID, CMD_INIT, &nonce)? {
             ch.transport.write_packet(&p)?;
         }
         // Other programs may be talking to the key: skip answers that are not to our nonce.
         loop {
-            let r = ch.read_message(deadline)?;
+            let r = match ch.read_message(deadline) {
+                Err(DeviceError::Stopped) => {
+                    drop(waiting);
+                    (ch.stopping.after_cancel)();
+                    return Err(DeviceError::Stopped);
+                }
+                other => other?,
+            };
             if r.cmd == CMD_INIT {
                 if let Some((cid, caps)) = parse_init_response(&r.payload, &nonce) {
                     ch.cid = cid;
@@ -162,6 +201,7 @@ impl<T: Transport> Channel<T> {
         payload: &[u8],
         timeout: Duration,
     ) -> Result<Response, DeviceError> {
+        let waiting = crate::temp_file::key_request();
         for p in frame(self.cid, cmd, payload)? {
             self.transport.write_packet(&p)?;
         }
@@ -173,6 +213,11 @@ impl<T: Transport> Channel<T> {
                     self.cancel();
                     self.drain(DRAIN);
                     return Err(DeviceError::Timeout);
+                }
+                Err(DeviceError::Stopped) => {
+                    drop(waiting);
+                    (self.stopping.after_cancel)();
+                    return Err(DeviceError::Stopped);
                 }
                 other => other?,
             };
@@ -281,12 +326,20 @@ impl<T: Transport> Channel<T> {
         Ok(Response { cmd, payload })
     }
 
+    /// The next packet, until `deadline`. A signal ending the process meanwhile cancels the
+    /// request on the key (the key stops waiting for a touch, so a late one makes nothing).
     fn receive_until(&mut self, deadline: Instant) -> Result<[u8; PACKET], DeviceError> {
         loop {
+            if (self.stopping.asked)() {
+                self.cancel();
+                self.drain(DRAIN);
+                return Err(DeviceError::Stopped);
+            }
             if Instant::now() >= deadline {
                 return Err(DeviceError::Timeout);
             }
-            if let Some(p) = self.transport.read_packet(deadline)? {
+            let slice = deadline.min(Instant::now() + STOP_CHECK);
+            if let Some(p) = self.transport.read_packet(slice)? {
                 return Ok(p);
             }
         }
@@ -574,6 +627,45 @@ pub(crate) mod tests {
     }
 
     const CTAP_GET_INFO_FOR_TEST: u8 = 0x04;
+
+    mod stop {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        pub static LOOKS: AtomicUsize = AtomicUsize::new(0);
+        pub static HELD: AtomicBool = AtomicBool::new(false);
+        /// The signal arrives while the key waits for a touch (after INIT and two keep-alives).
+        pub fn asked() -> bool {
+            LOOKS.fetch_add(1, Ordering::SeqCst) >= 3
+        }
+        pub fn after_cancel() {
+            HELD.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_signal_while_the_key_waits_for_a_touch_cancels_the_request_on_the_key() {
+        use std::sync::atomic::Ordering;
+        let keepalive = frame(CID, CMD_KEEPALIVE, &[KEEPALIVE_UPNEEDED]).unwrap()[0];
+        let mut t = FakeTransport::default();
+        t.script.push_back(Some(init_answer(NONCE, CID)));
+        t.script.extend(std::iter::repeat_n(Some(keepalive), 6));
+        let stopping = Stopping {
+            asked: stop::asked,
+            after_cancel: stop::after_cancel,
+        };
+        let mut ch = Channel::open_stopping(t, NONCE, stopping).unwrap();
+        let r = ch.cbor(CTAP_SELECTION, None, Duration::from_secs(30));
+        assert!(matches!(r, Err(DeviceError::Stopped)), "{r:?}");
+        let last = ch.transport.sent.last().unwrap();
+        assert_eq!(
+            (&last[..4], last[4]),
+            (&CID[..], CMD_CANCEL),
+            "the key is told to stop waiting"
+        );
+        assert!(
+            stop::HELD.load(Ordering::SeqCst),
+            "the request waits for the signal path to end the process"
+        );
+    }
 
     #[test]
     fn a_key_unplugged_mid_command_is_reported_as_disconnected() {

@@ -73,6 +73,9 @@ pub enum DeviceError {
 
     #[error("talking to the key failed: {message}")]
     Transport { message: String },
+
+    #[error("stopped while waiting for the key; the request was cancelled on the key")]
+    Stopped,
 }
 
 impl DeviceError {
