@@ -620,6 +620,57 @@ fn register_builds_the_browser_client_data_posts_it_and_records_graphs_method_id
     assert_eq!(t.g.count("POST", "fido2Methods"), 1);
 }
 
+/// The weaker methods the ledger records for `upn`'s account, by name, with their reasons.
+fn recorded_methods(t: &T, upn: &str) -> Vec<(String, String, String)> {
+    let export = t.export();
+    let account = export["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["identifier"] == upn)
+        .unwrap_or_else(|| panic!("no account {upn}: {export}"))
+        .clone();
+    export["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["account_id"] == account["id"])
+        .map(|m| {
+            (
+                m["method"].as_str().unwrap().to_string(),
+                m["status"].as_str().unwrap().to_string(),
+                m["reason"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `method` is recorded present for `upn`, with Microsoft Graph as the evidence and a date.
+fn assert_present_per_graph(t: &T, upn: &str, method: &str) {
+    let recorded = recorded_methods(t, upn);
+    let m = recorded
+        .iter()
+        .find(|m| m.0 == method)
+        .unwrap_or_else(|| panic!("{method} not recorded for {upn}: {recorded:?}"));
+    assert_eq!(m.1, "present", "{m:?}");
+    assert!(
+        m.2.starts_with("Microsoft Graph lists") && m.2.contains("(checked 20"),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn register_records_the_weaker_methods_graph_lists_with_the_account() {
+    let t = T::new();
+    t.register(ADA).ok();
+    for m in ["sms", "voice", "push", "email_code"] {
+        assert_present_per_graph(&t, ADA, m);
+    }
+    let report = t.sb.run(&["--json", "report"]).ok().json();
+    assert_eq!(report["people_with_methods_to_disable"], 1, "{report}");
+    t.assert_schema_clean();
+}
+
 #[test]
 fn a_registration_the_ledger_failed_to_record_is_recorded_from_graph_never_posted_twice() {
     let t = T::new();
@@ -1177,6 +1228,40 @@ fn provision_entra_registers_each_key_for_its_person_fetching_the_next_options_m
         .to_string();
     assert!(pin.len() == 8 && !r.all_output().contains(&pin));
     assert!(!log.iter().any(|l| l.body.contains(&pin)));
+    t.assert_schema_clean();
+}
+
+#[test]
+fn provision_entra_records_each_persons_weaker_methods_from_graph() {
+    let t = T::new();
+    let (roster, policy, device) = entra_roster(&t, 2);
+    t.g.add_user(
+        "p0@contoso.com",
+        "Person 0",
+        vec![
+            phone(MOBILE, "mobile", "+1 2065550199"),
+            authenticator("6e7e0dd4-6a8a-4c8e-a1cb-55d0c8b5ba1f"),
+            password(),
+        ],
+    );
+    let mailer = t.sb.path("pins.csv");
+    provision_entra(&t, &roster, &policy, &device, mailer.to_str().unwrap()).ok();
+    for m in ["sms", "voice", "push"] {
+        assert_present_per_graph(&t, "p0@contoso.com", m);
+    }
+    let p1 = recorded_methods(&t, "p1@contoso.com");
+    let sms = p1
+        .iter()
+        .find(|m| m.0 == "sms")
+        .expect("p1's methods recorded");
+    assert_eq!(sms.1, "absent", "{sms:?}");
+    assert!(
+        sms.2.starts_with("Microsoft Graph does not list it"),
+        "{sms:?}"
+    );
+    let report = t.sb.run(&["--json", "report"]).ok().json();
+    // Person 1 has only a password, which Graph cannot remove: nothing to disable.
+    assert_eq!(report["people_with_methods_to_disable"], 1, "{report}");
     t.assert_schema_clean();
 }
 

@@ -14,6 +14,7 @@ use crate::admin::{checked_at, register, AdminError};
 use crate::error::{Error, ExitCode, Result};
 use crate::ledger::{
     Account, Evidence, EvidenceDetail, Ledger, MethodRecord, MethodStatus, NewEnrollment, NewKey,
+    Writer,
 };
 use crate::playbook::MethodKind;
 use clap::{Args, Subcommand};
@@ -300,20 +301,85 @@ fn disconnect(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-/// The ledger account for this Entra user, created with its person when missing.
+/// Graph's list of a user's methods and when it was read.
+pub(super) struct Listed {
+    pub methods: Vec<GraphMethod>,
+    pub at: String,
+}
+
+/// Read a user's methods from Graph for the record. `None` (with a warning) when the
+/// connection may not read them: the registration goes on and the ledger says "not checked".
+pub(super) fn listed_for_record(
+    out: &super::Output,
+    graph: &mut Graph,
+    user: &str,
+) -> Result<Option<Listed>> {
+    match graph.list_methods(user) {
+        Ok(l) => Ok(Some(Listed {
+            methods: l.iter().map(methods::parse).collect(),
+            at: checked_at(),
+        })),
+        Err(AdminError::Graph { status: 403, .. }) => {
+            out.warn(format!(
+                "cannot read {user}'s sign-in methods without {}; their weaker methods are                  recorded as not checked",
+                perm::METHODS_READ
+            ));
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`was_on`] of the account recorded for `user`, if any.
+pub(super) fn was_on_for(ledger: &Ledger, user: &str) -> Result<HashSet<String>> {
+    Ok(match ledger.find_account(PLAYBOOK, user)? {
+        Some(a) => was_on(&ledger.methods_of(a.id)?),
+        None => HashSet::new(),
+    })
+}
+
+/// Inside one transaction: the person's account for `user` with what Graph lists of its weaker
+/// methods (Graph as the evidence, with the date), or each as "not checked yet" when Graph's
+/// list is not at hand. An account is never recorded without its weaker methods.
+pub(super) fn write_account(
+    w: &mut Writer<'_>,
+    person_id: i64,
+    user: &str,
+    listed: Option<&Listed>,
+    was_on: &HashSet<String>,
+) -> crate::ledger::Result<Account> {
+    let account = w.add_account(person_id, PLAYBOOK, user)?;
+    match listed {
+        Some(l) => {
+            write_methods(w, account.id, &l.methods, &[], was_on, &l.at)?;
+        }
+        None => {
+            let kinds: Vec<&str> = VISIBLE_TO_GRAPH.iter().map(|k| k.as_str()).collect();
+            w.add_methods_not_checked(account.id, &kinds)?;
+        }
+    }
+    Ok(account)
+}
+
+/// The ledger account for this Entra user (created with its person when missing) and what
+/// Graph lists of its weaker methods, in one transaction.
 fn account_for(
     ctx: &Context,
     ledger: &mut Ledger,
     user: &str,
     person: Option<&str>,
+    listed: Option<&Listed>,
 ) -> Result<Account> {
-    if let Some(a) = ledger.find_account(PLAYBOOK, user)? {
-        return Ok(a);
-    }
-    let actor = ctx.actor();
+    let existing = ledger.find_account(PLAYBOOK, user)?;
+    let was = was_on_for(ledger, user)?;
     let name = person.unwrap_or(user);
-    let p = ledger.upsert_person(&actor, name, Some(user))?;
-    Ok(ledger.add_account(&actor, p.id, PLAYBOOK, user)?)
+    Ok(ledger.write(&ctx.actor(), |w| {
+        let person_id = match &existing {
+            Some(a) => a.person_id,
+            None => w.upsert_person(name, Some(user))?.id,
+        };
+        write_account(w, person_id, user, listed, &was)
+    })?)
 }
 
 /// Whether Graph lists a method standing for `kind`, and that answer as the ledger records it
@@ -350,17 +416,27 @@ fn record_methods(
     deleted: &[(GraphMethod, Deleted)],
     at: &str,
 ) -> Result<Vec<(MethodKind, MethodStatus)>> {
-    let mut out = Vec::new();
-    let actor = ctx.actor();
     let was_on = was_on(&ledger.methods_of(account.id)?);
-    ledger.write(&actor, |w| {
-        for kind in VISIBLE_TO_GRAPH {
-            let (status, reason) = graph_state(kind, listed, deleted, &was_on, at);
-            w.set_method_status(account.id, kind.as_str(), status, Some(&reason))?;
-            out.push((kind, status));
-        }
-        Ok(())
-    })?;
+    Ok(ledger.write(&ctx.actor(), |w| {
+        write_methods(w, account.id, listed, deleted, &was_on, at)
+    })?)
+}
+
+/// [`record_methods`] inside a transaction.
+fn write_methods(
+    w: &mut Writer<'_>,
+    account_id: i64,
+    listed: &[GraphMethod],
+    deleted: &[(GraphMethod, Deleted)],
+    was_on: &HashSet<String>,
+    at: &str,
+) -> crate::ledger::Result<Vec<(MethodKind, MethodStatus)>> {
+    let mut out = Vec::new();
+    for kind in VISIBLE_TO_GRAPH {
+        let (status, reason) = graph_state(kind, listed, deleted, was_on, at);
+        w.set_method_status(account_id, kind.as_str(), status, Some(&reason))?;
+        out.push((kind, status));
+    }
     Ok(out)
 }
 
@@ -429,8 +505,18 @@ fn methods_cmd(ctx: &Context, a: UserArgs) -> Result<()> {
         .collect();
     let at = checked_at();
     let mut ledger = ctx.ledger()?;
-    let account = account_for(ctx, &mut ledger, &a.user, a.person.as_deref())?;
-    record_methods(ctx, &mut ledger, &account, &listed, &[], &at)?;
+    let listed = Listed {
+        methods: listed,
+        at: at.clone(),
+    };
+    account_for(
+        ctx,
+        &mut ledger,
+        &a.user,
+        a.person.as_deref(),
+        Some(&listed),
+    )?;
+    let listed = listed.methods;
     let mut weaker: Vec<MethodKind> = listed.iter().flat_map(|m| m.weaker.clone()).collect();
     weaker.sort();
     weaker.dedup();
@@ -690,7 +776,17 @@ fn remove(ctx: &Context, a: RemoveArgs) -> Result<()> {
         }
     }
     let mut ledger = ctx.ledger()?;
-    let account = account_for(ctx, &mut ledger, &a.user, a.person.as_deref())?;
+    let before = Listed {
+        methods: listed.clone(),
+        at: checked_at(),
+    };
+    let account = account_for(
+        ctx,
+        &mut ledger,
+        &a.user,
+        a.person.as_deref(),
+        Some(&before),
+    )?;
     let mut deleted: Vec<(GraphMethod, Deleted)> = Vec::new();
     let mut failed: Vec<(GraphMethod, String)> = Vec::new();
     for m in &targets {
@@ -824,8 +920,17 @@ fn register_cmd(ctx: &Context, a: RegisterArgs) -> Result<()> {
         )),
         Err(e) => return Err(e.into()),
     }
+    // The weaker methods the user has now, recorded with the account: the record shows what
+    // is still to remove once the key is in.
+    let listed = listed_for_record(&ctx.out, &mut graph, &a.user)?;
     let mut ledger = ctx.ledger()?;
-    let account = account_for(ctx, &mut ledger, &a.user, a.person.as_deref())?;
+    let account = account_for(
+        ctx,
+        &mut ledger,
+        &a.user,
+        a.person.as_deref(),
+        listed.as_ref(),
+    )?;
     let known = descriptor.serial.as_ref().and_then(|sn| {
         ledger
             .keys_of(account.person_id)

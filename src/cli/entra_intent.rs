@@ -7,7 +7,10 @@
 //! it, the credential id is what the enrollment records anyway); it is settled once an
 //! enrollment of the user's Entra account records the same credential id.
 
-use super::entra::{passkey_enrollment, Passkey, PLAYBOOK};
+use super::entra::{
+    listed_for_record, passkey_enrollment, was_on_for, write_account, Passkey, PLAYBOOK,
+};
+use super::Output;
 use crate::admin::graph::Graph;
 use crate::admin::register;
 use crate::error::Result;
@@ -124,6 +127,7 @@ pub fn find_in_graph(
 
 /// Settle `intent` from Graph's list of the user's passkeys.
 pub fn settle(
+    out: &Output,
     ledger: &mut Ledger,
     actor: &Actor,
     graph: &mut Graph,
@@ -142,10 +146,12 @@ pub fn settle(
         }
         Err(e) => return Err(e.into()),
     };
-    let account = match ledger.find_account(PLAYBOOK, &intent.user)? {
-        Some(a) => a,
-        None => ledger.add_account(actor, person.id, PLAYBOOK, &intent.user)?,
+    // An account recorded now comes with the weaker methods Graph lists, in one transaction.
+    let listed = match ledger.find_account(PLAYBOOK, &intent.user)? {
+        Some(_) => None,
+        None => listed_for_record(out, graph, &intent.user)?,
     };
+    let was_on = was_on_for(ledger, &intent.user)?;
     let passkey = Passkey {
         user: intent.user.clone(),
         rp_id: intent.rp_id.clone(),
@@ -153,6 +159,9 @@ pub fn settle(
         display_name: intent.display_name.clone(),
         method,
     };
-    ledger.record_enrollment(actor, &passkey_enrollment(account.id, key.id, &passkey))?;
+    ledger.write(actor, |w| {
+        let account = write_account(w, person.id, &intent.user, listed.as_ref(), &was_on)?;
+        w.record_enrollment(&passkey_enrollment(account.id, key.id, &passkey))
+    })?;
     Ok(Settled::RecordedNow { method_id })
 }

@@ -3,12 +3,14 @@
 //! still unlocks it. Graph's creationOptions for the next person are fetched while the current
 //! key is being registered, so a bulk run waits for one round trip per key, not two.
 
-use super::entra::{graph, passkey_enrollment, Passkey, PLAYBOOK};
+use super::entra::{
+    graph, listed_for_record, passkey_enrollment, was_on_for, write_account, Listed, Passkey,
+};
 use super::entra_intent::{self, Intent, Settled};
 use super::{Context, Output};
 use crate::admin::cloud::Call;
-use crate::admin::graph::{user_segment, Graph};
-use crate::admin::{policy, register, AdminError};
+use crate::admin::graph::{perm, user_segment, Graph};
+use crate::admin::{checked_at, methods, policy, register, AdminError};
 use crate::device::{Authenticator, DeviceError};
 use crate::error::{Error, Result};
 use crate::ledger::{Actor, Ledger, LedgerError};
@@ -24,8 +26,9 @@ use std::sync::mpsc;
 /// Which slot the run is on: the last one it announced it waits for.
 pub type Current = Rc<RefCell<Option<String>>>;
 
-/// Registrations made on keys whose slot is not recorded yet, by slot id.
-type Made = Rc<RefCell<HashMap<String, Passkey>>>;
+/// Registrations made on keys whose slot is not recorded yet, by slot id, with the user's
+/// methods as Graph listed them (`None`: not read).
+type Made = Rc<RefCell<HashMap<String, (Passkey, Option<Listed>)>>>;
 
 pub struct EntraRun {
     graph: Graph,
@@ -109,7 +112,7 @@ impl EntraRun {
         let user = slot.email.clone().unwrap_or_default();
         let words = |e: Error| format!("Entra registration for {user}: {e}");
         let pin = pin.ok_or_else(|| words(Error::Usage("the key has no PIN".into())))?;
-        let raw = match self.prefetch.take(&user) {
+        let raw = match self.prefetch.options.take(&user) {
             Some(Ok(v)) if fresh(&v) => v,
             _ => self
                 .graph
@@ -157,15 +160,32 @@ impl EntraRun {
                 )
             },
         );
+        // The user's weaker methods, recorded with the account. Graph holds the passkey now:
+        // a failure to read them is a warning (the ledger says "not checked"), never a failure.
+        let listed = match self.prefetch.methods.take(&user) {
+            Some(Ok(l)) => Some(Listed {
+                methods: l.iter().map(methods::parse).collect(),
+                at: checked_at(),
+            }),
+            _ => listed_for_record(&ctx.out, &mut self.graph, &user).unwrap_or_else(|e| {
+                ctx.out.warn(format!(
+                    "Entra: {user}'s sign-in methods were not read ({e}); recorded as not checked"
+                ));
+                None
+            }),
+        };
         self.made.borrow_mut().insert(
             id,
-            Passkey {
-                user,
-                rp_id: opts.rp_id,
-                credential_id: made.credential_id,
-                display_name,
-                method: done.method,
-            },
+            (
+                Passkey {
+                    user,
+                    rp_id: opts.rp_id,
+                    credential_id: made.credential_id,
+                    display_name,
+                    method: done.method,
+                },
+                listed,
+            ),
         );
         Ok(())
     }
@@ -209,7 +229,15 @@ fn settle_earlier_runs(
             if intent.key_label != slot.label {
                 continue;
             }
-            match entra_intent::settle(ledger, &actor, graph, &person, &intent, &mut listed)? {
+            match entra_intent::settle(
+                &ctx.out,
+                ledger,
+                &actor,
+                graph,
+                &person,
+                &intent,
+                &mut listed,
+            )? {
                 Settled::RecordedNow { method_id } => ctx.out.event(
                     &json!({"event": "entra_recorded_now", "slot": slot.id(), "user": user,
                         "method_id": method_id, "display_name": intent.display_name}),
@@ -264,12 +292,12 @@ impl Journal for EntraJournal {
     }
     fn record(&mut self, slot: &Slot, key: &KeyRecord) -> Result<()> {
         self.inner.record(slot, key)?;
-        let Some(p) = self.made.borrow_mut().remove(&slot.id()) else {
+        let Some((p, listed)) = self.made.borrow_mut().remove(&slot.id()) else {
             return Ok(());
         };
         // The key is provisioned and recorded; if its registration cannot be recorded too,
         // the run goes on and the next one records it from Graph (its intent is announced).
-        if let Err(e) = self.record_enrollment(slot, &p) {
+        if let Err(e) = self.record_enrollment(slot, &p, listed.as_ref()) {
             self.out.warn(format!(
                 "Entra: {} is provisioned, but its registration in Microsoft (Graph method {}) \
                  could not be recorded in the ledger ({e}); run the same command again: it \
@@ -287,7 +315,12 @@ impl Journal for EntraJournal {
 }
 
 impl EntraJournal {
-    fn record_enrollment(&mut self, slot: &Slot, p: &Passkey) -> Result<()> {
+    fn record_enrollment(
+        &mut self,
+        slot: &Slot,
+        p: &Passkey,
+        listed: Option<&Listed>,
+    ) -> Result<()> {
         // Tests of the debug build make this write fail for one slot, as a full disk would;
         // compiled out of releases.
         #[cfg(debug_assertions)]
@@ -298,15 +331,14 @@ impl EntraJournal {
             ));
         }
         let person = self.ledger.find_person(&slot.person)?;
-        let account = match self.ledger.find_account(PLAYBOOK, &p.user)? {
-            Some(a) => a,
-            None => self
-                .ledger
-                .add_account(&self.actor, person.id, PLAYBOOK, &p.user)?,
-        };
         let k = self.ledger.find_key(&slot.label, Some(person.id))?;
-        self.ledger
-            .record_enrollment(&self.actor, &passkey_enrollment(account.id, k.id, p))?;
+        let was_on = was_on_for(&self.ledger, &p.user)?;
+        // The account, its weaker methods as Graph lists them and the enrollment: one
+        // transaction.
+        self.ledger.write(&self.actor, |w| {
+            let account = write_account(w, person.id, &p.user, listed, &was_on)?;
+            w.record_enrollment(&passkey_enrollment(account.id, k.id, p))
+        })?;
         Ok(())
     }
 }
@@ -332,15 +364,44 @@ impl<O: Operator> Operator for SlotWatcher<'_, O> {
     }
 }
 
-/// Fetches creationOptions on its own thread (with its own token), one user ahead.
+/// Fetches, one user ahead, the next person's creationOptions and list of methods, each on
+/// its own thread (with its own token), so both overlap the current key's registration.
 struct Prefetcher {
-    ask: mpsc::Sender<String>,
-    answers: mpsc::Receiver<(String, std::result::Result<Value, AdminError>)>,
-    in_flight: Option<String>,
+    options: Ahead<Value>,
+    methods: Ahead<Vec<Value>>,
 }
 
 impl Prefetcher {
     fn start(config: crate::admin::config::EntraConfig) -> Prefetcher {
+        Prefetcher {
+            options: Ahead::start(config.clone(), perm::PASSKEY_WRITE, |g, u| {
+                g.creation_options(u)
+            }),
+            methods: Ahead::start(config, perm::METHODS_READ, |g, u| g.list_methods(u)),
+        }
+    }
+
+    fn request(&mut self, user: &str) {
+        self.options.request(user);
+        self.methods.request(user);
+    }
+}
+
+type Fetch<T> = fn(&mut Graph, &str) -> std::result::Result<T, AdminError>;
+
+/// One Graph read done a user ahead on its own thread.
+struct Ahead<T> {
+    ask: mpsc::Sender<String>,
+    answers: mpsc::Receiver<(String, std::result::Result<T, AdminError>)>,
+    in_flight: Option<String>,
+}
+
+impl<T: Send + 'static> Ahead<T> {
+    fn start(
+        config: crate::admin::config::EntraConfig,
+        scope: &'static str,
+        fetch: Fetch<T>,
+    ) -> Self {
         let (ask, asked) = mpsc::channel::<String>();
         let (answer, answers) = mpsc::channel();
         std::thread::spawn(move || {
@@ -349,17 +410,15 @@ impl Prefetcher {
                 Err(_) => return,
             };
             // Its own token now, so the first prefetch costs one round trip, not two.
-            let _ = graph
-                .tokens
-                .token(&graph.http, &[crate::admin::graph::perm::PASSKEY_WRITE]);
+            let _ = graph.tokens.token(&graph.http, &[scope]);
             for user in asked {
-                let r = graph.creation_options(&user);
+                let r = fetch(&mut graph, &user);
                 if answer.send((user, r)).is_err() {
                     return;
                 }
             }
         });
-        Prefetcher {
+        Ahead {
             ask,
             answers,
             in_flight: None,
@@ -372,8 +431,8 @@ impl Prefetcher {
         }
     }
 
-    /// The prefetched options for `user`, waiting for them if they are on their way.
-    fn take(&mut self, user: &str) -> Option<std::result::Result<Value, AdminError>> {
+    /// The prefetched answer for `user`, waiting for it if it is on its way.
+    fn take(&mut self, user: &str) -> Option<std::result::Result<T, AdminError>> {
         let wanted = self.in_flight.take()?;
         let (got, r) = self.answers.recv().ok()?;
         (wanted == user && got == user).then_some(r)
