@@ -610,8 +610,18 @@ fn register_builds_the_browser_client_data_posts_it_and_records_graphs_method_id
     assert!(e["detail"]["note"].as_str().unwrap().contains(&id), "{e}");
     assert_eq!(e["detail"]["rp_id"], "login.microsoftonline.com");
     // The credential really is on the key, for Ada.
-    let creds = t.run(&["--json", "key", "credentials", "list", "--pin-stdin"]);
-    drop(creds);
+    let creds = t
+        .run_with(
+            &["--json", "key", "credentials", "list", "--pin-stdin"],
+            Some(&format!("{PIN}\n")),
+            &[],
+        )
+        .ok()
+        .stdout;
+    assert!(
+        creds.contains("login.microsoftonline.com") && creds.contains(ADA),
+        "{creds}"
+    );
     t.assert_schema_clean();
 
     // Again with the same key: Graph's excludeCredentials stops it on the key, nothing is posted.
@@ -1070,14 +1080,15 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 /// Saves the registration bodies keyward posts, for the independent WebAuthn check in
-/// conformance/python (python-fido2's server). Runs with the rest; writes only when asked.
+/// conformance/python (python-fido2's server), which runs it with KEYWARD_GRAPH_DOUBLE_SAVE.
 #[test]
+#[ignore = "fixture producer for conformance/python/test_entra_attestation.py (run by .ci/run)"]
 fn registrations_for_the_independent_check() {
-    let Some(dir) = std::env::var_os("KEYWARD_GRAPH_DOUBLE_SAVE") else {
-        return;
-    };
+    let dir = std::env::var_os("KEYWARD_GRAPH_DOUBLE_SAVE")
+        .expect("set KEYWARD_GRAPH_DOUBLE_SAVE to the folder the registrations go to");
+    let dir = std::path::PathBuf::from(dir);
     let t = T::new();
-    t.g.state.lock().unwrap().save_dir = Some(dir.into());
+    t.g.state.lock().unwrap().save_dir = Some(dir.clone());
     t.register(ADA).ok();
     t.g.add_user("grace@contoso.com", "Grace Hopper", vec![password()]);
     let dev2 = t.sb.virtual_key("b.key", "ctap20");
@@ -1098,6 +1109,12 @@ fn registrations_for_the_independent_check() {
         &e,
     )
     .ok();
+    let saved = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("registration-"))
+        .count();
+    assert_eq!(saved, 2, "one registration saved per key");
 }
 
 /// A roster for `provision --entra`: `n` people with Entra accounts in the double, one key each.

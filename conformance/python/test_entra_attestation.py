@@ -31,7 +31,7 @@ def registrations(tmp_path_factory):
     env = dict(os.environ, KEYWARD_GRAPH_DOUBLE_SAVE=str(out))
     subprocess.run(
         ["cargo", "test", "--quiet", "--test", "entra", "--",
-         "--exact", "registrations_for_the_independent_check"],
+         "--exact", "registrations_for_the_independent_check", "--include-ignored"],
         cwd=ROOT, env=env, check=True, timeout=1800,
     )
     saved = [json.loads(p.read_text()) for p in sorted(out.glob("registration-*.json"))]
