@@ -4,6 +4,7 @@
 
 mod common;
 mod graph_double;
+mod mds_blob;
 
 use common::{assert_no_admin_jargon, Run, Sandbox};
 use graph_double::*;
@@ -723,6 +724,63 @@ fn register_refused_by_policy_says_why_before_touching_graph() {
     );
     assert_eq!(t.g.count("GET", "creationOptions"), 0);
     assert_eq!(t.g.count("POST", "fido2Methods"), 0);
+}
+
+#[test]
+fn register_refused_when_attestation_is_enforced_and_the_key_is_not_in_the_metadata() {
+    let t = T::new();
+    // Metadata keyward trusts (under a test root) that lists another model only.
+    let signer = mds_blob::test_signer("Entra");
+    let root_der = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        crypto_glue::traits::EncodeDer::to_der(&signer.root).unwrap(),
+    );
+    let blob = t.sb.path("mds.jwt");
+    std::fs::write(
+        &blob,
+        signer.sign(&mds_blob::payload(
+            3,
+            "2fc0579f-8113-47ea-b116-bb5a8db9202a",
+            "Some Other Key",
+            &root_der,
+            "FIDO_CERTIFIED_L1",
+        )),
+    )
+    .unwrap();
+    let root = t.sb.path("mds-root.pem");
+    std::fs::write(&root, signer.root_pem()).unwrap();
+    t.sb.run(&[
+        "mds",
+        "import",
+        blob.to_str().unwrap(),
+        "--test-root",
+        root.to_str().unwrap(),
+    ])
+    .ok();
+    let mut p = default_policy();
+    p["defaultPasskeyProfile"] = json!("00000000-0000-0000-0000-0000000000bb");
+    p["passkeyProfiles"] = json!([{"id": "00000000-0000-0000-0000-0000000000bb", "name": "Attested keys",
+        "attestationEnforcement": "registrationOnly", "passkeyTypes": "deviceBound",
+        "keyRestrictions": {"isEnforced": false, "enforcementType": "block", "aaGuids": []}}]);
+    t.g.set_policy(p);
+    let r = t.register(ADA).expect_code(19);
+    assert!(
+        r.stderr.contains(
+            "enforces attestation and this key's model is not in the FIDO Metadata Service"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(
+            "Fix: use a FIDO Certified key listed in the Metadata Service, or turn off attestation enforcement"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(t.g.count("GET", "creationOptions"), 0);
+    assert_eq!(t.g.count("POST", "fido2Methods"), 0);
+    t.assert_schema_clean();
 }
 
 #[test]
