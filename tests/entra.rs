@@ -206,6 +206,50 @@ fn device_code_sign_in_shows_the_code_and_waits_for_the_operator() {
 }
 
 #[test]
+fn device_code_sign_in_asks_for_the_permissions_the_docs_list_and_no_broader() {
+    let t = T::bare();
+    t.connect(
+        &["--auth", "device-code"],
+        None,
+        &[("KEYWARD_ENTRA_CLIENT_SECRET", "")],
+    )
+    .ok();
+    let body =
+        t.g.state
+            .lock()
+            .unwrap()
+            .log
+            .iter()
+            .find(|l| l.path.ends_with("/devicecode"))
+            .unwrap()
+            .body
+            .clone();
+    let scope: String = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "scope")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let mut asked: Vec<&str> = scope
+        .split(' ')
+        .map(|s| s.strip_prefix("https://graph.microsoft.com/").unwrap_or(s))
+        .collect();
+    asked.sort();
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/entra.md")).unwrap();
+    let start = docs
+        .find("Device-code sign-in asks consent for exactly:")
+        .unwrap();
+    let para = &docs[start..start + docs[start..].find("\n\n").unwrap()];
+    let mut documented: Vec<&str> = para.split('`').skip(1).step_by(2).collect();
+    documented.retain(|d| !d.starts_with("tests/"));
+    documented.sort();
+    assert_eq!(asked, documented);
+    assert!(
+        !scope.contains("UserAuthenticationMethod.ReadWrite.All"),
+        "{scope}"
+    );
+}
+
+#[test]
 fn a_cloud_without_passkey_registration_refuses_before_sending() {
     let t = T::bare();
     t.connect(&["--cloud", "usgov-l4"], None, &[]).ok();

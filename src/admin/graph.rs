@@ -16,6 +16,19 @@ pub mod perm {
     pub const PASSKEY_WRITE: &str = "UserAuthMethod-Passkey.ReadWrite.All";
     /// Read the passkey (FIDO2) method policy.
     pub const POLICY_READ: &str = "Policy.Read.AuthenticationMethod";
+
+    /// What a device-code sign-in asks consent for: each permission some command uses (the
+    /// per-method ones to delete), never UserAuthenticationMethod.ReadWrite.All. Each command
+    /// then asks a token for its own permissions only. docs/entra.md lists the same.
+    pub fn delegated_sign_in() -> Vec<&'static str> {
+        let mut all = vec![METHODS_READ, PASSKEY_WRITE, POLICY_READ];
+        for p in crate::admin::methods::DELETE_PERMISSIONS {
+            if !all.contains(&p) {
+                all.push(p);
+            }
+        }
+        all
+    }
 }
 
 /// The answer to a create whose outcome may be unknown.

@@ -1,5 +1,6 @@
 //! A user's methods as Graph lists them, in the playbook's weaker-method vocabulary.
 
+use crate::admin::graph::perm;
 use crate::playbook::MethodKind;
 use serde::Serialize;
 use serde_json::Value;
@@ -78,25 +79,25 @@ pub fn parse(v: &Value) -> GraphMethod {
             .to_string();
             m.phone_type = Some(kind);
             m.collection = Some("phoneMethods");
-            m.delete_permission = Some("UserAuthMethod-Phone.ReadWrite.All");
+            m.delete_permission = Some(DELETE_PHONE);
         }
         "emailAuthenticationMethod" => {
             m.weaker = vec![MethodKind::EmailCode];
             m.label = named("Email", s("emailAddress"));
             m.collection = Some("emailMethods");
-            m.delete_permission = Some("UserAuthMethod-Email.ReadWrite.All");
+            m.delete_permission = Some(DELETE_EMAIL);
         }
         "microsoftAuthenticatorAuthenticationMethod" => {
             m.weaker = vec![MethodKind::Push];
             m.label = named("Microsoft Authenticator", s("displayName"));
             m.collection = Some("microsoftAuthenticatorMethods");
-            m.delete_permission = Some("UserAuthMethod-MicrosoftAuthApp.ReadWrite.All");
+            m.delete_permission = Some(DELETE_AUTHENTICATOR);
         }
         "softwareOathAuthenticationMethod" => {
             m.weaker = vec![MethodKind::Totp];
             m.label = "Authenticator app codes (software OATH)".into();
             m.collection = Some("softwareOathMethods");
-            m.delete_permission = Some("UserAuthMethod-SoftwareOATH.ReadWrite.All");
+            m.delete_permission = Some(DELETE_SOFTWARE_OATH);
         }
         "hardwareOathAuthenticationMethod" => {
             m.weaker = vec![MethodKind::HardwareOath];
@@ -106,7 +107,7 @@ pub fn parse(v: &Value) -> GraphMethod {
             m.weaker = vec![MethodKind::TemporaryAccessPass];
             m.label = "Temporary Access Pass".into();
             m.collection = Some("temporaryAccessPassMethods");
-            m.delete_permission = Some("UserAuthMethod-TAP.ReadWrite.All");
+            m.delete_permission = Some(DELETE_TAP);
         }
         "passwordAuthenticationMethod" => {
             m.weaker = vec![MethodKind::Password];
@@ -125,21 +126,21 @@ pub fn parse(v: &Value) -> GraphMethod {
             }
             m.label = named("Passkey", s("displayName").or_else(|| s("model")));
             m.collection = Some("fido2Methods");
-            m.delete_permission = Some("UserAuthMethod-Passkey.ReadWrite.All");
+            m.delete_permission = Some(perm::PASSKEY_WRITE);
         }
         "windowsHelloForBusinessAuthenticationMethod" => {
             m.strong = true;
             m.weaker = vec![MethodKind::OtherPasskey];
             m.label = named("Windows Hello for Business", s("displayName"));
             m.collection = Some("windowsHelloForBusinessMethods");
-            m.delete_permission = Some("UserAuthMethod-WindowsHello.ReadWrite.All");
+            m.delete_permission = Some(DELETE_WINDOWS_HELLO);
         }
         "platformCredentialAuthenticationMethod" => {
             m.strong = true;
             m.weaker = vec![MethodKind::OtherPasskey];
             m.label = named("Platform credential", s("displayName"));
             m.collection = Some("platformCredentialMethods");
-            m.delete_permission = Some("UserAuthMethod-PlatformCred.ReadWrite.All");
+            m.delete_permission = Some(DELETE_PLATFORM_CRED);
         }
         "externalAuthenticationMethod" => {
             m.label = named("External method", s("displayName"));
@@ -170,6 +171,28 @@ fn mask_phone(n: &str) -> String {
     let tail: String = digits[digits.len() - 2..].iter().collect();
     format!("ending {tail}")
 }
+
+// The per-method permissions (GA October 2025) a DELETE of each method type needs: the least
+// there is, instead of UserAuthenticationMethod.ReadWrite.All.
+const DELETE_PHONE: &str = "UserAuthMethod-Phone.ReadWrite.All";
+const DELETE_EMAIL: &str = "UserAuthMethod-Email.ReadWrite.All";
+const DELETE_AUTHENTICATOR: &str = "UserAuthMethod-MicrosoftAuthApp.ReadWrite.All";
+const DELETE_SOFTWARE_OATH: &str = "UserAuthMethod-SoftwareOATH.ReadWrite.All";
+const DELETE_TAP: &str = "UserAuthMethod-TAP.ReadWrite.All";
+const DELETE_WINDOWS_HELLO: &str = "UserAuthMethod-WindowsHello.ReadWrite.All";
+const DELETE_PLATFORM_CRED: &str = "UserAuthMethod-PlatformCred.ReadWrite.All";
+
+/// Every permission `entra remove` may need, one per method type it can delete.
+pub const DELETE_PERMISSIONS: [&str; 8] = [
+    DELETE_PHONE,
+    DELETE_EMAIL,
+    DELETE_AUTHENTICATOR,
+    DELETE_SOFTWARE_OATH,
+    DELETE_TAP,
+    perm::PASSKEY_WRITE,
+    DELETE_WINDOWS_HELLO,
+    DELETE_PLATFORM_CRED,
+];
 
 /// The weaker methods Graph v1.0 can see at all: these can be recorded as gone when Graph
 /// does not list them. Others (security questions, app passwords, hardware tokens in v1.0)

@@ -227,12 +227,7 @@ fn connect(ctx: &Context, a: ConnectArgs) -> Result<()> {
         }
         AuthMode::DeviceCode => {
             let store = Store::open()?;
-            let all = [
-                perm::METHODS_READ,
-                perm::PASSKEY_WRITE,
-                perm::POLICY_READ,
-                "UserAuthenticationMethod.ReadWrite.All",
-            ];
+            let all = perm::delegated_sign_in();
             crate::admin::auth::device_code_sign_in(&http, &config, &all, &store, |p| {
                 ctx.out.note(&p.message)
             })?;
