@@ -250,6 +250,51 @@ fn device_code_sign_in_asks_for_the_permissions_the_docs_list_and_no_broader() {
 }
 
 #[test]
+fn connect_refuses_a_malformed_tenant_or_client_id_before_sending_anything() {
+    let t = T::bare();
+    let secret = [("KEYWARD_ENTRA_CLIENT_SECRET", SECRET)];
+    let r = t
+        .run_with(
+            &[
+                "entra",
+                "connect",
+                "--tenant",
+                "con toso/../x?y=1",
+                "--client-id",
+                CLIENT_ID,
+            ],
+            None,
+            &secret,
+        )
+        .expect_code(12);
+    assert!(
+        r.stderr
+            .contains("--tenant `con toso/../x?y=1` is neither a tenant id")
+            && r.stderr.contains("contoso.onmicrosoft.com"),
+        "{}",
+        r.stderr
+    );
+    let r = t
+        .run_with(
+            &["entra", "connect", "--tenant", TENANT, "--client-id", "abc"],
+            None,
+            &secret,
+        )
+        .expect_code(12);
+    assert!(
+        r.stderr
+            .contains("--client-id `abc` is not an application (client) id")
+            && r.stderr.contains("GUID"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.all_output().contains(SECRET));
+    assert!(t.g.state.lock().unwrap().log.is_empty(), "nothing was sent");
+    // Nothing was kept either: no tenant is connected.
+    t.run(&["entra", "methods", ADA]).expect_code(10);
+}
+
+#[test]
 fn a_cloud_without_passkey_registration_refuses_before_sending() {
     let t = T::bare();
     t.connect(&["--cloud", "usgov-l4"], None, &[]).ok();

@@ -152,6 +152,9 @@ pub(super) fn graph() -> Result<Graph> {
 }
 
 fn connect(ctx: &Context, a: ConnectArgs) -> Result<()> {
+    // Both go into URLs: checked before anything is read or sent.
+    crate::admin::config::check_tenant(a.tenant.trim()).map_err(Error::BadInput)?;
+    crate::admin::config::check_client_id(a.client_id.trim()).map_err(Error::BadInput)?;
     let certificate_sha256 = match (a.auth, &a.certificate) {
         (AuthMode::Certificate, Some(path)) => {
             let pem = std::fs::read(path)
@@ -177,11 +180,6 @@ fn connect(ctx: &Context, a: ConnectArgs) -> Result<()> {
         auth: a.auth,
         certificate_sha256,
     };
-    if config.tenant.is_empty() || config.client_id.is_empty() {
-        return Err(Error::Usage(
-            "--tenant and --client-id must not be empty".into(),
-        ));
-    }
     let http = crate::admin::http::Http::new();
     let mut stored = false;
     match a.auth {
