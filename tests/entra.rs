@@ -295,6 +295,59 @@ fn connect_refuses_a_malformed_tenant_or_client_id_before_sending_anything() {
 }
 
 #[test]
+fn the_test_graph_url_must_be_https_on_loopback_so_no_secret_goes_out_in_clear() {
+    let t = T::bare();
+    // A plain-HTTP listener: whatever keyward sent would wait here, readable.
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    plain.set_nonblocking(true).unwrap();
+    let http_url = format!("http://{}", plain.local_addr().unwrap());
+    for url in [http_url.as_str(), "https://graph.example.com"] {
+        let mut env = t.g.env();
+        for (k, v) in env.iter_mut() {
+            if k == "KEYWARD_TEST_GRAPH_URL" {
+                *v = url.to_string();
+            }
+        }
+        env.push(("KEYWARD_TEST_HTTP_TIMEOUT_MS".into(), "500".into()));
+        let e: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let r =
+            t.sb.run_with(
+                &[
+                    "entra",
+                    "connect",
+                    "--tenant",
+                    TENANT,
+                    "--client-id",
+                    CLIENT_ID,
+                ],
+                None,
+                &e,
+            )
+            .expect_code(12);
+        assert!(
+            r.stderr
+                .contains("the test override must be https:// on 127.0.0.1, [::1] or localhost"),
+            "{url}: {}",
+            r.stderr
+        );
+        assert!(!r.all_output().contains(SECRET));
+    }
+    match plain.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Ok((mut sock, _)) => {
+            let mut sent = String::new();
+            sock.set_nonblocking(false).unwrap();
+            sock.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let _ = std::io::Read::read_to_string(&mut sock, &mut sent);
+            panic!("keyward connected over plain HTTP and sent: {sent}");
+        }
+        Err(e) => panic!("{e}"),
+    }
+    assert!(t.g.state.lock().unwrap().log.is_empty());
+}
+
+#[test]
 fn a_cloud_without_passkey_registration_refuses_before_sending() {
     let t = T::bare();
     t.connect(&["--cloud", "usgov-l4"], None, &[]).ok();
@@ -1231,10 +1284,12 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 #[ignore = "fixture producer for conformance/python/test_entra_attestation.py (run by .ci/run)"]
 fn registrations_for_the_independent_check() {
-    let dir = std::env::var_os("KEYWARD_GRAPH_DOUBLE_SAVE")
-        .expect("set KEYWARD_GRAPH_DOUBLE_SAVE to the folder the registrations go to");
-    let dir = std::path::PathBuf::from(dir);
     let t = T::new();
+    // Without the python check asking, into the sandbox: `-- --ignored` runs it all the same.
+    let dir = std::env::var_os("KEYWARD_GRAPH_DOUBLE_SAVE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| t.sb.path("registrations"));
+    std::fs::create_dir_all(&dir).unwrap();
     t.g.state.lock().unwrap().save_dir = Some(dir.clone());
     t.register(ADA).ok();
     t.g.add_user("grace@contoso.com", "Grace Hopper", vec![password()]);

@@ -32,14 +32,18 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    pub fn new(config: EntraConfig, credential: Credential, store: Option<Store>) -> Tokens {
-        Tokens {
-            endpoints: config.cloud.endpoints(),
+    pub fn new(
+        config: EntraConfig,
+        credential: Credential,
+        store: Option<Store>,
+    ) -> Result<Tokens> {
+        Ok(Tokens {
+            endpoints: config.cloud.endpoints()?,
             config,
             credential,
             store,
             cache: HashMap::new(),
-        }
+        })
     }
 
     /// The credential for a connected tenant: the client secret from the environment, else
@@ -49,11 +53,11 @@ impl Tokens {
             AuthMode::ClientSecret => {
                 if let Ok(s) = std::env::var(CLIENT_SECRET_ENV).map(zeroize::Zeroizing::new) {
                     if !s.trim().is_empty() {
-                        return Ok(Tokens::new(
+                        return Tokens::new(
                             config,
                             Credential::ClientSecret(Secret::new(s.trim().to_string())),
                             None,
-                        ));
+                        );
                     }
                 }
                 let store = Store::open()?;
@@ -66,7 +70,7 @@ impl Tokens {
                             config.tenant
                         ))
                     })?;
-                Ok(Tokens::new(config, Credential::ClientSecret(secret), None))
+                Tokens::new(config, Credential::ClientSecret(secret), None)
             }
             AuthMode::Certificate => {
                 let x5t_s256 = config.certificate_sha256.clone().ok_or_else(|| {
@@ -86,11 +90,7 @@ impl Tokens {
                             ))
                         })?,
                 };
-                Ok(Tokens::new(
-                    config,
-                    Credential::Certificate { key_pem, x5t_s256 },
-                    None,
-                ))
+                Tokens::new(config, Credential::Certificate { key_pem, x5t_s256 }, None)
             }
             AuthMode::DeviceCode => {
                 let store = Store::open()?;
@@ -103,11 +103,7 @@ impl Tokens {
                             config.tenant
                         ))
                     })?;
-                Ok(Tokens::new(
-                    config,
-                    Credential::Refresh(refresh),
-                    Some(store),
-                ))
+                Tokens::new(config, Credential::Refresh(refresh), Some(store))
             }
         }
     }
@@ -289,12 +285,12 @@ pub fn device_code_sign_in(
     store: &Store,
     show: impl Fn(&DeviceCodePrompt),
 ) -> Result<()> {
-    let endpoints = config.cloud.endpoints();
+    let endpoints = config.cloud.endpoints()?;
     let scratch = Tokens::new(
         config.clone(),
         Credential::Refresh(Secret::new(String::new())),
         None,
-    );
+    )?;
     let scope = scratch.scope_string(permissions);
     let url = format!(
         "{}/{}/oauth2/v2.0/devicecode",

@@ -88,22 +88,54 @@ impl Cloud {
 
     /// Where requests go: the cloud's own hosts, except in a debug build whose tests point
     /// both at a local Graph double (compiled out of release builds).
-    pub fn endpoints(self) -> Endpoints {
+    pub fn endpoints(self) -> super::Result<Endpoints> {
         #[cfg(debug_assertions)]
         if let Ok(base) = std::env::var("KEYWARD_TEST_GRAPH_URL") {
-            let base = base.trim_end_matches('/').to_string();
-            return Endpoints {
+            let base = test_graph_url(&base).map_err(super::AdminError::Config)?;
+            return Ok(Endpoints {
                 graph: base.clone(),
                 login: base,
                 scope_root: format!("https://{}", self.graph_host()),
-            };
+            });
         }
-        Endpoints {
+        Ok(Endpoints {
             graph: format!("https://{}", self.graph_host()),
             login: format!("https://{}", self.login_host()),
             scope_root: format!("https://{}", self.graph_host()),
-        }
+        })
     }
+}
+
+/// The tests' Graph double, as `KEYWARD_TEST_GRAPH_URL` names it: HTTPS on this machine's
+/// loopback only, so not even a debug build sends a secret unencrypted or to another host.
+#[cfg(any(debug_assertions, test))]
+fn test_graph_url(base: &str) -> std::result::Result<String, String> {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let refused = |why: &str| {
+        Err(format!(
+            "KEYWARD_TEST_GRAPH_URL `{base}` {why}: the test override must be https:// on \
+             127.0.0.1, [::1] or localhost; unset it to reach Microsoft"
+        ))
+    };
+    let Ok(url) = url::Url::parse(base) else {
+        return refused("is not a URL");
+    };
+    if url.scheme() != "https" {
+        return refused("is not https");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return refused("carries a user name");
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip == Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(ip)) => ip == Ipv6Addr::LOCALHOST,
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if !loopback {
+        return refused("is not on this machine's loopback address");
+    }
+    Ok(base.trim_end_matches('/').to_string())
 }
 
 impl std::fmt::Display for Cloud {
@@ -125,6 +157,29 @@ pub struct Endpoints {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_test_graph_url_is_https_on_loopback_only() {
+        for ok in [
+            "https://127.0.0.1:4443",
+            "https://[::1]:4443/",
+            "https://localhost:1",
+        ] {
+            assert!(test_graph_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://127.0.0.1:4443",
+            "https://graph.example.com",
+            "https://10.0.0.1:4443",
+            "https://127.0.0.2:4443",
+            "https://localhost.example.com",
+            "https://user@127.0.0.1:1",
+            "127.0.0.1:4443",
+        ] {
+            let e = test_graph_url(bad).unwrap_err();
+            assert!(e.contains("must be https:// on 127.0.0.1"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn passkey_registration_is_refused_outside_global_before_sending() {

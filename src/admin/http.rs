@@ -126,6 +126,13 @@ impl Http {
         bearer: Option<&str>,
         body: Body<'_>,
     ) -> Result<Reply, NoAnswer> {
+        // Tokens and secrets travel encrypted or not at all.
+        if !url.starts_with("https://") {
+            return Err(NoAnswer {
+                message: "refused to send over plain HTTP".into(),
+                maybe_delivered: false,
+            });
+        }
         let auth = bearer.map(|t| Zeroizing::new(format!("Bearer {t}")));
         let result = match (method, body) {
             (Method::Get, _) => {

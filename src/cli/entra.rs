@@ -215,7 +215,7 @@ fn connect(ctx: &Context, a: ConnectArgs) -> Result<()> {
                 _ => crate::admin::auth::Credential::ClientSecret(secret.clone()),
             };
             // Prove the secret works before keeping it.
-            let mut tokens = crate::admin::auth::Tokens::new(config.clone(), credential, None);
+            let mut tokens = crate::admin::auth::Tokens::new(config.clone(), credential, None)?;
             tokens.token(&http, &[])?;
             if !a.no_store {
                 let store = Store::open()?;
