@@ -1385,6 +1385,19 @@ fn provision_entra_registers_each_key_for_its_person_fetching_the_next_options_m
         opts1.arrived < post0.at,
         "prefetched during the previous registration"
     );
+    // So were their methods, recorded with their account.
+    let methods2 = log
+        .iter()
+        .find(|l| l.path.contains("p2@contoso.com") && l.path.ends_with("authentication/methods"))
+        .unwrap();
+    assert!(methods2.arrived < post0.at, "methods prefetched too");
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.path.ends_with("authentication/methods"))
+            .count(),
+        3,
+        "each person's methods read once"
+    );
     assert_eq!(
         log.iter()
             .filter(|l| l.path.ends_with("creationOptions"))

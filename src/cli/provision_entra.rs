@@ -19,7 +19,7 @@ use crate::provision::journal::{Journal, KeyRecord, LedgerJournal};
 use crate::provision::{Event, Operator, Slot};
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::mpsc;
 
@@ -393,7 +393,8 @@ type Fetch<T> = fn(&mut Graph, &str) -> std::result::Result<T, AdminError>;
 struct Ahead<T> {
     ask: mpsc::Sender<String>,
     answers: mpsc::Receiver<(String, std::result::Result<T, AdminError>)>,
-    in_flight: Option<String>,
+    /// Users asked for and not taken yet, in the order the thread answers them.
+    in_flight: VecDeque<String>,
 }
 
 impl<T: Send + 'static> Ahead<T> {
@@ -421,20 +422,29 @@ impl<T: Send + 'static> Ahead<T> {
         Ahead {
             ask,
             answers,
-            in_flight: None,
+            in_flight: VecDeque::new(),
         }
     }
 
+    /// Ask for `user` (at most two ahead: the current person's answer may not be taken yet).
     fn request(&mut self, user: &str) {
-        if self.in_flight.is_none() && self.ask.send(user.to_string()).is_ok() {
-            self.in_flight = Some(user.to_string());
+        if self.in_flight.len() < 2 && self.ask.send(user.to_string()).is_ok() {
+            self.in_flight.push_back(user.to_string());
         }
     }
 
-    /// The prefetched answer for `user`, waiting for it if it is on its way.
+    /// The prefetched answer for `user`, waiting for it if it is on its way; answers for
+    /// users asked before it are dropped (their slots are done).
     fn take(&mut self, user: &str) -> Option<std::result::Result<T, AdminError>> {
-        let wanted = self.in_flight.take()?;
-        let (got, r) = self.answers.recv().ok()?;
-        (wanted == user && got == user).then_some(r)
+        if !self.in_flight.iter().any(|u| u == user) {
+            return None;
+        }
+        while let Some(wanted) = self.in_flight.pop_front() {
+            let (got, r) = self.answers.recv().ok()?;
+            if wanted == user && got == user {
+                return Some(r);
+            }
+        }
+        None
     }
 }
