@@ -783,6 +783,32 @@ fn register_records_the_weaker_methods_graph_lists_with_the_account() {
 }
 
 #[test]
+fn register_without_permission_to_read_methods_records_them_not_checked() {
+    let t = T::new();
+    t.g.fault(
+        "GET",
+        "authentication/methods$",
+        FaultKind::Status(403, None),
+        1,
+    );
+    let r = t.register(ADA).ok();
+    assert!(
+        r.stderr
+            .contains("without UserAuthenticationMethod.Read.All")
+            && r.stderr.contains("recorded as not checked"),
+        "{}",
+        r.stderr
+    );
+    let recorded = recorded_methods(&t, ADA);
+    assert!(!recorded.is_empty(), "the account has its weaker methods");
+    assert!(
+        recorded.iter().all(|m| m.1 == "unknown"),
+        "not checked, never a guess: {recorded:?}"
+    );
+    assert_eq!(t.g.count("POST", "fido2Methods"), 1);
+}
+
+#[test]
 fn a_registration_the_ledger_failed_to_record_is_recorded_from_graph_never_posted_twice() {
     let t = T::new();
     let r = t.run_with(
