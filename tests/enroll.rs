@@ -1566,6 +1566,36 @@ fn advanced_protection_is_the_google_account_not_a_second_one() {
     );
 }
 
+/// In `enroll` the person removes a method; whoever ran keyward only recorded it.
+#[test]
+fn a_method_the_person_removed_in_enroll_says_so_and_who_recorded_it() {
+    let sb = Sandbox::new();
+    clean_scenario(&sb);
+    let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
+    assert!(
+        text.contains("totp: removed by the person, recorded by OS user "),
+        "{text}"
+    );
+    let sb = Sandbox::new();
+    let (dir, a, b) = two_keys(&sb);
+    websites(&sb, &a, &b);
+    let answers = sb.path("answers.toml");
+    std::fs::write(&answers, scripted_answers("google", GOOGLE, &a, "sms")).unwrap();
+    enroll_scripted(
+        &sb,
+        "Ada Lovelace",
+        &answers,
+        &dir,
+        &["--playbook", "google", "--operator", "Helpdesk Hana"],
+    )
+    .ok();
+    let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
+    assert!(
+        text.contains("totp: removed by the person, recorded by operator Helpdesk Hana ("),
+        "{text}"
+    );
+}
+
 #[test]
 fn the_persons_session_carries_no_admin_jargon() {
     let sb = Sandbox::new();
