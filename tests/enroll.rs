@@ -1596,6 +1596,43 @@ fn a_method_the_person_removed_in_enroll_says_so_and_who_recorded_it() {
     );
 }
 
+/// Keys mean nothing without an account: choosing none stops there, plainly, with the
+/// "declined" exit code, and records no session (the next one asks again).
+#[test]
+fn choosing_no_account_stops_before_the_keys_and_records_no_session() {
+    let sb = Sandbox::new();
+    let (dir, _a, _b) = two_keys(&sb);
+    let answers = sb.path("none.toml");
+    std::fs::write(&answers, "\"person.new\" = true\n\"accounts.which\" = []\n").unwrap();
+    let run = enroll_scripted(&sb, "Ada Lovelace", &answers, &dir, &[]).expect_code(8);
+    assert!(
+        run.stderr
+            .contains("No account chosen, so there is nothing to set up"),
+        "{}",
+        run.stderr
+    );
+    for later in [
+        "How many keys",
+        "PIN",
+        "Where will Key A live",
+        "every account is done",
+    ] {
+        assert!(
+            !run.stderr.contains(later),
+            "went on to `{later}`: {}",
+            run.stderr
+        );
+    }
+    let status = status_json(&sb, "Ada Lovelace");
+    assert_eq!(status["accounts"], serde_json::json!([]), "{status:#}");
+    assert_eq!(status["keys"], serde_json::json!([]), "{status:#}");
+    // Not answered for good: the next session asks which accounts again.
+    let again = sb.path("again.toml");
+    std::fs::write(&again, "\"accounts.which\" = []\n").unwrap();
+    let run = enroll_scripted(&sb, "Ada Lovelace", &again, &dir, &[]).expect_code(8);
+    assert!(run.stderr.contains("[accounts.which]"), "{}", run.stderr);
+}
+
 #[test]
 fn the_persons_session_carries_no_admin_jargon() {
     let sb = Sandbox::new();

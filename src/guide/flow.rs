@@ -152,6 +152,19 @@ impl Guide<'_> {
         super::stop::set_person(&person.name);
         let candidates = self.candidate_playbooks()?;
         let accounts = self.accounts(&person, &candidates)?;
+        if accounts.is_empty() {
+            // Keys, PINs and places mean nothing without an account to put the keys in; and
+            // no session is recorded, finished or not.
+            self.prompter.warn(&format!(
+                "\nNo account chosen, so there is nothing to set up: keyward puts keys into \
+                 accounts. When there is an account to protect, run `keyward enroll --person \
+                 \"{}\"` again.",
+                person.name
+            ));
+            return Err(Error::Cancelled(
+                "no account chosen: nothing to set up".into(),
+            ));
+        }
         // Key readiness is judged only for the providers this person has.
         let mine: Vec<Playbook> = accounts.iter().map(|(_, p)| p.clone()).collect();
         self.progress(&person, "getting the keys ready")?;
@@ -421,7 +434,8 @@ impl Guide<'_> {
             };
             self.new_account(person, playbook, &identifier)?;
         }
-        if !forced && !asked_before {
+        // "None of these" is not an answer to keep: the next session asks again.
+        if !forced && !asked_before && !self.record.accounts(person)?.is_empty() {
             self.record
                 .add_checkpoint(person, ACCOUNTS_ASKED, &self.actor)?;
         }
@@ -456,10 +470,6 @@ impl Guide<'_> {
                     .collect::<Vec<_>>()
             })
             .collect();
-        if out.is_empty() {
-            self.prompter
-                .info("No accounts chosen: nothing to enroll this time.");
-        }
         Ok(out)
     }
 
