@@ -1481,6 +1481,60 @@ fn the_person_keeps_a_one_page_summary_without_any_secret() {
     assert!(!page.contains(&cred[..16]) && !md.contains(&cred[..16]));
 }
 
+/// The page says where each key is kept: written for its owner only, and never over another
+/// file unless asked (`--force`).
+#[test]
+fn the_summary_file_is_private_and_never_silently_replaces_a_file() {
+    let sb = Sandbox::new();
+    clean_scenario(&sb);
+    let page = sb.path("summary.html");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&page).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "enroll --summary: {mode:o}");
+    }
+    let mine = sb.path("notes.md");
+    std::fs::write(&mine, "my own notes\n").unwrap();
+    let run = sb
+        .run(&["summary", "Ada Lovelace", "--output", path_str(&mine)])
+        .expect_code(14);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "my own notes\n");
+    sb.run(&[
+        "summary",
+        "Ada Lovelace",
+        "--output",
+        path_str(&mine),
+        "--force",
+    ])
+    .ok();
+    let md = std::fs::read_to_string(&mine).unwrap();
+    assert!(md.starts_with("# Your security keys: Ada Lovelace"), "{md}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&mine).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "summary --output: {mode:o}");
+    }
+    // enroll refuses before the session, not after it.
+    let answers = sb.path("nothing.toml");
+    std::fs::write(&answers, "").unwrap();
+    let run = sb
+        .run(&[
+            "enroll",
+            "--answers",
+            path_str(&answers),
+            "--person",
+            "Ada Lovelace",
+            "--summary",
+            path_str(&page),
+        ])
+        .expect_code(14);
+    assert!(run.stderr.contains("exists already"), "{}", run.stderr);
+    assert!(!run.stderr.contains("Resuming"), "{}", run.stderr);
+}
+
 #[test]
 fn the_clean_scenario_needs_at_most_30_answers() {
     let sb = Sandbox::new();
