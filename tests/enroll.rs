@@ -1481,6 +1481,16 @@ fn the_person_keeps_a_one_page_summary_without_any_secret() {
     assert!(!page.contains(&cred[..16]) && !md.contains(&cred[..16]));
 }
 
+/// The file can be read by its owner only.
+fn assert_owner_only(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}: {mode:o}", path.display());
+    }
+}
+
 /// The page says where each key is kept: written for its owner only, and never over another
 /// file unless asked (`--force`).
 #[test]
@@ -1488,12 +1498,7 @@ fn the_summary_file_is_private_and_never_silently_replaces_a_file() {
     let sb = Sandbox::new();
     clean_scenario(&sb);
     let page = sb.path("summary.html");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&page).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "enroll --summary: {mode:o}");
-    }
+    assert_owner_only(&page);
     let mine = sb.path("notes.md");
     std::fs::write(&mine, "my own notes\n").unwrap();
     let run = sb
@@ -1511,12 +1516,7 @@ fn the_summary_file_is_private_and_never_silently_replaces_a_file() {
     .ok();
     let md = std::fs::read_to_string(&mine).unwrap();
     assert!(md.starts_with("# Your security keys: Ada Lovelace"), "{md}");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&mine).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "summary --output: {mode:o}");
-    }
+    assert_owner_only(&mine);
     // enroll refuses before the session, not after it.
     let answers = sb.path("nothing.toml");
     std::fs::write(&answers, "").unwrap();
@@ -1776,7 +1776,13 @@ fn a_replacement_key_gets_apples_real_steps_for_itself() {
     );
     assert!(!said.contains("no question used"), "{said}");
     assert!(!run.all_output().contains(PIN), "PIN shown");
-    let status = status_json(&sb, "Ada Lovelace");
+    assert_apple_opened_by_b_and_c(&sb);
+}
+
+/// After the replacement: Key B and the new Key C confirmed in the Apple Account, nothing
+/// waiting for a replacement.
+fn assert_apple_opened_by_b_and_c(sb: &Sandbox) {
+    let status = status_json(sb, "Ada Lovelace");
     assert_eq!(
         evidences(account(&status, "apple")),
         vec![
@@ -1871,14 +1877,7 @@ fn in_a_terminal_a_lost_key_then_its_replacement_gets_apples_steps_for_the_new_k
         who.asked
     );
     assert!(!seen.contains(PIN), "PIN shown");
-    let status = status_json(&sb, "Ada Lovelace");
-    assert_eq!(
-        evidences(account(&status, "apple")),
-        vec![
-            ("Key B".into(), "confirmed_by_person".into()),
-            ("Key C".into(), "confirmed_by_person".into())
-        ]
-    );
+    assert_apple_opened_by_b_and_c(&sb);
 }
 
 /// "Does the account list Key A?" records evidence: Enter alone is No, and nothing is
