@@ -1595,6 +1595,19 @@ fn advanced_protection_is_the_google_account_not_a_second_one() {
         "enrolled once, after both keys: {}",
         run.stderr
     );
+    let enrolled = run
+        .stderr
+        .find("Step 4 of 5: Enroll in Advanced Protection");
+    let key_b = run
+        .stderr
+        .find("Verified on Key B: the passkey for ada@example.com");
+    assert!(enrolled > key_b && key_b.is_some(), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("Done step 4? [step.google-advanced-protection.4.done]"),
+        "a step for the whole account names no key: {}",
+        run.stderr
+    );
     let status = status_json(&sb2, "Ada Lovelace");
     let accounts = status["accounts"].as_array().unwrap();
     assert_eq!(accounts.len(), 3, "{status:#}");

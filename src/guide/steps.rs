@@ -159,11 +159,17 @@ impl Guide<'_> {
                         let ok = self.prompter.confirm(
                             &format!("step.{}.{last}.done", playbook.id),
                             &format!(
-                                "Done {} with {labels}?",
+                                "Done {}{}?",
                                 if group.len() == 1 {
                                     format!("step {n}")
                                 } else {
                                     format!("steps {n} to {last}")
+                                },
+                                // A step for the whole account uses no key in particular.
+                                if group.iter().all(|&m| once[m - 1]) {
+                                    String::new()
+                                } else {
+                                    format!(" with {labels}")
                                 }
                             ),
                             true,
