@@ -180,6 +180,12 @@ fn a_wrong_answer_is_refused_without_echoing_its_value() {
             "{}",
             run.all_output()
         );
+        assert!(
+            run.all_output()
+                .contains("answers.toml, line 1, column 16: "),
+            "{}",
+            run.all_output()
+        );
     }
 }
 
@@ -1798,7 +1804,7 @@ fn an_address_already_recorded_in_an_answers_file_stops_naming_the_file_and_line
     .expect_code(12);
     assert!(
         run.stderr.contains(&format!(
-            "answers file {}, line 3: the answer for `account.google.identifier` cannot be used: \
+            "answers file {}, line 3, column 31: the answer for `account.google.identifier` cannot be used: \
              ada@example.com is already recorded for Google Account for someone else",
             answers.display()
         )),

@@ -443,6 +443,30 @@ fn a_secret_looking_value_in_a_policy_or_roster_is_never_echoed() {
         "{}",
         run.stderr
     );
+    // A number where a word belongs: the error says what first_pin takes.
+    let policy = write(&sb, "p5.toml", "always_uv = true\nfirst_pin = 735901\n");
+    let run = sb
+        .run(&[
+            "provision",
+            "--roster",
+            &roster,
+            "--policy",
+            &policy,
+            "--pin-mailer",
+            path_str(&mailer),
+            "--json",
+        ])
+        .expect_code(12);
+    let all = run.all_output();
+    assert!(!all.contains("735901"), "{all}");
+    assert!(
+        all.contains(&format!("policy {policy}, line 2, column 13: ")),
+        "{all}"
+    );
+    assert!(
+        all.contains(r#"first_pin takes `\"random\"` or `\"set-at-enrollment\"`"#),
+        "{all}"
+    );
     let roster = write(&sb, "bad.csv", "name,keys\nAda,735901x\n");
     let run = sb
         .run(&[

@@ -327,9 +327,11 @@ fn line_of(text: &[u8], byte: u64) -> u64 {
 
 fn csv_error(path: &Path, text: &[u8], e: &csv::Error) -> ProvisionError {
     let line = e.position().map(|p| line_of(text, p.byte())).unwrap_or(0);
+    let mut column = None;
     let message = match e.kind() {
-        csv::ErrorKind::Utf8 { .. } => {
-            "this line is not valid UTF-8 text; save the roster as UTF-8 CSV".to_string()
+        csv::ErrorKind::Utf8 { err, .. } => {
+            column = Some(err.field() + 1);
+            "this field is not valid UTF-8 text; save the roster as UTF-8 CSV".to_string()
         }
         csv::ErrorKind::Io(io) => format!("could not be read: {io}"),
         _ => format!("is not valid CSV: {e}"),
@@ -337,7 +339,7 @@ fn csv_error(path: &Path, text: &[u8], e: &csv::Error) -> ProvisionError {
     ProvisionError::Roster {
         path: path.to_path_buf(),
         line,
-        column: None,
+        column,
         message,
     }
 }
@@ -421,10 +423,10 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_an_error_not_a_panic() {
-        let e = Roster::parse(Path::new("r.csv"), b"name\nab\xffc\n").unwrap_err();
+        let e = Roster::parse(Path::new("r.csv"), b"name,email\nAda,ab\xffc\n").unwrap_err();
         assert!(
             e.to_string()
-                .contains("line 2: this line is not valid UTF-8"),
+                .contains("line 2, column 2: this field is not valid UTF-8"),
             "{e}"
         );
     }
