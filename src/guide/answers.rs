@@ -100,12 +100,14 @@ impl AnswersFile {
             || text.trim_start().starts_with('{');
         let value: serde_json::Value = if is_json {
             serde_json::from_str(&text).map_err(|e| {
+                // serde_json ends its message with the place, which `at` already gives.
+                let message = e.to_string();
+                let what = message
+                    .rsplit_once(" at line ")
+                    .map_or(message.as_str(), |(what, _)| what);
                 bad_at(
                     Some((e.line(), e.column())),
-                    format!(
-                        "not valid JSON: {}",
-                        crate::redact::without_values(&e.to_string())
-                    ),
+                    format!("not valid JSON: {}", crate::redact::without_values(what)),
                 )
             })?
         } else {
@@ -121,8 +123,10 @@ impl AnswersFile {
             serde_json::to_value(table).map_err(|e| bad(e.to_string()))?
         };
         let serde_json::Value::Object(top) = value else {
-            return Err(bad(
-                "the file must be a table of `prompt id = answer` entries".into(),
+            let start = text.len() - text.trim_start().len();
+            return Err(bad_at(
+                Some(line_col(&text, start)),
+                "the file must be a table of `\"prompt id\": answer` entries, in `{ }`".into(),
             ));
         };
         let position = |id: &str| {
@@ -756,6 +760,16 @@ mod tests {
         }
         let p = write(&dir, "e.json", "{\"a\": null,\n}");
         let e = AnswersFile::load(&p).unwrap_err().to_string();
-        assert!(e.contains("line 2, column 1: not valid JSON"), "{e}");
+        assert!(
+            e.ends_with("line 2, column 1: not valid JSON: trailing comma"),
+            "{e}"
+        );
+        let p = write(&dir, "f.json", "\n [\"735901\"]");
+        let e = AnswersFile::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("line 2, column 2: the file must be a table"),
+            "{e}"
+        );
+        assert!(!e.contains("735901"), "{e}");
     }
 }

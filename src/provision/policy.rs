@@ -231,9 +231,10 @@ fn allowed(field: &str) -> Option<String> {
     })
 }
 
-/// The top-level setting whose key or value covers byte `offset` of a policy file.
+/// The top-level setting whose key or value covers byte `offset` of a policy file (also in a
+/// file that is not valid TOML, as far as it can be read).
 fn field_at(text: &str, offset: usize) -> Option<String> {
-    let doc = toml::de::DeTable::parse(text).ok()?;
+    let (doc, _) = toml::de::DeTable::parse_recoverable(text);
     doc.get_ref()
         .iter()
         .find(|(k, v)| {
@@ -298,6 +299,7 @@ mod tests {
     fn toml_mistakes_are_located() {
         let e = error("min_pin_length = 6\nalways_uv = yes\n");
         assert!(e.starts_with("policy trip.toml, line 2, column 13:"), "{e}");
+        assert!(e.contains("always_uv takes `true` or `false`"), "{e}");
         let e = error("min_pin_length = 6\nalways_UV = true\n");
         assert!(
             e.starts_with("policy trip.toml, line 2, column 1: unknown field `always_UV`"),

@@ -266,11 +266,18 @@ fn parse_header(
             let hint = strsim_hint(&name)
                 .map(|c| format!(" (did you mean `{c}`?)"))
                 .unwrap_or_default();
+            // A roster without its header starts with a person's line, whose fields are not
+            // repeated when they look like a PIN.
+            let shown = if crate::redact::looks_like_pin(raw) {
+                String::new()
+            } else {
+                format!(" `{raw}`")
+            };
             return Err(err(
                 line,
                 Some(i + 1),
                 format!(
-                    "unknown column `{raw}`{hint}; the roster's columns are {}",
+                    "unknown column{shown}{hint}; the roster's columns are {}",
                     COLUMNS.join(", ")
                 ),
             ));
@@ -395,6 +402,11 @@ mod tests {
     fn unknown_column_suggests_the_right_one() {
         assert!(error("name,emial\na,b\n")
             .contains("line 1, column 2: unknown column `emial` (did you mean `email`?)"));
+        let e = error("name,735901\n");
+        assert!(
+            e.contains("line 1, column 2: unknown column; the roster's columns are name, email"),
+            "{e}"
+        );
     }
 
     #[test]
