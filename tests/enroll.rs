@@ -180,7 +180,32 @@ fn a_wrong_answer_is_refused_without_echoing_its_value() {
             "{}",
             run.all_output()
         );
+        assert!(
+            run.all_output()
+                .contains("answers.toml, line 1, column 16: "),
+            "{}",
+            run.all_output()
+        );
     }
+    // A PIN typed where the number of keys belongs: the place and the choices, not the value.
+    let answers = sb.path("a6.toml");
+    std::fs::write(
+        &answers,
+        "\"person.new\" = true\n\"accounts.which\" = [\"google\"]\n\
+         \"account.google.identifier\" = \"ada@example.com\"\n\
+         \"account.google-advanced-protection.add\" = false\n\"keys.count\" = \"735901\"\n",
+    )
+    .unwrap();
+    let run = enroll_scripted(&sb, "Ada", &answers, &dir, &[]).expect_code(12);
+    let all = run.all_output();
+    assert!(!all.contains("735901"), "{all}");
+    assert!(
+        all.contains(
+            "a6.toml, line 5, column 16: the answer for `keys.count` is wrong: a text answer is \
+             not one of \"2\", \"1\", \"3\", \"4\""
+        ),
+        "{all}"
+    );
 }
 
 #[test]
@@ -2104,7 +2129,7 @@ fn an_address_already_recorded_in_an_answers_file_stops_naming_the_file_and_line
     .expect_code(12);
     assert!(
         run.stderr.contains(&format!(
-            "answers file {}, line 3: the answer for `account.google.identifier` cannot be used: \
+            "answers file {}, line 3, column 31: the answer for `account.google.identifier` cannot be used: \
              ada@example.com is already recorded for Google Account for someone else",
             answers.display()
         )),
