@@ -1608,6 +1608,12 @@ fn advanced_protection_is_the_google_account_not_a_second_one() {
         count(&plain),
         run.stderr
     );
+    assert!(count(&run) <= 30, "the issue's goal holds with it too");
+    eprintln!(
+        "answers: {} with Advanced Protection, {} without",
+        count(&run),
+        count(&plain)
+    );
     assert_eq!(
         run.stderr
             .matches("Is ada@example.com in Google's Advanced Protection")
