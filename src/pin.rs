@@ -228,6 +228,20 @@ fn fd_reader(_fd: i32) -> Result<std::fs::File, PinInputError> {
 }
 
 /// Whether prompts can be shown: both stdin and stderr are terminals.
+/// "1 attempt", "3 attempts": a count of PIN attempts in plain English.
+pub fn attempts(n: u32) -> String {
+    format!("{n} attempt{}", if n == 1 { "" } else { "s" })
+}
+
+/// "1 PIN attempt remains", "2 PIN attempts remain".
+pub fn pin_attempts_remain(n: u32) -> String {
+    if n == 1 {
+        "1 PIN attempt remains".to_string()
+    } else {
+        format!("{n} PIN attempts remain")
+    }
+}
+
 pub fn terminal_available() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }

@@ -153,6 +153,66 @@ fn leftovers_of_killed_runs_are_removed_at_the_next_start() {
     assert!(!dead_demo.exists(), "a killed demo's folder stays");
 }
 
+/// Issue 11, item 3: a read is a start too. `status` (which opens the ledger read-only) removes
+/// a dead run's temporary ledger beside it, and `key info` a dead run's copy of the key it
+/// reads; a read-only folder keeps them and still reads.
+#[test]
+fn reading_the_ledger_or_a_key_removes_dead_runs_leftovers_beside_it() {
+    let sb = Sandbox::new();
+    let keys = sb.path("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let key = keys.join("k.key");
+    sb.run(&["virtual", "create", path_str(&key)]).ok();
+    drop(keyward::ledger::Ledger::open(&sb.ledger()).unwrap());
+    let beside_ledger = [
+        sb.path(&format!(".ledger.sqlite.new-{DEAD_PID}-17")),
+        sb.path(&format!(".ledger.sqlite.{DEAD_PID}-17.tmp")),
+    ];
+    let beside_key = keys.join(format!(".k.key.{DEAD_PID}-5.tmp"));
+    for p in beside_ledger.iter().chain([&beside_key]) {
+        std::fs::write(p, b"a secret nobody cleaned up").unwrap();
+    }
+    sb.run(&["status"]).ok();
+    for p in &beside_ledger {
+        assert!(!p.exists(), "`status` left {}", p.display());
+    }
+    assert!(beside_key.exists(), "the key's folder is not the ledger's");
+    sb.run(&[
+        "--device",
+        &format!("virtual:{}", key.display()),
+        "key",
+        "info",
+    ])
+    .ok();
+    assert!(
+        !beside_key.exists(),
+        "`key info` left {}",
+        beside_key.display()
+    );
+    // Only listing the key (reading it without a lock) is a start too.
+    std::fs::write(&beside_key, b"a secret nobody cleaned up").unwrap();
+    sb.run(&["--device", &format!("virtual:{}", key.display()), "devices"])
+        .ok();
+    assert!(
+        !beside_key.exists(),
+        "`devices` left {}",
+        beside_key.display()
+    );
+
+    // In a read-only folder they stay, and reading still works.
+    let stuck = sb.path(&format!(".ledger.sqlite.{DEAD_PID}-18.tmp"));
+    std::fs::write(&stuck, b"x").unwrap();
+    std::fs::set_permissions(sb.dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let writable = std::fs::write(sb.path("probe"), b"").is_ok();
+    let run = sb.run(&["status"]);
+    std::fs::set_permissions(sb.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    if !writable {
+        // (root writes anywhere; then there is nothing to show here)
+        run.ok();
+        assert!(stuck.exists());
+    }
+}
+
 /// `virtual create` killed at any moment leaves either a whole key or nothing at the name,
 /// and never a temporary copy once the next keyward has run there.
 #[test]

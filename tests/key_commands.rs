@@ -129,7 +129,23 @@ fn pin_blocks_at_zero_and_scripts_stop_before_the_last_retries() {
     let low = ["--allow-low-retries", "key", "credentials", "list"];
     k.pins(&low, &[WRONG]).expect_code(6);
     k.virt(&["replug"]).ok();
-    k.pins(&low, &[WRONG]).expect_code(5);
+    let r = k.pins(&low, &[WRONG]).expect_code(5);
+    // One left: said in the singular everywhere it is counted.
+    assert!(
+        r.stderr
+            .contains("wrong PIN (1 attempt left before the key locks)"),
+        "{}",
+        r.stderr
+    );
+    let status = k.run(&["key", "pin", "status"]).ok().stdout;
+    assert!(status.contains("set, 1 attempt left"), "{status}");
+    let r = k.pins(&list, &[PIN]).expect_code(14);
+    assert!(
+        r.stderr.contains("only 1 PIN attempt remains on this key"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(k.retries(), 1, "nothing spent when stopping");
     let r = k.pins(&low, &[WRONG]).expect_code(7);
     assert!(r.stderr.contains("blocked"), "{}", r.stderr);
     // Blocked: even the right PIN is not tried.

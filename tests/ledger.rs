@@ -1058,11 +1058,22 @@ fn status_never_overstates_what_was_done() {
         text.contains("totp: was never set up / already off"),
         "{text}"
     );
+    // The help desk recorded it: that says nothing about who removed it.
     assert!(
-        text.contains("sms: removed by operator Helpdesk Hana"),
+        text.contains("sms: removed, recorded by operator Helpdesk Hana ("),
         "{text}"
     );
+    assert!(!text.contains("removed by"), "{text}");
     assert!(text.contains("Nothing left to disable."), "{text}");
+    // Without --operator the OS user is who recorded it, still not "the person".
+    sb.run(&["method", "set", "voice", "removed", google[0], google[1]])
+        .ok();
+    let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
+    assert!(
+        text.contains("voice: removed, recorded by OS user "),
+        "{text}"
+    );
+    assert!(!text.contains("removed by"), "{text}");
 
     // Apple's only key is lost: its weaker methods wait for a key, never "still to disable".
     sb.run(&[

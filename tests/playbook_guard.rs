@@ -467,6 +467,10 @@ fn person_texts(pb: &Value) -> Vec<(String, String)> {
         }
         for (si, step) in path["steps"].as_array().unwrap().iter().enumerate() {
             add(format!("paths.{id}.steps[{si}]"), &step["instruction"]);
+            add(
+                format!("paths.{id}.steps[{si}].one_key"),
+                &step["one_key"]["instruction"],
+            );
         }
     }
     for m in pb["weaker_methods"].as_array().unwrap() {
@@ -494,6 +498,26 @@ fn person_texts(pb: &Value) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// `enroll` tells the person to call the key "Key A" on the website and later asks whether the
+/// account lists "Key A": a playbook that advises another name contradicts it.
+#[test]
+fn every_naming_advice_agrees_with_keywards_key_a() {
+    let sb = Sandbox::new();
+    let mut problems = Vec::new();
+    for id in shipped(&sb) {
+        for (wher, text) in person_texts(&playbook(&sb, &id)) {
+            let lower = text.to_lowercase();
+            let names = ["name it", "give it a name", "name the key", "nickname"]
+                .iter()
+                .any(|w| lower.contains(w));
+            if names && !text.contains("\"Key ") {
+                problems.push(format!("{id} {wher}: {text}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
 }
 
 #[test]

@@ -194,14 +194,14 @@ impl Context {
         ));
         if retries.retries <= LOW_RETRIES && !self.global.allow_low_retries {
             let question = format!(
-                "Only {} PIN attempts remain; when they run out the key must be reset, which erases it. Try a PIN now?",
-                retries.retries
+                "Only {}; when they run out the key must be reset, which erases it. Try a PIN now?",
+                crate::pin::pin_attempts_remain(retries.retries)
             );
             if !self.interactive {
                 return Err(Error::ConfirmationNeeded(format!(
-                    "only {} PIN attempts remain on this key; stopping rather than risk locking it \
+                    "only {} on this key; stopping rather than risk locking it \
                      (a script may pass --allow-low-retries to go on)",
-                    retries.retries
+                    crate::pin::pin_attempts_remain(retries.retries)
                 )));
             }
             if !self.confirm(&question, false)? {

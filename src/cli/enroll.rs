@@ -33,6 +33,10 @@ pub struct EnrollArgs {
     /// ends in `.html`, Markdown otherwise). See `keyward summary`.
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
+    /// Replace the `--summary` file if it exists (else keyward asks at a terminal before the
+    /// session, and refuses without one).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +78,11 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
         None if ctx.interactive => Box::new(TerminalPrompter::new(ctx.pin_reader())),
         None => return Err(GuideError::NoPrompter.into()),
     };
+    // Asked before the session, not after it.
+    let replace_summary = match &args.summary {
+        Some(path) => super::summary::may_write(ctx, path, args.force)?,
+        None => false,
+    };
     let catalog = ctx.playbooks()?;
     let mut ledger = ctx.ledger()?;
     let mut keys = DeviceKeys {
@@ -107,7 +116,7 @@ pub fn enroll(ctx: &Context, args: EnrollArgs) -> Result<()> {
     }
     if let Some(path) = &args.summary {
         let status = ledger.person_status(outcome.person.id)?;
-        super::summary::write(ctx, &status, path)?;
+        super::summary::write(ctx, &status, path, replace_summary)?;
         ctx.out.note(format!(
             "Your summary (keep it; no PIN is in it): {}",
             path.display()

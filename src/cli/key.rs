@@ -163,7 +163,7 @@ fn describe_pin(s: &PinStatus) -> String {
         None => "not supported (U2F-only key)".to_string(),
         Some(false) => "not set".to_string(),
         Some(true) => {
-            let mut t = format!("set, {} attempts left", s.retries.unwrap_or(0));
+            let mut t = format!("set, {} left", crate::pin::attempts(s.retries.unwrap_or(0)));
             if s.retries == Some(0) {
                 t = "BLOCKED (no attempts left; only a reset recovers the key)".into();
             } else if s.power_cycle_required {

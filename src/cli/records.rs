@@ -136,12 +136,19 @@ fn method_line_state(m: &crate::ledger::MethodRecord, working_keys: usize) -> St
         {
             "removed".to_string()
         }
+        // Who removed it is the person only when they said so in `enroll`; whoever ran
+        // keyward only recorded it.
         MethodStatus::Removed => {
             let by = crate::ledger::Actor::from_stored(&m.updated_by);
-            if by.operator {
-                format!("removed by operator {}", by.name)
+            let recorded = if by.operator {
+                format!("recorded by operator {}", by.name)
             } else {
-                "removed by the person".to_string()
+                format!("recorded by OS user {}", by.name)
+            };
+            if m.reason.as_deref() == Some(crate::ledger::REMOVED_BY_PERSON) {
+                format!("removed by the person, {recorded}")
+            } else {
+                format!("removed, {recorded}")
             }
         }
         s => method_state(s).to_string(),
@@ -306,6 +313,7 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
                 method_line_state(m, a.working_keys),
                 m.reason
                     .as_deref()
+                    .filter(|r| *r != crate::ledger::REMOVED_BY_PERSON)
                     .map(|r| format!(": {r}"))
                     .unwrap_or_default(),
                 date(&m.updated_at),

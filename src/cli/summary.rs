@@ -19,6 +19,10 @@ pub struct SummaryArgs {
     /// Markdown otherwise. Without it the Markdown goes to standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Replace the `--output` file if it exists (else keyward asks at a terminal, and
+    /// refuses without one).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Where the help desk's contact line comes from: `KEYWARD_HELPDESK`, else the first line of
@@ -237,8 +241,45 @@ pub fn html(s: &Summary) -> String {
     out
 }
 
-/// Write the page for `status` to `path` (HTML by extension, else Markdown).
-pub fn write(ctx: &Context, status: &PersonStatus, path: &Path) -> Result<()> {
+/// Whether the page may go to `path`, asked before any work: `Ok(false)` when nothing is
+/// there, `Ok(true)` when an existing file may be replaced (`--force`, or the person at the
+/// terminal said yes). The page says where each key is kept: it never silently replaces
+/// another file.
+pub fn may_write(ctx: &Context, path: &Path, force: bool) -> Result<bool> {
+    if !path.exists() {
+        return Ok(false);
+    }
+    if force {
+        return Ok(true);
+    }
+    if !ctx.interactive {
+        return Err(exists(path));
+    }
+    if ctx.confirm(
+        &format!("{} exists already. Replace it?", path.display()),
+        false,
+    )? {
+        Ok(true)
+    } else {
+        Err(Error::Cancelled(format!(
+            "{} was left as it was",
+            path.display()
+        )))
+    }
+}
+
+fn exists(path: &Path) -> Error {
+    Error::ConfirmationNeeded(format!(
+        "{} exists already and keyward does not write over it: choose another file, or pass \
+         --force to replace it",
+        path.display()
+    ))
+}
+
+/// Write the page for `status` to `path` (HTML by extension, else Markdown), readable by its
+/// owner only (mode 0600: it says where each key is kept). `replace` as [`may_write`] said.
+pub fn write(ctx: &Context, status: &PersonStatus, path: &Path, replace: bool) -> Result<()> {
+    use std::io::Write as _;
     let book = HowToBook::load(ctx);
     let s = build(status, &book, helpdesk_contact().as_deref());
     let is_html = path
@@ -246,7 +287,21 @@ pub fn write(ctx: &Context, status: &PersonStatus, path: &Path) -> Result<()> {
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
     let text = if is_html { html(&s) } else { markdown(&s) };
-    std::fs::write(path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    let failed = |e| Error::io(format!("writing {}", path.display()), e);
+    let mut tmp = crate::temp_file::TempFile::beside(path).map_err(failed)?;
+    tmp.file().write_all(text.as_bytes()).map_err(failed)?;
+    tmp.file().sync_all().map_err(failed)?;
+    let placed = if replace {
+        tmp.replace(path)
+    } else {
+        tmp.place_new(path)
+    };
+    match placed {
+        Ok(_) => Ok(()),
+        // Made by someone else since keyward looked.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(exists(path)),
+        Err(e) => Err(failed(e)),
+    }
 }
 
 pub fn run(ctx: &Context, args: SummaryArgs) -> Result<()> {
@@ -255,7 +310,8 @@ pub fn run(ctx: &Context, args: SummaryArgs) -> Result<()> {
     let status = ledger.person_status(person.id)?;
     match &args.output {
         Some(path) => {
-            write(ctx, &status, path)?;
+            let replace = may_write(ctx, path, args.force)?;
+            write(ctx, &status, path, replace)?;
             ctx.out.note(format!(
                 "The summary for {} is in {}.",
                 person.name,

@@ -21,7 +21,7 @@ pub enum DeviceError {
     #[error("the key did not answer in time (no touch?); run the command again and touch the key when it blinks")]
     Timeout,
 
-    #[error("wrong PIN{}", retries_left.map(|r| format!(" ({r} attempts left before the key locks)")).unwrap_or_default())]
+    #[error("wrong PIN{}", retries_left.map(|r| format!(" ({} left before the key locks)", crate::pin::attempts(r))).unwrap_or_default())]
     PinInvalid { retries_left: Option<u32> },
 
     #[error("the key refuses PIN attempts after 3 wrong PINs in a row; unplug it, plug it back in, then try again")]

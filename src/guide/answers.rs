@@ -10,6 +10,7 @@ use super::prompt::{Choice, Prompter, SecretKind};
 use super::GuideError;
 use crate::error::Result;
 use crate::pin::{Pin, PinReader};
+use crate::playbook::line_col;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -75,16 +76,22 @@ const EXACT_ONLY: &[&str] = &["low_retries"];
 pub struct AnswersFile {
     path: PathBuf,
     entries: BTreeMap<String, Answer>,
-    /// The file as read (empty for built-in answers), to say on which line an answer is.
-    text: String,
+    /// Line and column of each entry's value in the file (none for built-in answers), so an
+    /// error can point at an answer without repeating it.
+    positions: BTreeMap<String, (usize, usize)>,
 }
+
+/// Where an error about an answers file points: its line and column, when known.
+type At = Option<(usize, usize)>;
 
 impl AnswersFile {
     pub fn load(path: &Path) -> Result<AnswersFile, GuideError> {
-        let bad = |message: String| GuideError::AnswersFile {
+        let bad_at = |at: At, message: String| GuideError::AnswersFile {
             path: path.to_path_buf(),
+            at,
             message,
         };
+        let bad = |message: String| bad_at(None, message);
         let text =
             std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
         let is_json = path
@@ -93,50 +100,51 @@ impl AnswersFile {
             || text.trim_start().starts_with('{');
         let value: serde_json::Value = if is_json {
             serde_json::from_str(&text).map_err(|e| {
-                bad(format!(
-                    "not valid JSON at line {}, column {}: {e}",
-                    e.line(),
-                    e.column()
-                ))
+                // serde_json ends its message with the place, which `at` already gives.
+                let message = e.to_string();
+                let what = message
+                    .rsplit_once(" at line ")
+                    .map_or(message.as_str(), |(what, _)| what);
+                bad_at(
+                    Some((e.line(), e.column())),
+                    format!("not valid JSON: {}", crate::redact::without_values(what)),
+                )
             })?
         } else {
             let table: toml::Table = toml::from_str(&text).map_err(|e| {
-                let at = e
-                    .span()
-                    .map(|s| {
-                        let (line, col) = line_col(&text, s.start);
-                        format!(" at line {line}, column {col}")
-                    })
-                    .unwrap_or_default();
-                bad(format!("not valid TOML{at}: {}", e.message()))
+                bad_at(
+                    e.span().map(|s| line_col(&text, s.start)),
+                    format!(
+                        "not valid TOML: {}",
+                        crate::redact::without_values(e.message().trim())
+                    ),
+                )
             })?;
             serde_json::to_value(table).map_err(|e| bad(e.to_string()))?
         };
         let serde_json::Value::Object(top) = value else {
-            return Err(bad(
-                "the file must be a table of `prompt id = answer` entries".into(),
+            let start = text.len() - text.trim_start().len();
+            return Err(bad_at(
+                Some(line_col(&text, start)),
+                "the file must be a table of `\"prompt id\": answer` entries, in `{ }`".into(),
             ));
         };
+        let position = |id: &str| {
+            if is_json {
+                json_value_offset(&text, 0, &id.split('.').collect::<Vec<_>>())
+                    .map(|offset| line_col(&text, offset))
+            } else {
+                toml_positions(&text).remove(id)
+            }
+        };
         let mut entries = BTreeMap::new();
-        flatten("", &serde_json::Value::Object(top), &mut entries).map_err(bad)?;
-        let mut file = Self::from_entries(path, entries)?;
-        file.text = text;
-        Ok(file)
-    }
-
-    /// The line where `key` (an entry of this file) is given: `"key" = ...` or `key = ...`
-    /// in TOML, `"key": ...` in JSON. None for a key inside a `[table]`.
-    fn line_of(&self, key: &str) -> Option<usize> {
-        let quoted = format!("\"{key}\"");
-        self.text
-            .lines()
-            .position(|l| {
-                let t = l.trim_start();
-                t.starts_with(&quoted)
-                    || t.strip_prefix(key)
-                        .is_some_and(|rest| rest.trim_start().starts_with('='))
-            })
-            .map(|i| i + 1)
+        flatten("", &serde_json::Value::Object(top), &mut entries)
+            .map_err(|(id, message)| bad_at(position(&id), message))?;
+        let positions = entries
+            .keys()
+            .filter_map(|id| Some((id.clone(), position(id)?)))
+            .collect();
+        Self::with_positions(path, entries, positions)
     }
 
     /// Build from already flattened entries (the demo's built-in answers).
@@ -144,11 +152,21 @@ impl AnswersFile {
         path: &Path,
         entries: BTreeMap<String, Answer>,
     ) -> Result<AnswersFile, GuideError> {
+        Self::with_positions(path, entries, BTreeMap::new())
+    }
+
+    fn with_positions(
+        path: &Path,
+        entries: BTreeMap<String, Answer>,
+        positions: BTreeMap<String, (usize, usize)>,
+    ) -> Result<AnswersFile, GuideError> {
         for id in entries.keys() {
             let last = id.rsplit('.').next().unwrap_or(id).to_ascii_lowercase();
+            let at = positions.get(id).copied();
             if SECRET_WORDS.contains(&last.as_str()) {
                 return Err(GuideError::AnswersFile {
                     path: path.to_path_buf(),
+                    at,
                     message: format!(
                         "`{id}` looks like a PIN; PINs are never read from an answers file \
                          (use --pin-stdin, --pin-fd or KEYWARD_PIN / KEYWARD_NEW_PIN), remove it"
@@ -158,6 +176,7 @@ impl AnswersFile {
             if id.contains('*') && EXACT_ONLY.contains(&last.as_str()) {
                 return Err(GuideError::AnswersFile {
                     path: path.to_path_buf(),
+                    at,
                     message: format!(
                         "`{id}` would agree to spend the last PIN attempts of every key at once;                          name each key instead (for example `key.a.{last}` = true)"
                     ),
@@ -167,12 +186,18 @@ impl AnswersFile {
         Ok(AnswersFile {
             path: path.to_path_buf(),
             entries,
-            text: String::new(),
+            positions,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Line and column of the entry answering `id` (exact or pattern).
+    fn at(&self, id: &str) -> At {
+        let (key, _) = self.lookup(id)?;
+        self.positions.get(key).copied()
     }
 
     /// The entry answering `id`: exact first, then the pattern with the fewest `*`.
@@ -197,28 +222,77 @@ impl AnswersFile {
     }
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
+/// Line and column of every answer's value in a TOML file, by flattened id.
+fn toml_positions(text: &str) -> BTreeMap<String, (usize, usize)> {
+    fn walk(
+        prefix: &str,
+        table: &toml::de::DeTable<'_>,
+        text: &str,
+        out: &mut BTreeMap<String, (usize, usize)>,
+    ) {
+        for (key, value) in table {
+            let id = join(prefix, key.get_ref());
+            match value.get_ref() {
+                toml::de::DeValue::Table(inner) => walk(&id, inner, text, out),
+                _ => {
+                    out.insert(id, line_col(text, value.span().start));
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if let Ok(doc) = toml::de::DeTable::parse(text) {
+        walk("", doc.get_ref(), text, &mut out);
+    }
+    out
 }
 
+/// Byte offset of the value of the id `segments` in a JSON file, searching from `from`: each
+/// object key may hold one segment or several joined by dots (`{"step.google": {"3": ..}}`).
+fn json_value_offset(text: &str, from: usize, segments: &[&str]) -> Option<usize> {
+    (1..=segments.len()).find_map(|n| {
+        let key = format!("\"{}\"", segments[..n].join("."));
+        let mut search = from;
+        while let Some(i) = text.get(search..)?.find(&key) {
+            let after = search + i + key.len();
+            let rest = &text[after..];
+            let colon = rest.trim_start();
+            if let Some(value) = colon.strip_prefix(':') {
+                let at = text.len() - value.trim_start().len();
+                let found = if n == segments.len() {
+                    Some(at)
+                } else {
+                    json_value_offset(text, at, &segments[n..])
+                };
+                if found.is_some() {
+                    return found;
+                }
+            }
+            search = after;
+        }
+        None
+    })
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// Entries of the file by dotted id; an error names the id it is about.
 fn flatten(
     prefix: &str,
     value: &serde_json::Value,
     out: &mut BTreeMap<String, Answer>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), (String, String)> {
     use serde_json::Value as V;
     let answer = match value {
         V::Object(map) => {
             for (k, v) in map {
-                let id = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&id, v, out)?;
+                flatten(&join(prefix, k), v, out)?;
             }
             return Ok(());
         }
@@ -226,25 +300,62 @@ fn flatten(
         V::String(s) => Answer::Text(s.clone()),
         V::Number(n) => match n.as_i64() {
             Some(i) => Answer::Number(i),
-            None => return Err(format!("`{prefix}` is not a whole number")),
+            None => {
+                return Err((
+                    prefix.into(),
+                    format!(
+                        "`{prefix}` is not a whole number; an answer is true or false, a text \
+                         in quotes, a whole number or a list of texts"
+                    ),
+                ))
+            }
         },
         V::Array(items) => Answer::List(
             items
                 .iter()
                 .map(|v| match v {
                     V::String(s) => Ok(s.clone()),
-                    other => Err(format!(
-                        "`{prefix}`: a list answers a checklist and holds words (ids), not {other}"
+                    other => Err((
+                        prefix.to_string(),
+                        format!(
+                            "`{prefix}`: a list answers a checklist and holds only texts in \
+                             quotes (the ids of the ticked entries), not {}",
+                            json_kind(other)
+                        ),
                     )),
                 })
                 .collect::<std::result::Result<_, _>>()?,
         ),
-        V::Null => return Err(format!("`{prefix}`: null is not an answer")),
+        V::Null => {
+            return Err((
+                prefix.into(),
+                format!(
+                    "`{prefix}`: null is not an answer; give true or false, a text in quotes, \
+                     a whole number or a list of texts"
+                ),
+            ))
+        }
     };
     if out.insert(prefix.to_string(), answer).is_some() {
-        return Err(format!("`{prefix}` is answered twice"));
+        return Err((
+            prefix.into(),
+            format!("`{prefix}` is answered twice; keep one of the two"),
+        ));
     }
     Ok(())
+}
+
+/// What kind of JSON value, never the value itself.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value as V;
+    match value {
+        V::Null => "null",
+        V::Bool(_) => "true/false",
+        V::Number(_) => "a number",
+        V::String(_) => "a text",
+        V::Array(_) => "a list",
+        V::Object(_) => "a table",
+    }
 }
 
 /// Answers questions from an [`AnswersFile`]; PINs from the command's PIN sources.
@@ -325,6 +436,7 @@ impl ScriptedPrompter {
         GuideError::BadAnswer {
             id: id.to_string(),
             path: self.file.path.clone(),
+            at: self.file.at(id),
             // Which kind of value, never the value: it may be a misplaced secret.
             message: format!("{} is not {expected}", got.kind()),
         }
@@ -439,11 +551,10 @@ impl Prompter for ScriptedPrompter {
     }
 
     fn refused(&mut self, id: &str, why: &str) -> Result<()> {
-        let key = self.file.lookup(id).map(|(k, _)| k.to_string());
         Err(GuideError::RefusedAnswer {
             id: id.to_string(),
             path: self.file.path.clone(),
-            line: key.and_then(|k| self.file.line_of(&k)),
+            at: self.file.at(id),
             message: why.to_string(),
         }
         .into())
@@ -582,5 +693,83 @@ mod tests {
         assert!(e.to_string().contains("one of \"1\", \"2\""), "{e}");
         let e = s.confirm("x.done", "Done?", false).unwrap_err();
         assert!(e.to_string().contains("true or false"), "{e}");
+    }
+
+    /// Issue 11, item 4: every error about an answer points at it (line and column, in a
+    /// `[table]`, through a pattern, in JSON) and says what is allowed, never what was written.
+    #[test]
+    fn errors_point_at_the_answer_and_never_repeat_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let choices = [Choice::new("1", "one"), Choice::new("2", "two")];
+        let p = write(
+            &dir,
+            "a6.toml",
+            "\"person.new\" = true\n\"keys.count\" = \"735901\"\n[step.google.3]\ndone =  \"735901\"\n",
+        );
+        let mut s = prompter(AnswersFile::load(&p).unwrap());
+        let e = s
+            .choose("keys.count", "How many?", &choices, 1)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "answers file {}, line 2, column 16: the answer for `keys.count` is wrong: \
+                 a text answer is not one of \"1\", \"2\"",
+                p.display()
+            )
+        );
+        let e = s.confirm("step.google.3.done", "Done?", false).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.contains("line 4, column 9: ") && e.contains("true or false"),
+            "{e}"
+        );
+        assert!(!e.contains("735901"), "{e}");
+
+        let p = write(&dir, "b.toml", "\n  \"step.*.*.done\" = 7\n");
+        let mut s = prompter(AnswersFile::load(&p).unwrap());
+        let e = s.confirm("step.google.1.done", "?", false).unwrap_err();
+        assert!(e.to_string().contains("line 2, column 21: "), "{e}");
+
+        let p = write(
+            &dir,
+            "c.json",
+            "{\"person\": {\"new\": true},\n \"step.google\": {\"3.done\": \"735901\"}}",
+        );
+        let mut s = prompter(AnswersFile::load(&p).unwrap());
+        let e = s.confirm("step.google.3.done", "?", false).unwrap_err();
+        assert!(e.to_string().contains("line 2, column 28: "), "{e}");
+
+        for (text, at, allowed) in [
+            ("a = 1\nb = 1.5\n", "line 2, column 5: ", "a whole number"),
+            (
+                "x = 1\nl = [\"a\", 735901]\n",
+                "line 2, column 5: ",
+                "only texts",
+            ),
+            (
+                "[key.a]\npin = \"735901\"\n",
+                "line 2, column 7: ",
+                "--pin-stdin",
+            ),
+        ] {
+            let p = write(&dir, "d.toml", text);
+            let e = AnswersFile::load(&p).unwrap_err().to_string();
+            assert!(e.contains(at) && e.contains(allowed), "{text:?}: {e}");
+            assert!(!e.contains("735901"), "{e}");
+        }
+        let p = write(&dir, "e.json", "{\"a\": null,\n}");
+        let e = AnswersFile::load(&p).unwrap_err().to_string();
+        assert!(
+            e.ends_with("line 2, column 1: not valid JSON: trailing comma"),
+            "{e}"
+        );
+        let p = write(&dir, "f.json", "\n [\"735901\"]");
+        let e = AnswersFile::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("line 2, column 2: the file must be a table"),
+            "{e}"
+        );
+        assert!(!e.contains("735901"), "{e}");
     }
 }

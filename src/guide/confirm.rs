@@ -168,7 +168,7 @@ impl Guide<'_> {
                 account,
                 method,
                 MethodStatus::Removed,
-                None,
+                Some(crate::ledger::REMOVED_BY_PERSON),
                 &self.actor,
             );
         };

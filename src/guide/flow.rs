@@ -152,6 +152,19 @@ impl Guide<'_> {
         super::stop::set_person(&person.name);
         let candidates = self.candidate_playbooks()?;
         let accounts = self.accounts(&person, &candidates)?;
+        if accounts.is_empty() {
+            // Keys, PINs and places mean nothing without an account to put the keys in; and
+            // no session is recorded, finished or not.
+            self.prompter.warn(&format!(
+                "\nNo account chosen, so there is nothing to set up: keyward puts keys into \
+                 accounts. When there is an account to protect, run `keyward enroll --person \
+                 \"{}\"` again.",
+                person.name
+            ));
+            return Err(Error::Cancelled(
+                "no account chosen: nothing to set up".into(),
+            ));
+        }
         // Key readiness is judged only for the providers this person has.
         let mine: Vec<Playbook> = accounts.iter().map(|(_, p)| p.clone()).collect();
         self.progress(&person, "getting the keys ready")?;
@@ -342,7 +355,11 @@ impl Guide<'_> {
         let forced = !self.options.playbooks.is_empty();
         let unasked: Vec<&Playbook> = candidates
             .iter()
-            .filter(|p| !existing.iter().any(|a| a.playbook == p.id))
+            .filter(|p| {
+                !existing
+                    .iter()
+                    .any(|a| provider_of(&a.playbook) == provider_of(&p.id))
+            })
             .filter(|p| !p.id.ends_with(ADVANCED_PROTECTION) || forced)
             .collect();
         let wanted: Vec<&Playbook> = if forced {
@@ -393,29 +410,32 @@ impl Guide<'_> {
             let Some(identifier) = self.identifier(person, p)? else {
                 continue;
             };
-            self.new_account(person, p, &identifier)?;
-            // Advanced Protection protects the Google account just named.
-            if p.id == "google" && !forced {
-                if let Some(ap) = candidates
-                    .iter()
-                    .find(|c| c.id == format!("google{ADVANCED_PROTECTION}"))
+            // Advanced Protection is about the account just named: with it, that one account
+            // follows the Advanced Protection playbook (its keys, its enrollment, its weaker
+            // methods) instead of the plain one. One account, one pass, one checklist.
+            let ap = candidates
+                .iter()
+                .find(|c| c.id == format!("{}{ADVANCED_PROTECTION}", p.id))
+                .filter(|_| !forced);
+            let playbook = match ap {
+                Some(ap)
+                    if self.prompter.confirm(
+                        &format!("account.{}.add", ap.id),
+                        &format!(
+                            "Is {identifier} in Google's Advanced Protection Program, or should \
+                             it be? (for people at high risk of targeted attacks)"
+                        ),
+                        false,
+                    )? =>
                 {
-                    if !existing.iter().any(|a| a.playbook == ap.id)
-                        && self.prompter.confirm(
-                            &format!("account.{}.add", ap.id),
-                            &format!(
-                                "Is {identifier} in Google's Advanced Protection Program, or \
-                                 should it be? (for people at high risk of targeted attacks)"
-                            ),
-                            false,
-                        )?
-                    {
-                        self.new_account(person, ap, &identifier)?;
-                    }
+                    ap
                 }
-            }
+                _ => p,
+            };
+            self.new_account(person, playbook, &identifier)?;
         }
-        if !forced && !asked_before {
+        // "None of these" is not an answer to keep: the next session asks again.
+        if !forced && !asked_before && !self.record.accounts(person)?.is_empty() {
             self.record
                 .add_checkpoint(person, ACCOUNTS_ASKED, &self.actor)?;
         }
@@ -426,7 +446,21 @@ impl Guide<'_> {
                 self.new_account(person, p, &a.identifier)?;
             }
         }
-        let all = self.record.accounts(person)?;
+        let mut all = self.record.accounts(person)?;
+        // An older keyward recorded Advanced Protection as a second account with the same
+        // address: its playbook covers the plain one, so the session goes through it alone.
+        let covered: Vec<Account> = all
+            .iter()
+            .filter(|a| {
+                !a.playbook.ends_with(ADVANCED_PROTECTION)
+                    && all.iter().any(|b| {
+                        b.playbook == format!("{}{ADVANCED_PROTECTION}", a.playbook)
+                            && b.identifier == a.identifier
+                    })
+            })
+            .cloned()
+            .collect();
+        all.retain(|a| !covered.iter().any(|c| c.id == a.id));
         let out: Vec<(Account, Playbook)> = candidates
             .iter()
             .flat_map(|p| {
@@ -436,10 +470,6 @@ impl Guide<'_> {
                     .collect::<Vec<_>>()
             })
             .collect();
-        if out.is_empty() {
-            self.prompter
-                .info("No accounts chosen: nothing to enroll this time.");
-        }
         Ok(out)
     }
 
@@ -459,7 +489,15 @@ impl Guide<'_> {
             if typed.is_empty() {
                 return Ok(None);
             }
-            let Some(known) = self.record.find_account(&p.id, &typed)? else {
+            // The same address under Google and under Google with Advanced Protection is one
+            // account.
+            let mut known = None;
+            for other in self.catalog.all() {
+                if provider_of(&other.id) == provider_of(&p.id) && known.is_none() {
+                    known = self.record.find_account(&other.id, &typed)?;
+                }
+            }
+            let Some(known) = known else {
                 return Ok(Some(typed));
             };
             let why = if known.person_id == person.id {
@@ -511,6 +549,13 @@ impl Guide<'_> {
 const ACCOUNTS_ASKED: &str = "accounts/asked";
 /// Advanced Protection's playbook id is its account's playbook id with this suffix.
 const ADVANCED_PROTECTION: &str = "-advanced-protection";
+
+/// The provider a playbook is for: Advanced Protection's playbook is Google's.
+fn provider_of(playbook: &str) -> &str {
+    playbook
+        .strip_suffix(ADVANCED_PROTECTION)
+        .unwrap_or(playbook)
+}
 
 /// "a" or "an" before `word` ("an Apple Account").
 pub(super) fn article(word: &str) -> &'static str {

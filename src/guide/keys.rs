@@ -400,7 +400,7 @@ impl Guide<'_> {
                                 self.prompter.warn(&format!(
                                     "That is not the temporary PIN of {label}{}. Try again.",
                                     retries_left
-                                        .map(|r| format!(" ({r} attempts left)"))
+                                        .map(|r| { format!(" ({} left)", crate::pin::attempts(r)) })
                                         .unwrap_or_default()
                                 ));
                             }
@@ -510,9 +510,9 @@ impl Guide<'_> {
             let go = self.prompter.confirm(
                 &format!("key.{}.low_retries", label_id(label)),
                 &format!(
-                    "Only {} PIN attempts remain on {label}; when they run out the key must be \
-                     reset, which erases it. Try the PIN now?",
-                    r.retries
+                    "Only {} on {label}; when they run out the key must be reset, which \
+                     erases it. Try the PIN now?",
+                    crate::pin::pin_attempts_remain(r.retries)
                 ),
                 false,
             )?;

@@ -32,8 +32,13 @@ use std::path::PathBuf;
 pub enum GuideError {
     #[error("no terminal to ask on and no answers file; give one with --answers FILE")]
     NoPrompter,
-    #[error("answers file {}: {message}", path.display())]
-    AnswersFile { path: PathBuf, message: String },
+    #[error("answers file {}{}: {message}", path.display(), place(at))]
+    AnswersFile {
+        path: PathBuf,
+        /// Line and column of the offending entry, when there is one.
+        at: Option<(usize, usize)>,
+        message: String,
+    },
     #[error("answers file {} has no answer for `{id}` ({question}); add `\"{id}\" = ...` with {expected}", path.display())]
     MissingAnswer {
         id: String,
@@ -41,19 +46,26 @@ pub enum GuideError {
         question: String,
         expected: String,
     },
-    #[error("answers file {}: the answer for `{id}` is wrong: {message}", path.display())]
+    #[error("answers file {}{}: the answer for `{id}` is wrong: {message}", path.display(), place(at))]
     BadAnswer {
         id: String,
         path: PathBuf,
+        at: Option<(usize, usize)>,
         message: String,
     },
-    #[error("answers file {}{}: the answer for `{id}` cannot be used: {message}", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    #[error("answers file {}{}: the answer for `{id}` cannot be used: {message}", path.display(), place(at))]
     RefusedAnswer {
         id: String,
         path: PathBuf,
-        line: Option<usize>,
+        at: Option<(usize, usize)>,
         message: String,
     },
+}
+
+/// ", line N, column M" of an answer in its file, or nothing for built-in answers.
+fn place(at: &Option<(usize, usize)>) -> String {
+    at.map(|(line, column)| format!(", line {line}, column {column}"))
+        .unwrap_or_default()
 }
 
 impl GuideError {

@@ -8,6 +8,7 @@ use crate::ledger::{Account, Key, Person, PinState};
 use crate::playbook::{
     EnrollmentPath, Evidence as PathEvidence, Expects, Platform, Playbook, Step,
 };
+use std::borrow::Cow;
 
 impl Guide<'_> {
     /// Every key into one account. `Some(reason)` when part of it is left for a later run.
@@ -40,6 +41,7 @@ impl Guide<'_> {
                 }
                 return Ok(None);
             }
+            let pending_count = pending.len();
             let round: Vec<Key> = if together {
                 pending
             } else {
@@ -68,11 +70,16 @@ impl Guide<'_> {
                 Some(p) => p,
                 None => *platform.insert(self.platform(person, playbook, account, &path)?),
             };
-            let steps: Vec<&Step> = path
+            // A pass adding one key speaks of one key; a step done once for the account waits
+            // for the pass that leaves no key missing.
+            let last_round = round.len() == pending_count;
+            let steps: Vec<Cow<Step>> = path
                 .steps
                 .iter()
                 .filter(|s| s.applies_to(platform))
+                .map(|s| s.for_keys(round.len()))
                 .collect();
+            let once: Vec<bool> = steps.iter().map(|s| s.once).collect();
             let total = steps.len();
             let done = self.record.checkpoints(person)?;
             // Sessions before per-key checkpoints marked the first round `all`.
@@ -80,6 +87,9 @@ impl Guide<'_> {
             let checkpoint =
                 |k: &str, n: usize| format!("enroll/{}/{}/{k}/{n}", account.id, path.id);
             let is_done = |n: usize| {
+                if once[n - 1] {
+                    return done.contains(&checkpoint(ONCE, n));
+                }
                 round
                     .iter()
                     .all(|k| done.contains(&checkpoint(&k.label, n)))
@@ -91,7 +101,11 @@ impl Guide<'_> {
             let mut i = 0;
             while i < total {
                 let n = i + 1;
-                let step = steps[i];
+                let step: &Step = &steps[i];
+                if once[i] && !last_round && !is_done(n) {
+                    i += 1;
+                    continue;
+                }
                 if is_done(n) {
                     self.prompter.info(&format!(
                         "Step {n} of {total}: {} (done earlier)",
@@ -101,14 +115,14 @@ impl Guide<'_> {
                     continue;
                 }
                 if is_pin_step(step) && pins_set {
-                    self.mark_done(person, &round, &checkpoint, &[n])?;
+                    self.mark_done(person, &round, &checkpoint, &once, &[n])?;
                     i += 1;
                     continue;
                 }
                 match step.expects {
                     Expects::Read => {
                         self.show_step(n, total, step, platform);
-                        self.mark_done(person, &round, &checkpoint, &[n])?;
+                        self.mark_done(person, &round, &checkpoint, &once, &[n])?;
                         i += 1;
                     }
                     Expects::Act => {
@@ -116,13 +130,16 @@ impl Guide<'_> {
                         let mut group = vec![n];
                         while let Some(next) = steps.get(i + group.len()) {
                             let m = i + group.len() + 1;
-                            if next.expects != Expects::Act || is_done(m) {
+                            if next.expects != Expects::Act
+                                || is_done(m)
+                                || (next.once && !last_round)
+                            {
                                 break;
                             }
                             group.push(m);
                         }
                         for &m in &group {
-                            self.show_step(m, total, steps[m - 1], platform);
+                            self.show_step(m, total, &steps[m - 1], platform);
                         }
                         let last = *group.last().expect("a group has a step");
                         self.progress(person, &format!("{}, {labels}, step {n}", playbook.name))?;
@@ -142,11 +159,17 @@ impl Guide<'_> {
                         let ok = self.prompter.confirm(
                             &format!("step.{}.{last}.done", playbook.id),
                             &format!(
-                                "Done {} with {labels}?",
+                                "Done {}{}?",
                                 if group.len() == 1 {
                                     format!("step {n}")
                                 } else {
                                     format!("steps {n} to {last}")
+                                },
+                                // A step for the whole account uses no key in particular.
+                                if group.iter().all(|&m| once[m - 1]) {
+                                    String::new()
+                                } else {
+                                    format!(" with {labels}")
                                 }
                             ),
                             true,
@@ -154,7 +177,7 @@ impl Guide<'_> {
                         if !ok {
                             return Ok(Some(self.stopped(person, &name)));
                         }
-                        self.mark_done(person, &round, &checkpoint, &group)?;
+                        self.mark_done(person, &round, &checkpoint, &once, &group)?;
                         i += group.len();
                     }
                     Expects::Confirm if together => {
@@ -171,7 +194,7 @@ impl Guide<'_> {
                         )? {
                             return Ok(Some(self.stopped(person, &name)));
                         }
-                        self.mark_done(person, &round, &checkpoint, &[n])?;
+                        self.mark_done(person, &round, &checkpoint, &once, &[n])?;
                         i += 1;
                     }
                     Expects::Confirm => {
@@ -186,7 +209,7 @@ impl Guide<'_> {
                         if !ok {
                             return Ok(Some(self.stopped(person, &name)));
                         }
-                        self.mark_done(person, &round, &checkpoint, &[n])?;
+                        self.mark_done(person, &round, &checkpoint, &once, &[n])?;
                         i += 1;
                     }
                     Expects::VerifyOnKey => {
@@ -219,7 +242,7 @@ impl Guide<'_> {
                                 }
                             }
                         }
-                        self.mark_done(person, &round, &checkpoint, &[n])?;
+                        self.mark_done(person, &round, &checkpoint, &once, &[n])?;
                         i += 1;
                     }
                 }
@@ -260,10 +283,16 @@ impl Guide<'_> {
         person: &Person,
         round: &[Key],
         checkpoint: &dyn Fn(&str, usize) -> String,
+        once: &[bool],
         steps: &[usize],
     ) -> Result<()> {
-        for k in round {
-            for &n in steps {
+        for &n in steps {
+            if once[n - 1] {
+                self.record
+                    .add_checkpoint(person, &checkpoint(ONCE, n), &self.actor)?;
+                continue;
+            }
+            for k in round {
                 self.record
                     .add_checkpoint(person, &checkpoint(&k.label, n), &self.actor)?;
             }
@@ -428,6 +457,9 @@ impl Guide<'_> {
         Ok(())
     }
 }
+
+/// The checkpoint label of a step done once for the account rather than per key.
+const ONCE: &str = "account";
 
 /// The playbooks begin with "Set a PIN on the key"; keyward has done that by then (or the key
 /// had one), so the step is skipped when every key of the round has its PIN. Playbooks carry

@@ -953,3 +953,52 @@ fn a_key_change_interrupted_before_it_was_recorded_is_settled_by_asking_the_key(
     );
     assert!(ledger.verify_audit().unwrap().ok);
 }
+
+/// An older keyward recorded Advanced Protection as a second account with the Google account's
+/// address. Resuming goes through the Advanced Protection one alone: Google's steps are not
+/// done twice, and the run finishes.
+#[test]
+fn a_ledger_with_google_twice_from_an_older_run_resumes_through_one_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let a = Actor::operator("sam");
+    let person = ledger.upsert_person(&a, "Ada Lovelace", None).unwrap();
+    let plain = ledger
+        .add_account(&a, person.id, "google", "ada@example.com")
+        .unwrap();
+    let ap = ledger
+        .add_account(
+            &a,
+            person.id,
+            "google-advanced-protection",
+            "ada@example.com",
+        )
+        .unwrap();
+    let mut keys = FakeKeys::two();
+    let mut p = answers(&[]);
+    let out = run_playbooks(
+        &mut ledger,
+        &mut keys,
+        &mut p,
+        true,
+        &["google", "google-advanced-protection"],
+    )
+    .unwrap();
+    assert!(out.left_for_later.is_empty(), "{:?}", out.left_for_later);
+    let status = ledger.person_status(person.id).unwrap();
+    let enrolled = |id: i64| {
+        status
+            .accounts
+            .iter()
+            .find(|s| s.account.id == id)
+            .unwrap()
+            .enrollments
+            .len()
+    };
+    assert_eq!(
+        enrolled(ap.id),
+        2,
+        "both keys in the Advanced Protection one"
+    );
+    assert_eq!(enrolled(plain.id), 0, "Google's steps were not done twice");
+}

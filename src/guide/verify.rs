@@ -203,8 +203,8 @@ impl Guide<'_> {
                                 key.label,
                                 retries_left
                                     .map(|r| format!(
-                                        " ({r} attempt{} left before the key locks)",
-                                        if r == 1 { "" } else { "s" }
+                                        " ({} left before the key locks)",
+                                        crate::pin::attempts(r)
                                     ))
                                     .unwrap_or_default()
                             ));

@@ -284,6 +284,10 @@ pub struct Enrollment {
     pub needs_replacement: bool,
 }
 
+/// The reason recorded with a method the person says they removed themselves during
+/// `keyward enroll` (whoever is recorded as the actor only wrote it down).
+pub const REMOVED_BY_PERSON: &str = "removed by the person during keyward enroll";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MethodStatus {

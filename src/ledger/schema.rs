@@ -195,14 +195,17 @@ pub fn open(path: &Path) -> Result<Connection, LedgerError> {
     Ok(conn)
 }
 
-/// Open an existing ledger for reading only: nothing is created, migrated or deleted (not
-/// even a stray `-wal` file), so it works in a read-only folder or mount. An older schema is
-/// read as it is.
+/// Open an existing ledger for reading only: nothing is created or migrated, and nothing of
+/// the ledger's is deleted (not even a stray `-wal` file), so it works in a read-only folder or
+/// mount. Only dead processes' temporary files beside it go, where the folder allows. An older
+/// schema is read as it is.
 pub fn open_read_only(path: &Path) -> Result<(Connection, i64), LedgerError> {
     if std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false) {
         return Err(not_ours(path, "it is a folder; give the path of a file"));
     }
     let clean = check_header(path)?;
+    // Best effort: a read-only folder keeps them, silently (removal errors are ignored).
+    crate::temp_file::remove_stale(path);
     let ro = |immutable: bool| -> Result<(Connection, i64), LedgerError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX

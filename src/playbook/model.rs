@@ -311,9 +311,38 @@ pub struct Step {
     /// Ids of the `[[sources]]` this fact comes from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
+    /// Done once for the account, after its last key, not once per key (Advanced
+    /// Protection's "Enroll in Advanced Protection").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub once: bool,
+    /// The words when a pass adds a single key, where `title` and `instruction` speak of
+    /// several (Apple adds two keys at once, but a replacement key alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_key: Option<StepWording>,
+}
+
+/// A step's title and instruction for another situation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepWording {
+    pub title: String,
+    pub instruction: String,
 }
 
 impl Step {
+    /// This step as worded for a pass adding `keys` keys.
+    pub fn for_keys(&self, keys: usize) -> std::borrow::Cow<'_, Step> {
+        match (&self.one_key, keys) {
+            (Some(w), 1) => {
+                let mut s = self.clone();
+                s.title = w.title.clone();
+                s.instruction = w.instruction.clone();
+                std::borrow::Cow::Owned(s)
+            }
+            _ => std::borrow::Cow::Borrowed(self),
+        }
+    }
+
     pub fn location(&self, platform: Platform) -> Option<&Location> {
         match platform {
             Platform::Web => self.web.as_ref(),

@@ -517,6 +517,11 @@ impl Checker<'_> {
                 let sp = [K("paths"), I(pi), K("steps"), I(si)];
                 self.not_empty(&sp, "title", &step.title);
                 self.not_empty(&sp, "instruction", &step.instruction);
+                if let Some(w) = &step.one_key {
+                    let wp = [K("paths"), I(pi), K("steps"), I(si), K("one_key")];
+                    self.not_empty(&wp, "title", &w.title);
+                    self.not_empty(&wp, "instruction", &w.instruction);
+                }
                 self.certainty(&sp, step.confidence, &step.not_certain);
                 for (platform, loc) in step.locations() {
                     let lp = [K("paths"), I(pi), K("steps"), I(si), K(platform.as_str())];

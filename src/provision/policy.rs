@@ -15,6 +15,7 @@
 
 use super::ProvisionError;
 use crate::pin::MAX_PIN_BYTES;
+use crate::playbook::line_col;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -80,11 +81,12 @@ impl Policy {
             source: e,
         })?;
         let text = std::str::from_utf8(&bytes).map_err(|e| {
-            let (line, column) = line_col(&bytes, e.valid_up_to());
+            let valid = String::from_utf8_lossy(&bytes[..e.valid_up_to()]);
+            let (line, column) = line_col(&valid, valid.len());
             ProvisionError::Policy {
                 path: path.to_path_buf(),
-                line,
-                column,
+                line: line as u64,
+                column: Some(column),
                 message: "this is not valid UTF-8 text; save the policy as UTF-8".into(),
             }
         })?;
@@ -93,19 +95,18 @@ impl Policy {
 
     pub fn parse(path: &Path, text: &str) -> Result<Policy, ProvisionError> {
         let at = |span: Range<usize>, message: String| {
-            let (line, column) = line_col(text.as_bytes(), span.start);
+            let (line, column) = line_col(text, span.start);
             ProvisionError::Policy {
                 path: PathBuf::from(path),
-                line,
-                column,
+                line: line as u64,
+                column: Some(column),
                 message,
             }
         };
         let raw: RawPolicy = toml::from_str(text).map_err(|e| {
-            at(
-                e.span().unwrap_or(0..0),
-                explain_toml(e.message()).to_string(),
-            )
+            let span = e.span().unwrap_or(0..0);
+            let field = field_at(text, span.start);
+            at(span, explain_toml(e.message(), field.as_deref()))
         })?;
 
         let d = Policy::default();
@@ -196,33 +197,51 @@ impl Policy {
     }
 }
 
-/// toml's messages are written for programmers; the unknown-field one is worth a hint.
-fn explain_toml(message: &str) -> String {
+/// toml's messages are written for programmers and may quote the value: the value goes, and
+/// what the setting takes is added.
+fn explain_toml(message: &str, field: Option<&str>) -> String {
     let m = crate::redact::without_values(&message.trim().replace('\n', " "));
     if m.starts_with("unknown field") {
-        format!("{m}; check the spelling (see docs/provisioning.md for every setting)")
-    } else if m.starts_with("unknown variant") {
-        format!("{m} (first_pin is \"random\" or \"set-at-enrollment\")")
-    } else {
-        m
+        return format!("{m}; check the spelling (see docs/provisioning.md for every setting)");
+    }
+    match field.and_then(allowed) {
+        Some(allowed) => format!("{m}; {} takes {allowed}", field.unwrap_or_default()),
+        None => m,
     }
 }
 
-/// 1-based line and column (in characters) of a byte offset.
-fn line_col(bytes: &[u8], offset: usize) -> (u64, Option<usize>) {
-    let offset = offset.min(bytes.len());
-    let before = &bytes[..offset];
-    let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-    let line_start = before
+/// What each setting takes, as the policy file writes it.
+fn allowed(field: &str) -> Option<String> {
+    Some(match field {
+        "min_pin_length" => format!(
+            "a whole number from {CTAP_MIN_PIN_LENGTH} to {MAX_PIN_BYTES}, e.g. `min_pin_length = 6`"
+        ),
+        "min_pin_length_rp_ids" => {
+            "a list of domains in quotes, e.g. `min_pin_length_rp_ids = [\"login.example.com\"]`"
+                .into()
+        }
+        "first_pin" => "`\"random\"` or `\"set-at-enrollment\"` (in quotes)".into(),
+        "random_pin_length" => {
+            format!("a whole number of digits up to {MAX_PIN_BYTES}, e.g. `random_pin_length = 8`")
+        }
+        "force_pin_change" | "always_uv" | "self_test" | "erase_non_fresh_keys" => {
+            "`true` or `false` (no quotes)".into()
+        }
+        _ => return None,
+    })
+}
+
+/// The top-level setting whose key or value covers byte `offset` of a policy file (also in a
+/// file that is not valid TOML, as far as it can be read).
+fn field_at(text: &str, offset: usize) -> Option<String> {
+    let (doc, _) = toml::de::DeTable::parse_recoverable(text);
+    doc.get_ref()
         .iter()
-        .rposition(|&b| b == b'\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let column = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count()
-        + 1;
-    (line, Some(column))
+        .find(|(k, v)| {
+            let covers = |r: Range<usize>| r.start <= offset && offset < r.end.max(r.start + 1);
+            covers(k.span()) || covers(v.span())
+        })
+        .map(|(k, _)| k.get_ref().to_string())
 }
 
 #[cfg(test)]
@@ -280,6 +299,7 @@ mod tests {
     fn toml_mistakes_are_located() {
         let e = error("min_pin_length = 6\nalways_uv = yes\n");
         assert!(e.starts_with("policy trip.toml, line 2, column 13:"), "{e}");
+        assert!(e.contains("always_uv takes `true` or `false`"), "{e}");
         let e = error("min_pin_length = 6\nalways_UV = true\n");
         assert!(
             e.starts_with("policy trip.toml, line 2, column 1: unknown field `always_UV`"),
@@ -292,6 +312,25 @@ mod tests {
         );
         let e = error("min_pin_length = \"six\"\n");
         assert!(e.contains("line 1, column 18"), "{e}");
+        assert!(
+            e.contains("min_pin_length takes a whole number from 4 to 63"),
+            "{e}"
+        );
+    }
+
+    /// Issue 11, item 4: a wrong type names what the setting takes, never the value.
+    #[test]
+    fn a_value_of_the_wrong_type_names_what_is_allowed() {
+        let e = error("always_uv = true\nfirst_pin = 735901\n");
+        assert!(
+            e.starts_with("policy trip.toml, line 2, column 13: ")
+                && e.contains("first_pin takes `\"random\"` or `\"set-at-enrollment\"`"),
+            "{e}"
+        );
+        assert!(!e.contains("735901"), "{e}");
+        let e = error("self_test = \"735901\"\n");
+        assert!(e.contains("self_test takes `true` or `false`"), "{e}");
+        assert!(!e.contains("735901"), "{e}");
     }
 
     #[test]

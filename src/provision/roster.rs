@@ -266,11 +266,18 @@ fn parse_header(
             let hint = strsim_hint(&name)
                 .map(|c| format!(" (did you mean `{c}`?)"))
                 .unwrap_or_default();
+            // A roster without its header starts with a person's line, whose fields are not
+            // repeated when they look like a PIN.
+            let shown = if crate::redact::looks_like_pin(raw) {
+                String::new()
+            } else {
+                format!(" `{raw}`")
+            };
             return Err(err(
                 line,
                 Some(i + 1),
                 format!(
-                    "unknown column `{raw}`{hint}; the roster's columns are {}",
+                    "unknown column{shown}{hint}; the roster's columns are {}",
                     COLUMNS.join(", ")
                 ),
             ));
@@ -327,9 +334,11 @@ fn line_of(text: &[u8], byte: u64) -> u64 {
 
 fn csv_error(path: &Path, text: &[u8], e: &csv::Error) -> ProvisionError {
     let line = e.position().map(|p| line_of(text, p.byte())).unwrap_or(0);
+    let mut column = None;
     let message = match e.kind() {
-        csv::ErrorKind::Utf8 { .. } => {
-            "this line is not valid UTF-8 text; save the roster as UTF-8 CSV".to_string()
+        csv::ErrorKind::Utf8 { err, .. } => {
+            column = Some(err.field() + 1);
+            "this field is not valid UTF-8 text; save the roster as UTF-8 CSV".to_string()
         }
         csv::ErrorKind::Io(io) => format!("could not be read: {io}"),
         _ => format!("is not valid CSV: {e}"),
@@ -337,7 +346,7 @@ fn csv_error(path: &Path, text: &[u8], e: &csv::Error) -> ProvisionError {
     ProvisionError::Roster {
         path: path.to_path_buf(),
         line,
-        column: None,
+        column,
         message,
     }
 }
@@ -393,6 +402,11 @@ mod tests {
     fn unknown_column_suggests_the_right_one() {
         assert!(error("name,emial\na,b\n")
             .contains("line 1, column 2: unknown column `emial` (did you mean `email`?)"));
+        let e = error("name,735901\n");
+        assert!(
+            e.contains("line 1, column 2: unknown column; the roster's columns are name, email"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -421,10 +435,10 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_an_error_not_a_panic() {
-        let e = Roster::parse(Path::new("r.csv"), b"name\nab\xffc\n").unwrap_err();
+        let e = Roster::parse(Path::new("r.csv"), b"name,email\nAda,ab\xffc\n").unwrap_err();
         assert!(
             e.to_string()
-                .contains("line 2: this line is not valid UTF-8"),
+                .contains("line 2, column 2: this field is not valid UTF-8"),
             "{e}"
         );
     }

@@ -144,7 +144,7 @@ pub fn path_str(p: &Path) -> &str {
 /// What a person reads carries no administrator's words: no UPN, OATH, RP ID, Graph, AAGUID
 /// or GUID, and no "a Apple".
 pub fn assert_no_admin_jargon(said: &str) {
-    for word in ["UPN", "OATH", "RP ID", "Graph", "AAGUID"] {
+    for word in ["UPN", "OATH", "RP ID", "Graph", "AAGUID", "Entra ID"] {
         assert!(!said.contains(word), "`{word}` in:\n{said}");
     }
     let guid = said

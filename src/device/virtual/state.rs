@@ -213,8 +213,10 @@ fn looks_like_key(bytes: &[u8]) -> bool {
 }
 
 /// Read a key file without locking it. Saves are atomic renames, so a reader always sees a
-/// whole version. Errors when the file is not a virtual key.
+/// whole version. Errors when the file is not a virtual key. Copies of it left by dead
+/// processes (they hold its secrets) are removed first.
 pub fn read(path: &Path) -> Result<KeyState, DeviceError> {
+    crate::temp_file::remove_stale(path);
     let bytes = std::fs::read(path).map_err(|e| not_found(path, &e))?;
     parse(path, &bytes)?.ok_or_else(|| {
         state_error(
