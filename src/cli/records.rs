@@ -139,12 +139,7 @@ fn method_line_state(m: &crate::ledger::MethodRecord, working_keys: usize) -> St
         // Who removed it is the person only when they said so in `enroll`; whoever ran
         // keyward only recorded it.
         MethodStatus::Removed => {
-            let by = crate::ledger::Actor::from_stored(&m.updated_by);
-            let recorded = if by.operator {
-                format!("recorded by operator {}", by.name)
-            } else {
-                format!("recorded by OS user {}", by.name)
-            };
+            let recorded = recorded_by(m);
             if m.reason.as_deref() == Some(crate::ledger::REMOVED_BY_PERSON) {
                 format!("removed by the person, {recorded}")
             } else {
@@ -152,6 +147,16 @@ fn method_line_state(m: &crate::ledger::MethodRecord, working_keys: usize) -> St
             }
         }
         s => method_state(s).to_string(),
+    }
+}
+
+/// Who recorded a method's state, as a removal's state names them.
+fn recorded_by(m: &crate::ledger::MethodRecord) -> String {
+    let by = crate::ledger::Actor::from_stored(&m.updated_by);
+    if by.operator {
+        format!("recorded by operator {}", by.name)
+    } else {
+        format!("recorded by OS user {}", by.name)
     }
 }
 
@@ -306,18 +311,26 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
             );
         }
         for m in &a.methods {
+            let state = method_line_state(m, a.working_keys);
+            // A removal's state already says who recorded it; the date is enough after it.
+            let when = if state.ends_with(&recorded_by(m)) {
+                date(&m.updated_at).to_string()
+            } else {
+                format!(
+                    "{}, {}",
+                    date(&m.updated_at),
+                    crate::ledger::Actor::from_stored(&m.updated_by)
+                )
+            };
             let _ = writeln!(
                 s,
-                "    {}: {}{} ({}, {})",
+                "    {}: {state}{} ({when})",
                 m.method,
-                method_line_state(m, a.working_keys),
                 m.reason
                     .as_deref()
                     .filter(|r| *r != crate::ledger::REMOVED_BY_PERSON)
                     .map(|r| format!(": {r}"))
                     .unwrap_or_default(),
-                date(&m.updated_at),
-                crate::ledger::Actor::from_stored(&m.updated_by)
             );
             // A method kept by design still needs protecting: say how, every time.
             if m.status == MethodStatus::Kept {
