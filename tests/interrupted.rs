@@ -632,3 +632,17 @@ fn a_deleted_passkey_no_longer_counts_as_opening_its_account() {
         .is_empty());
     k.sb.run(&["audit", "verify"]).ok();
 }
+
+#[test]
+fn an_interrupted_reset_of_a_key_without_a_pin_is_not_guessed_at() {
+    let k = Known::new(false);
+    k.killed(&["key", "reset", "--yes-erase-key"], &[]);
+    let next = k.run(&["key", "info"], &[]).ok();
+    assert!(
+        next.stderr.contains("cannot tell") && next.stderr.contains("keyward key retire"),
+        "the person is told to check and how to record it: {}",
+        next.stderr
+    );
+    assert_eq!(k.pending(), None, "settled");
+    assert_eq!(k.key_state(), KeyState::Active, "not retired on a guess");
+}

@@ -115,7 +115,8 @@ impl Recorded {
                 .map(|p| p.describe())
                 .unwrap_or("no PIN support")
         ));
-        if change == "reset" && erased == KeyErased::Nothing {
+        // A key that had a PIN and still has one was not reset; one that had none cannot say.
+        if change == "reset" && !had_pin {
             ctx.out.warn(format!(
                 "keyward cannot tell from the key whether that reset happened. If `keyward key \
                  credentials list` shows no passkeys, record it: keyward key retire \"{}\"",
