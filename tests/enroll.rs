@@ -1664,6 +1664,85 @@ fn advanced_protection_is_the_google_account_not_a_second_one() {
     );
 }
 
+/// Advanced Protection's enrollment, done once after the last key, left for later: the next
+/// run comes back to it although every key is in, and until then the person is unfinished.
+#[test]
+fn advanced_protection_left_for_later_is_asked_again_though_every_key_is_in() {
+    let sb = Sandbox::new();
+    let (dir, a, b) = two_keys(&sb);
+    websites(&sb, &a, &b);
+    let answers = |enrolled: bool| {
+        let file = sb.path(&format!("ap-{enrolled}.toml"));
+        std::fs::write(
+            &file,
+            format!(
+                r#""person.new" = true
+"accounts.which" = ["google"]
+"account.google.identifier" = "{GOOGLE}"
+"account.google-advanced-protection.add" = true
+"keys.count" = "2"
+"keys.a.device" = "{a}"
+"step.*.*.done" = true
+"step.google-advanced-protection.4.done" = {enrolled}
+"method.google-advanced-protection.on" = []
+"#
+            ),
+        )
+        .unwrap();
+        file
+    };
+    let enroll = |file: &std::path::Path| {
+        sb.run_with(
+            &[
+                "enroll",
+                "--answers",
+                path_str(file),
+                "--device",
+                &dir,
+                "--person",
+                "Ada Lovelace",
+            ],
+            None,
+            &[("KEYWARD_PIN", PIN), ("KEYWARD_NEW_PIN", PIN)],
+        )
+    };
+    let first = enroll(&answers(false));
+    assert!(
+        first
+            .stderr
+            .contains("Step 4 of 5: Enroll in Advanced Protection"),
+        "{}",
+        first.stderr
+    );
+    let status = status_json(&sb, "Ada Lovelace");
+    assert_ne!(status["unfinished"], Value::Null, "{status:#}");
+    let second = enroll(&answers(true));
+    assert!(
+        !second.stderr.contains("nothing to do"),
+        "the enrollment is still to do: {}",
+        second.stderr
+    );
+    assert!(
+        second
+            .stderr
+            .contains("Step 4 of 5: Enroll in Advanced Protection"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("Step 5 of 5"),
+        "and its confirmation: {}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("Step 1 of 5") && second.stderr.contains("(done earlier)"),
+        "the keys' steps are not done again: {}",
+        second.stderr
+    );
+    let status = status_json(&sb, "Ada Lovelace");
+    assert_eq!(status["unfinished"], Value::Null, "{status:#}");
+}
+
 /// In `enroll` the person removes a method; whoever ran keyward only recorded it.
 #[test]
 fn a_method_the_person_removed_in_enroll_says_so_and_who_recorded_it() {

@@ -33,7 +33,11 @@ impl Guide<'_> {
         let mut platform = None;
         for round_no in 0..=keys.len() {
             let pending = self.pending_keys(account, keys)?;
-            if pending.is_empty() {
+            // Every key is in, but a step done once for the account (enrolling in Advanced
+            // Protection) was left for later: a last pass with every key, for that step alone.
+            let finishing = pending.is_empty()
+                && self.once_steps_left(person, playbook, account, &path, &mut platform)?;
+            if pending.is_empty() && !finishing {
                 if round_no == 0 {
                     self.prompter.info(&format!(
                         "\n{name}: every key is enrolled already, nothing to do."
@@ -42,7 +46,9 @@ impl Guide<'_> {
                 return Ok(None);
             }
             let pending_count = pending.len();
-            let round: Vec<Key> = if together {
+            let round: Vec<Key> = if finishing {
+                keys.to_vec()
+            } else if together {
                 pending
             } else {
                 vec![pending[0].clone()]
@@ -72,7 +78,7 @@ impl Guide<'_> {
             };
             // A pass adding one key speaks of one key; a step done once for the account waits
             // for the pass that leaves no key missing.
-            let last_round = round.len() == pending_count;
+            let last_round = finishing || round.len() == pending_count;
             let steps: Vec<Cow<Step>> = path
                 .steps
                 .iter()
@@ -84,8 +90,7 @@ impl Guide<'_> {
             let done = self.record.checkpoints(person)?;
             // Sessions before per-key checkpoints marked the first round `all`.
             let legacy = round_no == 0 && self.record.enrollments(account)?.is_empty();
-            let checkpoint =
-                |k: &str, n: usize| format!("enroll/{}/{}/{k}/{n}", account.id, path.id);
+            let checkpoint = |k: &str, n: usize| step_checkpoint(account, &path, k, n);
             let is_done = |n: usize| {
                 if once[n - 1] {
                     return done.contains(&checkpoint(ONCE, n));
@@ -278,6 +283,32 @@ impl Guide<'_> {
         }
     }
 
+    /// Whether a step done once for the account is still to do (only those on the
+    /// person's platform count; the platform was asked in the pass that added the keys).
+    fn once_steps_left(
+        &mut self,
+        person: &Person,
+        playbook: &Playbook,
+        account: &Account,
+        path: &EnrollmentPath,
+        platform: &mut Option<Platform>,
+    ) -> Result<bool> {
+        if !path.steps.iter().any(|s| s.once) {
+            return Ok(false);
+        }
+        let on = match *platform {
+            Some(p) => p,
+            None => *platform.insert(self.platform(person, playbook, account, path)?),
+        };
+        let done = self.record.checkpoints(person)?;
+        Ok(path
+            .steps
+            .iter()
+            .filter(|s| s.applies_to(on))
+            .enumerate()
+            .any(|(i, s)| s.once && !done.contains(&step_checkpoint(account, path, ONCE, i + 1))))
+    }
+
     fn mark_done(
         &mut self,
         person: &Person,
@@ -460,6 +491,12 @@ impl Guide<'_> {
 
 /// The checkpoint label of a step done once for the account rather than per key.
 const ONCE: &str = "account";
+
+/// The checkpoint of step `n` (of the steps on the person's platform) of `path` in `account`,
+/// done with key `k` (a label, or [`ONCE`] for a step done once for the account).
+fn step_checkpoint(account: &Account, path: &EnrollmentPath, k: &str, n: usize) -> String {
+    format!("enroll/{}/{}/{k}/{n}", account.id, path.id)
+}
 
 /// The playbooks begin with "Set a PIN on the key"; keyward has done that by then (or the key
 /// had one), so the step is skipped when every key of the round has its PIN. Playbooks carry
