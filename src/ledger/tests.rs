@@ -653,3 +653,28 @@ fn an_older_ledger_is_upgraded_with_a_baseline_and_keeps_what_was_wrong() {
         "{r:?}"
     );
 }
+
+#[test]
+fn a_retired_key_comes_back_under_a_new_label_never_its_old_one() {
+    let (_d, mut l) = temp();
+    let (p, _, _, ka, _) = ada(&mut l);
+    l.set_key_state(&sam(), ka.id, KeyState::Retired, Some("reset"))
+        .unwrap();
+    let again = |label: &str| NewKey {
+        label: label.into(),
+        serial: Some("111".into()),
+        ..Default::default()
+    };
+    let e = l.register_key(&sam(), p.id, &again("Key A")).unwrap_err();
+    assert!(e.to_string().contains("another label"), "{e}");
+    let kc = l.register_key(&sam(), p.id, &again("Key C")).unwrap();
+    assert_ne!(kc.id, ka.id, "a new record");
+    assert_eq!(kc.state, KeyState::Active);
+    assert_eq!(l.key_by_serial("111").unwrap().unwrap().id, kc.id);
+    // Seen again later under its new label: the same record.
+    assert_eq!(
+        l.register_key(&sam(), p.id, &again("Key C")).unwrap().id,
+        kc.id
+    );
+    assert!(l.verify_audit().unwrap().ok);
+}

@@ -195,7 +195,14 @@ impl<'a> Writer<'a> {
                     k.label
                 )));
             }
-            Some(k) if k.person_id == person_id => Some(k),
+            // A key of theirs that was retired or lost (a reset key, one found again) comes
+            // back as a new record under a new label; under its old label it is refused below.
+            Some(k)
+                if k.person_id == person_id
+                    && (k.state == KeyState::Active || k.label.eq_ignore_ascii_case(label)) =>
+            {
+                Some(k)
+            }
             _ => query::key_by_label(&self.tx, &self.path, person_id, label)?,
         };
         let Some(k) = existing else {
