@@ -1308,6 +1308,9 @@ fn stopped_mid_step_then_resumed_without_asking_anything_answered() {
     let fleet = sb.run(&["status"]).ok().stdout;
     assert!(fleet.contains("enrollment unfinished"), "{fleet}");
     assert!(!fleet.contains("nothing left to do"), "{fleet}");
+    let page = sb.run(&["summary", "Ada Lovelace"]).ok().stdout;
+    assert!(page.contains("Choose the accounts to protect"), "{page}");
+    assert!(!page.contains("every account is done"), "{page}");
 
     // SIGTERM works the same way, and the rerun resumes where it stopped.
     let mut p = spawn_pty(&sb, &args);
@@ -1803,6 +1806,16 @@ fn choosing_no_account_stops_before_the_keys_and_records_no_session() {
     let status = status_json(&sb, "Ada Lovelace");
     assert_eq!(status["accounts"], serde_json::json!([]), "{status:#}");
     assert_eq!(status["keys"], serde_json::json!([]), "{status:#}");
+    // The help desk never reads "nothing left to do" for someone with nothing set up.
+    let text = sb.run(&["status", "Ada Lovelace"]).ok().stdout;
+    assert!(text.contains("No account recorded yet"), "{text}");
+    assert!(!text.contains("Nothing left"), "{text}");
+    let fleet = sb.run(&["status"]).ok().stdout;
+    assert!(fleet.contains("no account recorded yet"), "{fleet}");
+    assert!(!fleet.contains("nothing left to do"), "{fleet}");
+    let page = sb.run(&["summary", "Ada Lovelace"]).ok().stdout;
+    assert!(page.contains("Choose the accounts to protect"), "{page}");
+    assert!(!page.contains("every account is done"), "{page}");
     // Not answered for good: the next session asks which accounts again.
     let again = sb.path("again.toml");
     std::fs::write(&again, "\"accounts.which\" = []\n").unwrap();

@@ -181,7 +181,13 @@ fn status_text(status: &PersonStatus, out: &StatusOut<'_>, book: &HowToBook) -> 
             p.name
         );
     }
-    if out.remaining.is_empty() {
+    if status.accounts.is_empty() {
+        let _ = writeln!(
+            s,
+            "No account recorded yet. To add one: keyward enroll --person \"{}\"",
+            p.name
+        );
+    } else if out.remaining.is_empty() {
         if out.unfinished.is_none() && out.waiting.is_empty() {
             let _ = writeln!(s, "{}", style::good("Nothing left to disable."));
         }
@@ -495,6 +501,13 @@ fn fleet_text(r: &FleetReport, hint: bool, book: &HowToBook) -> String {
             continue;
         }
         let _ = writeln!(s, "{}", p.person.name);
+        if p.accounts == 0 {
+            let _ = writeln!(
+                s,
+                "  no account recorded yet: keyward enroll --person \"{}\" adds one",
+                p.person.name
+            );
+        }
         if let Some(at) = &p.unfinished {
             let _ = writeln!(s, "  enrollment unfinished ({at})");
         }

@@ -164,7 +164,13 @@ pub fn build(status: &PersonStatus, book: &HowToBook, helpdesk: Option<&str>) ->
     }
     sections.push(Section {
         title: "Still to do".into(),
-        items: if todo.is_empty() {
+        items: if status.accounts.is_empty() {
+            vec![format!(
+                "Choose the accounts to protect: run `keyward enroll --person \"{}\"` (or ask \
+                 the help desk).",
+                status.person.name
+            )]
+        } else if todo.is_empty() {
             vec!["Nothing: every account is done.".into()]
         } else {
             todo

@@ -739,11 +739,14 @@ pub struct PersonSummary {
     pub waiting: Vec<Remaining>,
     /// Where the last guided session stopped, when it did not finish.
     pub unfinished: Option<String>,
+    /// How many accounts are recorded: with none, nothing is done yet either.
+    pub accounts: usize,
 }
 
 impl PersonSummary {
     pub fn all_done(&self) -> bool {
-        self.to_disable.is_empty()
+        self.accounts > 0
+            && self.to_disable.is_empty()
             && self.waiting.is_empty()
             && self.unfinished.is_none()
             && self.single_key_accounts.is_empty()
@@ -779,6 +782,7 @@ impl From<PersonStatus> for PersonSummary {
                 .cloned()
                 .collect(),
             to_disable: s.remaining,
+            accounts: s.accounts.len(),
             single_key_accounts,
             needs_replacement,
             person: s.person,
