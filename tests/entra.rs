@@ -795,7 +795,8 @@ fn register_without_permission_to_read_methods_records_them_not_checked() {
     assert!(
         r.stderr
             .contains("without UserAuthenticationMethod.Read.All")
-            && r.stderr.contains("recorded as not checked"),
+            && r.stderr
+                .contains("their weaker methods are recorded as not checked"),
         "{}",
         r.stderr
     );

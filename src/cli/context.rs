@@ -71,7 +71,7 @@ impl Context {
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 self.out.warn(format!(
-                    "the ledger {} can be read by other users (mode {mode:o}); it says who has                      which key: `chmod 600 {}`",
+                    "the ledger {} can be read by other users (mode {mode:o}); it says who has which key: `chmod 600 {}`",
                     path.display(),
                     path.display()
                 ));

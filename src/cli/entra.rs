@@ -314,7 +314,7 @@ pub(super) fn listed_for_record(
         })),
         Err(AdminError::Graph { status: 403, .. }) => {
             out.warn(format!(
-                "cannot read {user}'s sign-in methods without {}; their weaker methods are                  recorded as not checked",
+                "cannot read {user}'s sign-in methods without {}; their weaker methods are recorded as not checked",
                 perm::METHODS_READ
             ));
             Ok(None)

@@ -178,7 +178,7 @@ impl AnswersFile {
                     path: path.to_path_buf(),
                     at,
                     message: format!(
-                        "`{id}` would agree to spend the last PIN attempts of every key at once;                          name each key instead (for example `key.a.{last}` = true)"
+                        "`{id}` would agree to spend the last PIN attempts of every key at once; name each key instead (for example `key.a.{last}` = true)"
                     ),
                 });
             }
