@@ -227,7 +227,6 @@ fn fd_reader(_fd: i32) -> Result<std::fs::File, PinInputError> {
     ))
 }
 
-/// Whether prompts can be shown: both stdin and stderr are terminals.
 /// "1 attempt", "3 attempts": a count of PIN attempts in plain English.
 pub fn attempts(n: u32) -> String {
     format!("{n} attempt{}", if n == 1 { "" } else { "s" })
@@ -242,6 +241,7 @@ pub fn pin_attempts_remain(n: u32) -> String {
     }
 }
 
+/// Whether prompts can be shown: both stdin and stderr are terminals.
 pub fn terminal_available() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
