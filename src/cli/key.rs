@@ -652,17 +652,13 @@ fn reset(ctx: &Context, args: ResetArgs) -> Result<()> {
         }),
         other => other,
     };
-    let erased = if outcome.is_ok() {
-        KeyErased::Everything
-    } else {
-        KeyErased::Nothing
-    };
-    let settled = match rec.as_mut() {
-        Some(r) => r.settle(ctx, key.as_mut(), &erased),
-        None => Ok(()),
-    };
-    outcome?;
-    settled?;
+    key_record::settle_after(
+        ctx,
+        &mut rec,
+        key.as_mut(),
+        KeyErased::Everything,
+        outcome.map_err(Error::from),
+    )?;
     ctx.out.emit(
         &Done {
             ok: true,

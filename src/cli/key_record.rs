@@ -195,6 +195,19 @@ pub(super) fn change<T>(
         r.begin(change)?;
     }
     let done = act(key);
+    settle_after(ctx, rec, key, erased, done)
+}
+
+/// The end of [`change`], for a command that acts on the key itself between `begin` and here
+/// (`key reset`, which may ask for the key to be replugged): settle, with `erased` counted
+/// only when the key accepted.
+pub(super) fn settle_after<T>(
+    ctx: &Context,
+    rec: &mut Option<Recorded>,
+    key: &mut dyn Authenticator,
+    erased: KeyErased,
+    done: Result<T>,
+) -> Result<T> {
     let erased = if done.is_ok() {
         erased
     } else {

@@ -160,11 +160,7 @@ impl<T: Transport> Channel<T> {
         // Other programs may be talking to the key: skip answers that are not to our nonce.
         loop {
             let r = match ch.read_message(deadline) {
-                Err(DeviceError::Stopped) => {
-                    drop(waiting);
-                    (ch.stopping.after_cancel)();
-                    return Err(DeviceError::Stopped);
-                }
+                Err(DeviceError::Stopped) => return Err(ch.stopped(waiting)),
                 other => other?,
             };
             if r.cmd == CMD_INIT {
@@ -214,11 +210,7 @@ impl<T: Transport> Channel<T> {
                     self.drain(DRAIN);
                     return Err(DeviceError::Timeout);
                 }
-                Err(DeviceError::Stopped) => {
-                    drop(waiting);
-                    (self.stopping.after_cancel)();
-                    return Err(DeviceError::Stopped);
-                }
+                Err(DeviceError::Stopped) => return Err(self.stopped(waiting)),
                 other => other?,
             };
             match r.cmd {
@@ -276,6 +268,14 @@ impl<T: Transport> Channel<T> {
                 Err(_) => return,
             }
         }
+    }
+
+    /// After a request cancelled itself because a signal is ending the process: no longer
+    /// waiting on the key (the signal's clean-up may go on), hand over to the signal path.
+    fn stopped(&self, waiting: crate::temp_file::KeyRequest) -> DeviceError {
+        drop(waiting);
+        (self.stopping.after_cancel)();
+        DeviceError::Stopped
     }
 
     /// Best effort: the key may already have given up.

@@ -468,18 +468,24 @@ impl<'a> Writer<'a> {
         query::key(&self.tx, &self.path, key_id)
     }
 
-    pub fn set_pin_state(&mut self, key_id: i64, pin: PinState) -> Result<Key> {
-        let key = query::key(&self.tx, &self.path, key_id)?;
-        if key.pin_state == Some(pin) {
-            return Ok(key);
-        }
-        let person = self.person(key.person_id)?;
+    /// The row alone; each caller writes its own audit entry for it.
+    fn write_pin_state(&self, key_id: i64, pin: PinState) -> Result<()> {
         self.tx
             .execute(
                 "UPDATE keys SET pin_state = ?1 WHERE id = ?2",
                 params![pin.as_str(), key_id],
             )
             .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    pub fn set_pin_state(&mut self, key_id: i64, pin: PinState) -> Result<Key> {
+        let key = query::key(&self.tx, &self.path, key_id)?;
+        if key.pin_state == Some(pin) {
+            return Ok(key);
+        }
+        let person = self.person(key.person_id)?;
+        self.write_pin_state(key_id, pin)?;
         self.audit(
             "key.pin_state",
             &format!("{} / {}", person.name, key.label),
@@ -575,12 +581,7 @@ impl<'a> Writer<'a> {
             .execute("DELETE FROM key_changes WHERE key_id = ?1", params![key_id])
             .map_err(|e| self.sql(e))?;
         if let Some(pin) = pin {
-            self.tx
-                .execute(
-                    "UPDATE keys SET pin_state = ?1 WHERE id = ?2",
-                    params![pin.as_str(), key_id],
-                )
-                .map_err(|e| self.sql(e))?;
+            self.write_pin_state(key_id, pin)?;
         }
         self.audit(
             "key.change.settled",
